@@ -1,0 +1,65 @@
+# The two commands: `make run` (set up and start the portal) and `make test` (set up and run every test).
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test install install-test system-deps migrate seed worker train evaluate bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.txt requirements-test.txt | $(PY)
+	$(PIP) install --upgrade pip
+	$(PIP) install -r requirements-test.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian packages the browser tests need (Chromium for Playwright; fonts for screenshots/PDFs).
+system-deps:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; \
+	fi
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+seed: migrate
+	$(PY) manage.py seed_portal
+
+run: seed
+	@if [ -n "$$REDIS_URL" ]; then \
+		echo "Starting a Celery worker against $$REDIS_URL"; \
+		$(VENV)/bin/celery -A ecgportal worker --loglevel=INFO --concurrency=1 & \
+		trap "kill $$!" EXIT; \
+		$(PY) manage.py runserver $(HOST):$(PORT); \
+	else \
+		echo "REDIS_URL not set: analysis runs in-process (no worker needed)"; \
+		$(PY) manage.py runserver $(HOST):$(PORT); \
+	fi
+
+worker: install
+	$(VENV)/bin/celery -A ecgportal worker --loglevel=INFO --concurrency=1 --max-memory-per-child=1500000
+
+test: install system-deps
+	$(PY) manage.py check --settings=ecgportal.settings.test
+	$(PY) manage.py makemigrations --check --dry-run --settings=ecgportal.settings.test
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+train: install
+	$(PY) -m ml.train --data $${ECG_DATA_DIR:-../shared/data}/mitdb --protocol serve --out ml/models
+
+evaluate: install
+	$(PY) -m ml.evaluate --data $${ECG_DATA_DIR:-../shared/data}
+
+bench: install
+	$(PY) bench/bench_inference.py
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache test-artifacts

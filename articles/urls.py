@@ -1,0 +1,6 @@
+from django.urls import path
+
+from ecgportal.views import about as _placeholder
+
+app_name = "articles"
+urlpatterns = [path("", _placeholder, name="list")]

@@ -1,0 +1,94 @@
+"""Fixtures shared by every app's tests.
+
+Services: tests that need PostgreSQL, Redis, a Celery worker or Chromium use the fixtures
+below. Outside CI they skip with a reason when the service is missing; under CI=true a
+missing service fails the test instead, so nothing silently skips in CI.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+ARTIFACTS = REPO / "test-artifacts"
+
+
+def require(condition, reason):
+    """Skip (locally) or fail (under CI=true) when a required service is unavailable."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"required in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    """Give every test its own private MEDIA_ROOT."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(scope="session")
+def data_dir():
+    """Return the shared data folder (MIT-BIH, ECG images); never copied into the repo."""
+    path = Path(os.environ.get("ECG_DATA_DIR", REPO.parent / "shared" / "data"))
+    require((path / "mitdb" / "100.hea").exists(), f"ECG data not found at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    url = os.environ.get("REDIS_URL", "")
+    require(bool(url), "REDIS_URL is not set")
+    return url
+
+
+@pytest.fixture(scope="session")
+def chromium_path():
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    require(Path(path).exists(), "Debian's chromium is not installed")
+    return path
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir():
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def browser(chromium_path):
+    """Return a headless Debian Chromium driven by Playwright (no downloaded browser)."""
+    # Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the
+    # test itself are still synchronous and safe.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=chromium_path,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    yield page
+    context.close()

@@ -1,0 +1,32 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from ecgportal import views
+
+api_v1 = [
+    path("", include("predictions.api.urls")),
+    path("", include("articles.api.urls")),
+    path("", include("ecgportal.usage.api.urls")),
+    path("", include("accounts.api.urls")),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("about/", views.about, name="about"),
+    path("how-it-works/", views.how_it_works, name="how_it_works"),
+    path("privacy/", views.privacy, name="privacy"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("accounts/", include("allauth.urls")),
+    path("profile/", include("accounts.urls")),
+    path("records/", include("predictions.urls")),
+    path("articles/", include("articles.urls")),
+    path("staff/metrics/", include("ecgportal.usage.urls")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+handler404 = "ecgportal.views.page_not_found"
+handler500 = "ecgportal.views.server_error"

@@ -1,0 +1,2 @@
+app_name = "usage-api"
+urlpatterns = []

@@ -1,0 +1,32 @@
+"""The beat classes the model reports, and their AAMI EC57 grouping.
+
+Order matters: it is the index order of the model's softmax output.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BeatClass:
+    symbol: str  # MIT-BIH annotation symbol
+    code: str  # short stable code used in URLs, the database and the API
+    name: str
+    aami: str  # AAMI EC57 class: N, S, V, F or Q
+
+
+BEAT_CLASSES = (
+    BeatClass("N", "N", "Normal beat", "N"),
+    BeatClass("L", "L", "Left bundle branch block beat", "N"),
+    BeatClass("R", "R", "Right bundle branch block beat", "N"),
+    BeatClass("A", "A", "Premature atrial contraction", "S"),
+    BeatClass("V", "V", "Premature ventricular contraction", "V"),
+    BeatClass("/", "P", "Paced beat", "Q"),
+    BeatClass("!", "VF", "Ventricular flutter/fibrillation wave", "V"),
+    BeatClass("E", "E", "Ventricular escape beat", "V"),
+)
+
+SYMBOLS = tuple(c.symbol for c in BEAT_CLASSES)
+CODES = tuple(c.code for c in BEAT_CLASSES)
+BY_SYMBOL = {c.symbol: c for c in BEAT_CLASSES}
+BY_CODE = {c.code: c for c in BEAT_CLASSES}
+N_CLASSES = len(BEAT_CLASSES)

@@ -1,0 +1,77 @@
+"""The one shape every loader returns, and the checks every loaded signal must pass."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ml.errors import InvalidSignalError, SamplingRateError
+
+KINDS = ("signal", "image-beat", "image-strip")
+
+MIN_FS = 50.0
+MAX_FS = 5000.0
+
+
+@dataclass
+class Recording:
+    """A single-lead ECG ready for analysis.
+
+    ``signal`` is float64, 1-D, in millivolts where the source says so (images: arbitrary units).
+    ``notes`` are plain-language facts about how the input was read, meant to be shown to the user.
+    """
+
+    signal: np.ndarray
+    fs: float
+    lead: str
+    kind: str = "signal"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.signal) / self.fs
+
+
+def check_fs(fs, *, origin: str) -> float:
+    """Return ``fs`` as a float, or raise SamplingRateError outside the plausible range."""
+    try:
+        value = float(fs)
+    except (TypeError, ValueError):
+        raise SamplingRateError(
+            f"The sampling rate {fs!r} ({origin}) is not a number. Give it in Hz, e.g. 360."
+        ) from None
+    if not np.isfinite(value) or not (MIN_FS <= value <= MAX_FS):
+        raise SamplingRateError(
+            f"The sampling rate {fs!r} Hz ({origin}) is not plausible for an ECG: "
+            f"it must be between {MIN_FS:g} and {MAX_FS:g} Hz."
+        )
+    return value
+
+
+def check_signal(signal, *, fs: float) -> np.ndarray:
+    """Return ``signal`` as a clean 1-D float64 array, or raise InvalidSignalError."""
+    x = np.asarray(signal, dtype=np.float64)
+    if x.ndim != 1:
+        x = np.squeeze(x)
+    if x.ndim != 1:
+        raise InvalidSignalError(
+            "The signal must be a single lead (one column of numbers); "
+            f"got an array of shape {np.shape(signal)}."
+        )
+    if x.size == 0:
+        raise InvalidSignalError("The file contains no samples.")
+    bad = ~np.isfinite(x)
+    if bad.any():
+        raise InvalidSignalError(
+            f"The signal contains {int(bad.sum())} missing or infinite values (NaN/inf), "
+            f"the first at {np.argmax(bad) / fs:.2f} s. Export the ECG again without gaps."
+        )
+    if x.size < 2 * fs:
+        raise InvalidSignalError(
+            f"The signal is only {x.size / fs:.2f} s long; at least 2 seconds are needed."
+        )
+    if np.ptp(x) == 0 or np.std(x) < 1e-9 * max(1.0, np.max(np.abs(x))):
+        raise InvalidSignalError(
+            "The signal is a flat line: all samples have the same value. "
+            "Check that the electrodes were connected and the right column was exported."
+        )
+    return np.ascontiguousarray(x)
