@@ -69,3 +69,69 @@ class User(AbstractUser):
     def is_verified_doctor(self):
         """Return True for a doctor whose credentials an administrator has verified."""
         return self.role == self.Role.DOCTOR and self.doctor_verified_at is not None
+
+
+class CareLink(models.Model):
+    """A patient's grant of access to their records ("case management") to one doctor.
+
+    A patient grants access directly (active at once); a doctor may ask for it (pending until
+    the patient accepts). Either way only the patient can make it active, and the patient can
+    revoke it at any time. Revoked links are kept as the history of who could see what.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACTIVE = "active", "Active"
+        REVOKED = "revoked", "Revoked"
+
+    patient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="doctor_links")
+    doctor = models.ForeignKey(User, on_delete=models.CASCADE, related_name="patient_links")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    requested_by = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "doctor"],
+                condition=Q(status__in=["pending", "active"]),
+                name="carelink_one_open_link_per_pair",
+                violation_error_message="This doctor already has access, or a request is waiting.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(patient=models.F("doctor")),
+                name="carelink_doctor_is_not_the_patient",
+                violation_error_message="You cannot link an account to itself.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "active", "revoked"]),
+                name="carelink_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="active", activated_at__isnull=False) | ~Q(status="active"),
+                name="carelink_active_has_activation_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="revoked", ended_at__isnull=False)
+                | (~Q(status="revoked") & Q(ended_at__isnull=True)),
+                name="carelink_only_revoked_links_have_ended",
+            ),
+        ]
+        indexes = [models.Index(fields=["doctor", "status"]), models.Index(fields=["patient", "status"])]
+
+    def __str__(self):
+        return f"{self.patient} → {self.doctor} ({self.get_status_display()})"
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        errors = {}
+        if self.patient_id and self.patient.role != User.Role.PATIENT:
+            errors["patient"] = "Only a patient can share their records."
+        if self.doctor_id and self.doctor.role != User.Role.DOCTOR:
+            errors["doctor"] = "Records can only be shared with a doctor."
+        if errors:
+            raise ValidationError(errors)

@@ -1,6 +1,14 @@
 from django.urls import path
 
-from ecgportal.views import about as _placeholder
+from accounts import views
 
 app_name = "accounts"
-urlpatterns = [path("", _placeholder, name="profile")]
+urlpatterns = [
+    path("", views.profile, name="profile"),
+    path("doctor-application/", views.doctor_apply, name="doctor_apply"),
+    path("api-token/", views.api_token, name="api_token"),
+    path("care-team/", views.care_team, name="care_team"),
+    path("care-team/<int:pk>/accept/", views.care_link_accept, name="care_link_accept"),
+    path("care-team/<int:pk>/revoke/", views.care_link_revoke, name="care_link_revoke"),
+    path("delete/", views.account_delete, name="delete"),
+]

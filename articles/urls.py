@@ -1,6 +1,9 @@
 from django.urls import path
 
-from ecgportal.views import about as _placeholder
+from articles import views
 
 app_name = "articles"
-urlpatterns = [path("", _placeholder, name="list")]
+urlpatterns = [
+    path("", views.article_list_view, name="list"),
+    path("<slug:slug>/", views.article_detail_view, name="detail"),
+]

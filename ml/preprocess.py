@@ -5,7 +5,9 @@ serving (``ml.analysis``), so the two cannot drift apart. Per beat it returns
 
 * a 32x32 time-frequency image: the magnitude of a Morlet (Gabor) wavelet transform of the
   cleaned, resampled signal, 32 log-spaced frequencies (2-45 Hz) x 32 time steps spanning
-  0.25 s before to 0.44 s after the R peak;
+  0.25 s before to 0.44 s after the R peak; a second channel holds the same image minus the
+  record's median beat image, so morphology is also seen relative to this patient's usual beat
+  (what lets the model generalise to patients it never saw);
 * a rhythm-context vector of RR-interval features (pre/post RR, and their ratios to the local
   and the record mean RR), the information that tells a premature beat from a normal one.
 
@@ -22,7 +24,8 @@ from scipy import signal as sps
 
 MODEL_FS = 180.0  # Hz; every input is resampled to this rate
 IMAGE_SIZE = 32
-IMAGE_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
+IMAGE_CHANNELS = 2  # the beat's scalogram, and its difference from the record's median beat
+IMAGE_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, IMAGE_CHANNELS)
 FREQS_HZ = np.geomspace(2.0, 45.0, IMAGE_SIZE)
 # Beat window at MODEL_FS: image columns at R-45 .. R+79 samples (step 4): -0.25 s .. +0.44 s.
 _PRE = 45
@@ -53,7 +56,7 @@ _LOCAL_BEATS = 10  # beats either side for the local mean RR
 class BeatFeatures:
     """Model inputs for a run of beats, aligned with ``r_peaks``."""
 
-    images: np.ndarray  # (n, 32, 32, 1) float32
+    images: np.ndarray  # (n, 32, 32, 2) float32
     context: np.ndarray  # (n, N_CONTEXT) float32
     r_peaks: np.ndarray  # (n,) int, sample indices at the input rate
     fs: float  # input rate
@@ -80,7 +83,7 @@ def resample(signal, fs, target_fs=MODEL_FS):
 
 @lru_cache(maxsize=1)
 def _wavelet_matrix():
-    """Return the (segment, freq*time) complex64 matrix that maps a beat segment to its scalogram."""
+    """Return the (segment, 2*freq*time) float32 matrix mapping a beat segment to its scalogram."""
     t = np.arange(_SEG_LEN)
     centers = _SEG_BEFORE - _PRE + _STEP * np.arange(IMAGE_SIZE)
     kernels = np.zeros((_SEG_LEN, IMAGE_SIZE, IMAGE_SIZE), dtype=np.complex128)
@@ -92,7 +95,9 @@ def _wavelet_matrix():
             g[np.abs(d) > 3 * sigma] = 0.0
             # Unit gain for a sinusoid at f, so rows are comparable across frequencies.
             kernels[:, IMAGE_SIZE - 1 - i, j] = g * np.exp(-2j * np.pi * f * d / MODEL_FS) / g.sum()
-    return kernels.reshape(_SEG_LEN, IMAGE_SIZE * IMAGE_SIZE).astype(np.complex64)
+    flat = kernels.reshape(_SEG_LEN, IMAGE_SIZE * IMAGE_SIZE)
+    # Real and imaginary parts side by side: one float32 GEMM instead of a complex one.
+    return np.concatenate([flat.real, flat.imag], axis=1).astype(np.float32)
 
 
 def _refine(x, peaks):
@@ -151,7 +156,14 @@ def beat_features(signal, fs, r_peaks, *, single_beat=False, cleaned=False):
     xp = np.pad(x / scale, (_SEG_LEN, _SEG_LEN))
     starts = peaks + _SEG_LEN - _SEG_BEFORE
     segments = xp[starts[:, None] + np.arange(_SEG_LEN)[None, :]].astype(np.float32)
-    mags = np.abs(segments @ _wavelet_matrix())
-    images = np.log1p(8.0 * mags).reshape(n, IMAGE_SIZE, IMAGE_SIZE, 1).astype(np.float32)
+    proj = segments @ _wavelet_matrix()
+    half = IMAGE_SIZE * IMAGE_SIZE
+    mags = np.hypot(proj[:, :half], proj[:, half:])
+    scalograms = np.log1p(8.0 * mags).reshape(n, IMAGE_SIZE, IMAGE_SIZE).astype(np.float32)
+    if single_beat:
+        relative = np.zeros_like(scalograms)  # no other beats to compare with
+    else:
+        relative = scalograms - np.median(scalograms, axis=0, keepdims=True)
+    images = np.stack([scalograms, relative], axis=-1)
     context = rr_context(r_peaks, fs, single_beat=single_beat)
     return BeatFeatures(images, context, r_peaks, fs)

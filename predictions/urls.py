@@ -1,10 +1,20 @@
 from django.urls import path
 
-from ecgportal.views import dashboard as _placeholder
+from predictions import views
 
 app_name = "predictions"
 urlpatterns = [
-    path("upload/", _placeholder, name="upload"),
-    path("", _placeholder, name="history"),
-    path("cases/", _placeholder, name="cases"),
+    path("", views.history, name="history"),
+    path("upload/", views.upload, name="upload"),
+    path("cases/", views.cases, name="cases"),
+    path("patients/<int:patient_id>/", views.patient_history, name="patient_history"),
+    path("<uuid:uuid>/", views.detail, name="detail"),
+    path("<uuid:uuid>/status/", views.status_fragment, name="status"),
+    path("<uuid:uuid>/review/", views.review, name="review"),
+    path("<uuid:uuid>/rerun/", views.rerun, name="rerun"),
+    path("<uuid:uuid>/delete/", views.delete, name="delete"),
+    path("<uuid:uuid>/file/", views.record_file, name="file"),
+    path("<uuid:uuid>/file/data/", views.record_file, {"part": "companion"}, name="companion_file"),
+    path("<uuid:uuid>/images/<int:image_id>.png", views.prediction_image, name="image"),
+    path("<uuid:uuid>/report.pdf", views.report_pdf, name="report"),
 ]

@@ -1,3 +1,264 @@
+"""Pages: upload, result (with its self-updating status fragment), history, cases, files, PDF.
+
+Every record is read through a selector scoped by the requesting user; a record the user may
+not see is a 404, never a 403, so its existence is not revealed.
+"""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.models import User
+from predictions import access, selectors, services
+from predictions.errors import UploadError
+from predictions.forms import ECGUploadForm, HistoryFilterForm, ReviewForm
+from predictions.models import ECGRecord, PredictionImage
+
+HISTORY_PAGE_SIZE = 10
+
+
 def dashboard_context(user):
-    """Return the dashboard panels for ``user`` (filled in by the predictions work)."""
-    return {}
+    """Return the dashboard panel's context for ``user``: recent results, counts, doctors' cases."""
+    context = {"predictions_panel": selectors.dashboard_summary(user=user)}
+    if getattr(user, "is_verified_doctor", False):
+        context["predictions_cases"] = selectors.doctor_case_list(doctor=user)[:5]
+    return context
+
+
+def _record_or_404(request, uuid):
+    try:
+        return selectors.ecg_record_get(user=request.user, uuid=uuid)
+    except ECGRecord.DoesNotExist:
+        raise Http404("No such ECG record.") from None
+
+
+def _owned_or_404(request, uuid):
+    record = _record_or_404(request, uuid)
+    if not access.can_change_record(user=request.user, record=record):
+        raise Http404("No such ECG record.")
+    return record
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def upload(request):
+    """Show the upload form; on a valid upload store it, queue the analysis, go to the result."""
+    form = ECGUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            record = services.ecg_record_create(
+                owner=request.user,
+                files=data["file"],
+                recorded_on=data["recorded_on"],
+                lead=data["lead"],
+                sampling_rate=data["sampling_rate"],
+                note=data["note"],
+            )
+        except UploadError as exc:
+            form.add_error("file" if exc.field == "file" else None, exc.message)
+        else:
+            return redirect("predictions:detail", uuid=record.uuid)
+    status = 400 if request.method == "POST" else 200
+    max_mb = settings.ECG_UPLOAD_MAX_BYTES // 1_048_576
+    return render(request, "predictions/upload.html", {"form": form, "max_mb": max_mb}, status=status)
+
+
+def _result_context(request, record):
+    prediction = selectors.prediction_current(record=record)
+    context = {
+        "record": record,
+        "prediction": prediction,
+        "can_change": access.can_change_record(user=request.user, record=record),
+        "can_review": access.can_review(user=request.user, record=record),
+        "is_owner": record.owner_id == request.user.pk,
+    }
+    if prediction is not None and prediction.is_finished:
+        view = selectors.prediction_view(prediction=prediction, user=request.user)
+        context["result"] = view
+        context["articles"] = selectors.article_links(codes=view["codes"]) if prediction.status == "done" else []
+        context["reviews"] = list(prediction.reviews.all())
+        if context["can_review"]:
+            context["review_form"] = ReviewForm()
+    return context
+
+
+@login_required
+@require_GET
+def detail(request, uuid):
+    """Show one record's result page (it polls its status fragment until the analysis finishes)."""
+    record = _record_or_404(request, uuid)
+    context = _result_context(request, record)
+    context["runs"] = selectors.prediction_history(record=record)
+    return render(request, "predictions/detail.html", context)
+
+
+@login_required
+@require_GET
+def status_fragment(request, uuid):
+    """Return the result body: a progress box while queued/running (polling), the result once done."""
+    record = _record_or_404(request, uuid)
+    response = render(request, "predictions/includes/result_body.html", _result_context(request, record))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def review(request, uuid):
+    """Store a verified, linked doctor's review of the record's current result."""
+    record = _record_or_404(request, uuid)
+    if not access.can_review(user=request.user, record=record):
+        raise Http404("No such ECG record.")
+    prediction = selectors.prediction_current(record=record)
+    if prediction is None or not prediction.is_finished:
+        raise Http404("There is no finished result to review.")
+    form = ReviewForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.review_create(
+                prediction=prediction,
+                doctor=request.user,
+                verdict=data["verdict"],
+                note=data["note"],
+                beat_index=data["beat_index"],
+                corrected_code=data["corrected_code"],
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, "Your review was saved; the patient can see it.")
+            return redirect(reverse("predictions:detail", kwargs={"uuid": record.uuid}) + "#reviews")
+    context = _result_context(request, record)
+    context["review_form"] = form
+    context["runs"] = selectors.prediction_history(record=record)
+    return render(request, "predictions/detail.html", context, status=400)
+
+
+@login_required
+@require_POST
+def rerun(request, uuid):
+    """Analyse the record again with the current model."""
+    record = _owned_or_404(request, uuid)
+    services.prediction_rerun(record=record)
+    messages.info(request, "The ECG was queued for a new analysis.")
+    return redirect("predictions:detail", uuid=record.uuid)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def delete(request, uuid):
+    """Ask for confirmation, then delete the record, its results and every stored file."""
+    record = _owned_or_404(request, uuid)
+    if request.method == "POST":
+        name = record.original_filename
+        services.ecg_record_delete(record=record)
+        messages.success(request, f"{name} and its results were deleted.")
+        return redirect("predictions:history")
+    return render(request, "predictions/delete_confirm.html", {"record": record})
+
+
+def _private_file(fileobj, *, filename, content_type=None, attachment=True):
+    response = FileResponse(fileobj, as_attachment=attachment, filename=filename, content_type=content_type)
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+@require_GET
+def record_file(request, uuid, part="main"):
+    """Stream the uploaded file (or a WFDB record's .dat) to someone allowed to see it."""
+    record = _record_or_404(request, uuid)
+    field = record.companion_file if part == "companion" else record.file
+    if not field:
+        raise Http404("No such file.")
+    name = record.companion_filename if part == "companion" else record.original_filename
+    return _private_file(field.storage.open(field.name, "rb"), filename=name or "ecg", content_type="application/octet-stream")
+
+
+@login_required
+@require_GET
+def prediction_image(request, uuid, image_id):
+    """Stream a derived image (trace, spectral, saliency) of a record the user may see."""
+    try:
+        image = selectors.prediction_image_get(user=request.user, record_uuid=uuid, image_id=image_id)
+    except PredictionImage.DoesNotExist:
+        raise Http404("No such image.") from None
+    return _private_file(
+        image.file.storage.open(image.file.name, "rb"),
+        filename=f"{image.kind}.png",
+        content_type="image/png",
+        attachment=False,
+    )
+
+
+@login_required
+@require_GET
+def report_pdf(request, uuid):
+    """Return the PDF report of the record's current result."""
+    record = _record_or_404(request, uuid)
+    prediction = selectors.prediction_current(record=record)
+    if prediction is None or not prediction.is_finished:
+        raise Http404("The analysis has not finished yet.")
+    pdf = services.pdf_report_bytes(record=record, prediction=prediction, user=request.user)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="ecg-report-{record.uuid}.pdf"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _paginate(request, queryset):
+    paginator = Paginator(queryset, HISTORY_PAGE_SIZE)
+    return paginator.get_page(request.GET.get("page"))
+
+
+@login_required
+@require_GET
+def history(request):
+    """List the user's own records, newest first, with filters and search."""
+    form = HistoryFilterForm(request.GET or None)
+    records = selectors.ecg_record_list(user=request.user, filters=form.filters())
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "predictions/history.html",
+        {"form": form, "page_obj": _paginate(request, records), "query": query.urlencode(), "patient": None},
+    )
+
+
+@login_required
+@require_GET
+def patient_history(request, patient_id):
+    """List a linked patient's records for their doctor (or staff)."""
+    try:
+        patient = selectors.patient_get(viewer=request.user, patient_id=patient_id)
+    except User.DoesNotExist:
+        raise Http404("No such patient.") from None
+    form = HistoryFilterForm(request.GET or None)
+    records = selectors.ecg_record_list(user=request.user, filters=form.filters(), patient=patient)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "predictions/history.html",
+        {"form": form, "page_obj": _paginate(request, records), "query": query.urlencode(), "patient": patient},
+    )
+
+
+@login_required
+@require_GET
+def cases(request):
+    """List a verified doctor's linked patients with their latest results and pending reviews."""
+    if not getattr(request.user, "is_verified_doctor", False):
+        raise Http404("Only verified doctors have cases.")
+    return render(request, "predictions/cases.html", {"cases": selectors.doctor_case_list(doctor=request.user)})

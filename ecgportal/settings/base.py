@@ -177,32 +177,76 @@ EMAIL_TIMEOUT = 10
 # django-allauth: email is the login; confirmation is mandatory; code login; TOTP 2FA.
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED = False
 ACCOUNT_LOGIN_BY_CODE_ENABLED = True
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_UNIQUE_EMAIL = True
+# Whether an address has an account here is health information: never reveal it.
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_EMAIL_NOTIFICATIONS = True
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[ECG Portal] "
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = env("ACCOUNT_DEFAULT_HTTP_PROTOCOL", default="http")
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+# Reverse proxies in front of Django that append to X-Forwarded-For (0: use REMOTE_ADDR). A
+# client can write that header itself, so it is trusted only this many hops deep.
+ACCOUNT_TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=0)
+# allauth's defaults, stated so they are visible; counted in the cache (Redis when REDIS_URL is set).
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": "10/m/ip,5/5m/key",
+    "signup": "20/m/ip",
+    "request_login_code": "20/m/ip,3/m/key",
+    "reset_password": "20/m/ip,5/m/key",
+    "confirm_email": "1/3m/key",
+}
 SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_QUERY_EMAIL = True
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "ECG Portal"
+MFA_TOTP_TOLERANCE = 1  # accept the previous and next 30 s code: phone clocks drift
 
 # Social sign-in, configured only from the environment; a button shows only when configured.
-# LinkedIn uses OpenID Connect ("Sign In with LinkedIn using OpenID Connect").
-SOCIALACCOUNT_PROVIDERS = {}
-if env("GOOGLE_CLIENT_ID", default=""):
-    SOCIALACCOUNT_PROVIDERS["google"] = {
-        "APPS": [{"client_id": env("GOOGLE_CLIENT_ID"), "secret": env("GOOGLE_CLIENT_SECRET", default="")}],
+# allauth's google provider reads its endpoint URLs once, at import time; GOOGLE_OAUTH_BASE_URL
+# points all of them at one server (an OpenID provider in tests). Unset: Google's own.
+def google_endpoints(base_url=""):
+    """Return the SOCIALACCOUNT_PROVIDERS["google"] URL settings for ``base_url`` (Google's when empty)."""
+    if not base_url:
+        return {
+            "AUTHORIZE_URL": "https://accounts.google.com/o/oauth2/v2/auth",
+            "ACCESS_TOKEN_URL": "https://oauth2.googleapis.com/token",
+            "IDENTITY_URL": "https://www.googleapis.com/oauth2/v2/userinfo",
+            "CERTS_URL": "https://www.googleapis.com/oauth2/v1/certs",
+            "ID_TOKEN_ISSUER": "https://accounts.google.com",
+        }
+    base_url = base_url.rstrip("/")
+    return {
+        "AUTHORIZE_URL": f"{base_url}/o/oauth2/v2/auth",
+        "ACCESS_TOKEN_URL": f"{base_url}/token",
+        "IDENTITY_URL": f"{base_url}/oauth2/v2/userinfo",
+        "CERTS_URL": f"{base_url}/oauth2/v1/certs",
+        "ID_TOKEN_ISSUER": base_url,
+    }
+
+
+SOCIALACCOUNT_PROVIDERS = {
+    "google": {
         "SCOPE": ["openid", "profile", "email"],
         "AUTH_PARAMS": {"access_type": "online"},
         "OAUTH_PKCE_ENABLED": True,
-    }
+        **google_endpoints(env("GOOGLE_OAUTH_BASE_URL", default="")),
+    },
+}
+if env("GOOGLE_CLIENT_ID", default=""):
+    SOCIALACCOUNT_PROVIDERS["google"]["APPS"] = [
+        {"client_id": env("GOOGLE_CLIENT_ID"), "secret": env("GOOGLE_CLIENT_SECRET", default="")}
+    ]
+# LinkedIn uses OpenID Connect ("Sign In with LinkedIn using OpenID Connect").
 if env("LINKEDIN_CLIENT_ID", default=""):
     SOCIALACCOUNT_PROVIDERS["openid_connect"] = {
         "APPS": [
@@ -246,3 +290,23 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Predictions (owned by predictions/) --------------------------------------------------
+# Uploads: image size guards (checked from the header, before any pixel is decoded).
+ECG_IMAGE_MAX_PIXELS = env.int("ECG_IMAGE_MAX_PIXELS", default=40_000_000)
+ECG_IMAGE_MAX_SIDE = env.int("ECG_IMAGE_MAX_SIDE", default=10_000)
+ECG_IMAGE_MIN_SIDE = 32
+# The analysis function the worker calls; tests may point it at a stand-in.
+PREDICTIONS_ANALYSER = env("PREDICTIONS_ANALYSER", default="ml.analyse")
+# Queue the analysis task is sent to (None: Celery's default queue, which `make worker` consumes).
+PREDICTIONS_QUEUE = env("PREDICTIONS_QUEUE", default=None)
+PREDICTIONS_MAX_ATTEMPTS = env.int("PREDICTIONS_MAX_ATTEMPTS", default=3)
+# A pending prediction not picked up after this long is sent again; a running one older than
+# the task's hard time limit plus a margin is considered lost.
+PREDICTIONS_STALE_PENDING_S = env.int("PREDICTIONS_STALE_PENDING_S", default=300)
+PREDICTIONS_STALE_RUNNING_S = env.int("PREDICTIONS_STALE_RUNNING_S", default=CELERY_TASK_TIME_LIMIT + 60)
+PREDICTIONS_LOW_CONFIDENCE = 0.6
+CELERY_BEAT_SCHEDULE = {
+    "requeue-stale-predictions": {"task": "predictions.requeue_stale", "schedule": 300.0},
+}
+# --- end Predictions ------------------------------------------------------------------------

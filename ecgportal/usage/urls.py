@@ -1,6 +1,9 @@
 from django.urls import path
 
-from ecgportal.views import about as _placeholder
+from ecgportal.usage import views
 
 app_name = "usage"
-urlpatterns = [path("", _placeholder, name="dashboard")]
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("export.csv", views.export_csv, name="export_csv"),
+]

@@ -1,2 +1,6 @@
+from django.urls import path
+
+from ecgportal.usage.api.views import UsageMetricsView
+
 app_name = "usage-api"
-urlpatterns = []
+urlpatterns = [path("usage/metrics/", UsageMetricsView.as_view(), name="metrics")]

@@ -1,0 +1,254 @@
+"""Analyse one uploaded ECG: load, find beats, check quality, classify every beat, summarise.
+
+``analyse()`` is what the Celery worker calls. It either returns an :class:`AnalysisResult`
+(status ``"ok"`` or ``"inconclusive"`` with a plain-language reason) or raises an
+:class:`ml.errors.ECGInputError` subclass for files it cannot read at all. It never gives a
+confident label to something that is not a usable ECG.
+"""
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from ml import classes, preprocess
+from ml.errors import (
+    ECGInputError,
+    EmptyInputError,
+    MissingFileError,
+    SamplingRateError,
+    TooShortError,
+    UnsupportedFormatError,
+)
+
+DISCLAIMER = "This is an automated screening result, not a diagnosis."
+LOW_CONFIDENCE = 0.6  # a beat whose top probability is below this is flagged
+MAX_TRACE_POINTS = 5000
+MIN_BEATS = 3
+# Unreadable files are raised; unusable content (flat line, noise, no trace) becomes inconclusive.
+_RAISED = (EmptyInputError, MissingFileError, UnsupportedFormatError, SamplingRateError)
+_PLURAL = {
+    "N": ("normal beat", "normal beats"),
+    "L": ("left bundle branch block beat", "left bundle branch block beats"),
+    "R": ("right bundle branch block beat", "right bundle branch block beats"),
+    "A": ("premature atrial contraction", "premature atrial contractions"),
+    "V": ("premature ventricular contraction", "premature ventricular contractions"),
+    "P": ("paced beat", "paced beats"),
+    "VF": ("ventricular flutter/fibrillation wave", "ventricular flutter/fibrillation waves"),
+    "E": ("ventricular escape beat", "ventricular escape beats"),
+}
+
+
+@dataclass
+class Representative:
+    """One example beat of a predicted class, with its spectral image and saliency overlay."""
+
+    beat_index: int
+    label: str
+    probability: float
+    spectral_png: bytes = field(repr=False)
+    saliency_png: bytes = field(repr=False)
+
+    def to_dict(self):
+        return {"beat_index": self.beat_index, "label": self.label,
+                "probability": self.probability}
+
+
+@dataclass
+class AnalysisResult:
+    """The outcome of :func:`analyse`. ``to_dict()`` is compact and JSON-serialisable."""
+
+    status: str  # "ok" | "inconclusive"
+    reason: str | None = None
+    fs: float | None = None
+    duration_s: float | None = None
+    lead: str | None = None
+    kind: str | None = None
+    r_peaks: list = field(default_factory=list)
+    labels: list = field(default_factory=list)
+    probabilities: list = field(default_factory=list)
+    counts: dict = field(default_factory=dict)
+    heart_rate_bpm: dict | None = None
+    rhythm_summary: str = ""
+    confidence: float | None = None
+    low_confidence_beats: int = 0
+    quality: dict | None = None
+    model_version: str | None = None
+    trace: dict | None = None
+    notes: list = field(default_factory=list)
+    representatives: list = field(default_factory=list)
+
+    def to_dict(self):
+        data = asdict(self)
+        data["representatives"] = [r.to_dict() for r in self.representatives]
+        return data
+
+
+def _inconclusive(reason, **known):
+    return AnalysisResult(
+        status="inconclusive", reason=reason,
+        rhythm_summary=f"No beat classification: {reason} {DISCLAIMER}", **known,
+    )
+
+
+def _trace(x, fs):
+    step = max(1, int(np.ceil(len(x) / MAX_TRACE_POINTS)))
+    values = np.round(x[::step], 3)
+    return {"fs": round(fs / step, 4), "step": step, "unit": "mV (filtered)",
+            "values": values.tolist()}
+
+
+def _heart_rate(r_peaks, fs):
+    rr = np.diff(r_peaks) / fs
+    if len(rr) == 0:
+        return None
+    inst = 60.0 / rr
+    return {"mean": round(float(60.0 / rr.mean()), 1), "min": round(float(inst.min()), 1),
+            "max": round(float(inst.max()), 1)}
+
+
+def _phrase(code, n):
+    one, many = _PLURAL[code]
+    return f"{n} {one if n == 1 else many}"
+
+
+def rhythm_summary(counts, heart_rate, *, single_beat=False):
+    """Return a one-paragraph plain-language summary of the beat counts (never a diagnosis)."""
+    total = sum(counts.values())
+    if single_beat:
+        code = max(counts, key=counts.get)
+        return (f"A single beat, classified as {_PLURAL[code][0]}. A single-beat image has no "
+                f"rhythm, so it was classified without rhythm context. {DISCLAIMER}")
+    dominant = max(counts, key=counts.get)
+    share = counts[dominant] / total
+    others = [(c, n) for c, n in counts.items() if n and c != dominant]
+    others.sort(key=lambda cn: -cn[1])
+    if dominant == "N" and share >= 0.5:
+        base = "Mostly normal beats"
+    elif share >= 0.5:
+        base = f"Mostly {_PLURAL[dominant][1]}"
+    else:
+        base = "Mixed beat types"
+    text = base
+    if heart_rate:
+        text += f" at a mean heart rate of {heart_rate['mean']:.0f} bpm"
+        if heart_rate["mean"] < 60:
+            text += " (slow, below 60 bpm)"
+        elif heart_rate["mean"] > 100:
+            text += " (fast, above 100 bpm)"
+    if others:
+        text += ", with " + ", ".join(_phrase(c, n) for c, n in others)
+    return f"{text} ({total} beats). {DISCLAIMER}"
+
+
+def _pick_representatives(probs, labels_idx, limit):
+    """Return the most confident beat index of each predicted class, most frequent class first."""
+    picks = []
+    for c in np.argsort(-np.bincount(labels_idx, minlength=probs.shape[1]), kind="stable"):
+        members = np.flatnonzero(labels_idx == c)
+        if len(members) == 0 or len(picks) >= limit:
+            continue
+        picks.append(int(members[np.argmax(probs[members, c])]))
+    return picks
+
+
+def _representatives(classifier, feats, probs, labels_idx, limit):
+    from ml import saliency
+
+    reps = []
+    model = getattr(classifier, "model", None)
+    for i in _pick_representatives(probs, labels_idx, limit):
+        c = int(labels_idx[i])
+        image = feats.images[i]
+        spectral = saliency.spectral_png(image)
+        if model is not None:
+            sal = saliency.saliency_map(model, image, feats.context[i], c)
+            overlay = saliency.overlay_png(image, sal)
+        else:  # a stand-in classifier without gradients (tests)
+            overlay = spectral
+        reps.append(Representative(i, classes.CODES[c], round(float(probs[i, c]), 3),
+                                   spectral, overlay))
+    return reps
+
+
+def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
+            n_representatives=len(classes.CODES)):
+    """Return the :class:`AnalysisResult` for the ECG in ``source`` (path or numpy array).
+
+    ``classifier`` is an object with ``predict(images, context) -> (n, 8) probabilities`` and a
+    ``version``; by default the shipped model (``ml.store.get_classifier()``).
+    Raise an :class:`ECGInputError` subclass for a file that cannot be read at all (empty,
+    unsupported format, incomplete WFDB record, no usable sampling rate).
+    """
+    from ml.io import load
+
+    try:
+        rec = load(source, fs=fs, lead=lead, filename=filename)
+    except _RAISED:
+        raise
+    except ECGInputError as exc:  # readable, but not a usable ECG: say so, do not label
+        return _inconclusive(str(exc))
+
+    x = np.asarray(rec.signal, dtype=np.float64)
+    known = {"fs": float(rec.fs), "duration_s": round(len(x) / rec.fs, 3), "lead": rec.lead,
+             "kind": rec.kind, "notes": list(rec.notes)}
+    cleaned = preprocess.clean(x, rec.fs)
+    known["trace"] = _trace(cleaned, rec.fs)
+    single_beat = rec.kind == "image-beat"
+
+    if single_beat:
+        # The whole array is one beat: its R peak is the largest deflection from the baseline.
+        r_peaks = np.array([int(np.argmax(np.abs(x - np.median(x))))])
+        quality = None
+        known["notes"].append("Single-beat image: classified with neutral rhythm context "
+                              "(RR 0.8 s, all RR ratios 1); no heart rate.")
+    else:
+        from ml.detect import detect_r_peaks
+        from ml.quality import assess
+
+        r_peaks = np.asarray(detect_r_peaks(x, rec.fs), dtype=np.int64)
+        q = assess(x, rec.fs, r_peaks)
+        quality = q.to_dict()
+        known["quality"] = quality
+        if q.verdict == "unusable":
+            reasons = "; ".join(q.reasons) or "the signal quality is too low"
+            return _inconclusive(f"The recording is not usable for beat analysis: {reasons}.",
+                                 r_peaks=r_peaks.tolist(), **known)
+        if len(r_peaks) < MIN_BEATS:
+            msg = str(TooShortError(
+                f"Only {len(r_peaks)} heartbeat(s) were found; at least {MIN_BEATS} are needed "
+                "to classify beats with their rhythm. Upload a longer recording."
+            ))
+            return _inconclusive(msg, r_peaks=r_peaks.tolist(), **known)
+        if q.verdict == "poor":
+            known["notes"].append("Signal quality is poor: " + "; ".join(q.reasons)
+                                  + ". Treat the labels with extra caution.")
+
+    if classifier is None:
+        from ml.store import get_classifier
+
+        classifier = get_classifier()
+    feats = preprocess.beat_features(cleaned, rec.fs, r_peaks, single_beat=single_beat,
+                                     cleaned=True)
+    probs = np.asarray(classifier.predict(feats.images, feats.context), dtype=np.float64)
+    labels_idx = probs.argmax(axis=1)
+    top = probs.max(axis=1)
+    codes = [classes.CODES[i] for i in labels_idx]
+    counts = {c: int(n) for c, n in zip(classes.CODES, np.bincount(labels_idx,
+                                                                   minlength=len(classes.CODES)))}
+    heart_rate = None if single_beat else _heart_rate(r_peaks, rec.fs)
+    return AnalysisResult(
+        status="ok",
+        r_peaks=r_peaks.tolist(),
+        labels=codes,
+        probabilities=np.round(probs, 3).tolist(),
+        counts=counts,
+        heart_rate_bpm=heart_rate,
+        rhythm_summary=rhythm_summary({c: n for c, n in counts.items() if n}, heart_rate,
+                                      single_beat=single_beat),
+        confidence=round(float(top.mean()), 3),
+        low_confidence_beats=int((top < LOW_CONFIDENCE).sum()),
+        model_version=getattr(classifier, "version", None),
+        representatives=_representatives(classifier, feats, probs, labels_idx,
+                                          n_representatives),
+        **known,
+    )

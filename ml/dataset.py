@@ -1,0 +1,174 @@
+"""Build beat datasets from the MIT-BIH Arrhythmia Database and its reference annotations.
+
+Every beat annotation of every record goes through :func:`ml.preprocess.beat_features` (the same
+path as serving, with the annotated R peaks in place of the detector's) and is cached once as
+compressed arrays; the protocols then select and label beats from that cache:
+
+* ``intra-patient``: the 8 classes of ``ml.classes`` from all 48 records, stratified random split
+  of beats (the protocol of Ullah et al. 2020 / Jun et al. 2018: comparable, but leaky, since
+  beats of one patient land on both sides);
+* ``inter-patient``: de Chazal et al. 2004 DS1 (train) / DS2 (test), AAMI classes N, S, V, F;
+  paced records are excluded, as in the AAMI recommendation.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ml import classes, preprocess
+
+# All beat annotation symbols of MIT-BIH (rhythm/noise/non-beat annotations are excluded).
+BEAT_SYMBOLS = frozenset("NLRBAaJSVrFejnE/fQ!")
+DS1 = (101, 106, 108, 109, 112, 114, 115, 116, 118, 119, 122, 124, 201, 203, 205, 207, 208, 209,
+       215, 220, 223, 230)
+DS2 = (100, 103, 105, 111, 113, 117, 121, 123, 200, 202, 210, 212, 213, 214, 219, 221, 222, 228,
+       231, 232, 233, 234)
+PACED = (102, 104, 107, 217)
+ALL_RECORDS = tuple(sorted(DS1 + DS2 + PACED))
+AAMI_CLASSES = ("N", "S", "V", "F")
+AAMI_MAP = {
+    **dict.fromkeys("NLRej", "N"),
+    **dict.fromkeys("AaJS", "S"),
+    **dict.fromkeys("VE", "V"),
+    "F": "F",
+}  # Q (/, f, Q) is left out: paced records are excluded from DS1/DS2
+CACHE_VERSION = "v1"
+DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent / ".cache"
+
+
+@dataclass
+class BeatSet:
+    """Beats with model inputs and their labels (indices into ``class_names``)."""
+
+    images: np.ndarray
+    context: np.ndarray
+    y: np.ndarray
+    record: np.ndarray
+    class_names: tuple
+
+    def __len__(self):
+        return len(self.y)
+
+    def subset(self, idx):
+        return BeatSet(self.images[idx], self.context[idx], self.y[idx], self.record[idx],
+                       self.class_names)
+
+
+def read_record(data_dir, record):
+    """Return (signal in mV of lead MLII, fs, beat sample indices, beat symbols) of one record."""
+    import wfdb  # imported here: the web process never needs it
+
+    path = str(Path(data_dir) / str(record))
+    rec = wfdb.rdrecord(path)
+    names = [n.upper() for n in rec.sig_name]
+    channel = names.index("MLII") if "MLII" in names else 0
+    ann = wfdb.rdann(path, "atr")
+    symbols = np.asarray(ann.symbol)
+    keep = np.isin(symbols, list(BEAT_SYMBOLS))
+    return rec.p_signal[:, channel], float(rec.fs), np.asarray(ann.sample)[keep], symbols[keep]
+
+
+def record_beats(data_dir, record):
+    """Return (BeatFeatures, symbols) for every annotated beat of ``record``."""
+    x, fs, samples, symbols = read_record(data_dir, record)
+    return preprocess.beat_features(x, fs, samples), symbols
+
+
+def _cache_key(records):
+    """Key the cache by records and by the preprocessing source, so edits invalidate it."""
+    src = Path(preprocess.__file__).read_bytes()
+    h = hashlib.sha256(src + repr(records).encode() + CACHE_VERSION.encode()).hexdigest()
+    return h[:12]
+
+
+def load_all_beats(data_dir, *, records=ALL_RECORDS, cache_dir=DEFAULT_CACHE_DIR, progress=True):
+    """Return a dict of arrays (images float16, context, symbol, record, sample) for ``records``.
+
+    Built once from the WFDB files and cached under ``cache_dir`` (not part of the repository).
+    """
+    cache_dir = Path(cache_dir)
+    cache = cache_dir / f"mitdb_beats_{_cache_key(tuple(records))}.npz"
+    if cache.exists():
+        with np.load(cache) as z:
+            return {k: z[k] for k in z.files}
+    parts = {"images": [], "context": [], "symbol": [], "record": [], "sample": []}
+    iterator = records
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(records, desc="preprocess records", unit="rec")
+    for rec in iterator:
+        feats, symbols = record_beats(data_dir, rec)
+        parts["images"].append(feats.images.astype(np.float16))
+        parts["context"].append(feats.context)
+        parts["symbol"].append(symbols.astype("<U1"))
+        parts["record"].append(np.full(len(symbols), rec, dtype=np.int16))
+        parts["sample"].append(feats.r_peaks)
+    arrays = {k: np.concatenate(v) for k, v in parts.items()}
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(".tmp.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(cache)
+    return arrays
+
+
+def _to_beatset(arrays, mask, labels, class_names):
+    index = {c: i for i, c in enumerate(class_names)}
+    return BeatSet(
+        images=arrays["images"][mask].astype(np.float32),
+        context=arrays["context"][mask],
+        y=np.array([index[s] for s in labels], dtype=np.int64),
+        record=arrays["record"][mask],
+        class_names=tuple(class_names),
+    )
+
+
+def eight_class_beats(arrays):
+    """Return the beats of the 8 model classes (labels in ``ml.classes`` order)."""
+    mask = np.isin(arrays["symbol"], list(classes.SYMBOLS))
+    return _to_beatset(arrays, mask, arrays["symbol"][mask], classes.SYMBOLS)
+
+
+def aami_beats(arrays, records):
+    """Return the AAMI N/S/V/F beats of ``records``."""
+    sym = arrays["symbol"]
+    mask = np.isin(arrays["record"], records) & np.isin(sym, list(AAMI_MAP))
+    labels = [AAMI_MAP[s] for s in sym[mask]]
+    return _to_beatset(arrays, mask, labels, AAMI_CLASSES)
+
+
+def stratified_split(y, fraction, seed):
+    """Return (rest_idx, held_idx): a per-class random ``fraction`` of indices held out."""
+    rng = np.random.default_rng(seed)
+    held = []
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        rng.shuffle(idx)
+        held.append(idx[: int(round(fraction * len(idx)))])
+    held = np.sort(np.concatenate(held))
+    rest = np.setdiff1d(np.arange(len(y)), held)
+    return rest, held
+
+
+def protocol_splits(arrays, protocol, seed):
+    """Return (train, validation, test) BeatSets for ``protocol``.
+
+    Validation (for checkpointing) is a stratified 10 % of the training side, never the test set.
+    ``serve`` uses exactly the intra-patient split, so the intra-patient test figures are those
+    of the served model, measured on beats it never trained on.
+    """
+    if protocol in ("intra-patient", "serve"):
+        beats = eight_class_beats(arrays)
+        # The test split uses a fixed seed so every run of every protocol holds out the same beats.
+        train_idx, test_idx = stratified_split(beats.y, 0.2, seed=0)
+        train_all = beats.subset(train_idx)
+        test = beats.subset(test_idx)
+    elif protocol == "inter-patient":
+        train_all = aami_beats(arrays, DS1)
+        test = aami_beats(arrays, DS2)
+    else:
+        raise ValueError(f"unknown protocol {protocol!r}")
+    fit_idx, val_idx = stratified_split(train_all.y, 0.1, seed=seed)
+    return train_all.subset(fit_idx), train_all.subset(val_idx), test

@@ -1,0 +1,237 @@
+"""Read CSV / delimited text: one or more lead columns, optional header rows and time column.
+
+Handled: comma, semicolon, tab or whitespace delimiters; decimal commas with ``;``/tab delimiters;
+quoted cells; a names row and a units row (PhysioNet's ``rdsamp -c`` export); a time column in
+seconds, milliseconds or ``[h:]mm:ss.mmm`` (gives the sampling rate) or a sample-index column.
+"""
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ml.errors import InvalidSignalError, SamplingRateError, UnsupportedFormatError
+from ml.io.leads import choose_lead
+from ml.io.recording import Recording, check_fs, check_signal
+
+_CLOCK = re.compile(r"^(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)$")
+_TIME_NAME = re.compile(r"(^t$|^t[\s_(\[]|time|^sec|seconds|elapsed|timestamp|^ms$)", re.IGNORECASE)
+_INDEX_NAME = re.compile(r"(sample|index|^idx$|^n$|^#$|^no\.?$)", re.IGNORECASE)
+_UNIT_IN_NAME = re.compile(r"[\(\[]\s*([µμu]?v|mv|nv|s|ms|sec)\s*[\)\]]", re.IGNORECASE)
+_TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nv": 1e-6}
+_MAX_HEADER_LINES = 10
+
+
+def read_text(path: Path, *, shown: str, fs=None, lead=None) -> Recording:
+    """Return the Recording of the delimited text file at ``path``."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    lines = [ln.strip() for ln in text.splitlines()]
+    lines = [ln for ln in lines if ln and not ln.startswith(("#", "//", "%"))]
+
+    delimiter = _delimiter(lines)
+    rows = [_split(ln, delimiter) for ln in lines]
+    n_header = 0
+    while n_header < len(rows) and not _is_data_row(rows[n_header]):
+        n_header += 1
+        if n_header > _MAX_HEADER_LINES:
+            raise UnsupportedFormatError(f"{shown} is text but does not look like a table of ECG samples.")
+    header, data_rows = rows[:n_header], rows[n_header:]
+    if not data_rows:
+        raise InvalidSignalError(f"{shown} has a header but no rows of samples.")
+
+    notes = []
+    ncols = max(len(r) for r in data_rows[: min(len(data_rows), 50)])
+    if len(data_rows) == 1 and ncols > 100:
+        # One long row: the samples of one lead written across.
+        data_rows = [[v] for v in data_rows[0]]
+        ncols = 1
+    if len(data_rows[-1]) < ncols and len(data_rows) > 1:
+        data_rows = data_rows[:-1]  # a cut-off last line (truncated upload)
+        notes.append("The last line of the file was incomplete and was ignored")
+
+    names, units = _names_and_units(header, ncols)
+    table = _to_table(data_rows, ncols, decimal_comma=delimiter in (";", "\t"))
+    bad = np.isnan(table).mean() if table.size else 1.0
+    if bad > 0.2:
+        raise UnsupportedFormatError(f"{shown} is text but most of its cells are not numbers.")
+
+    time_col, time_scale, index_col = _time_and_index_columns(table, names, units)
+    lead_cols = [c for c in range(ncols) if c not in (time_col, index_col)]
+    if not lead_cols:
+        raise InvalidSignalError(f"{shown} has a time column but no column of ECG samples.")
+
+    labels = [names[c] or f"column {c + 1}" for c in lead_cols]
+    idx, lead_note = choose_lead(labels, lead)
+    col = lead_cols[idx]
+    if len(lead_cols) > 1 or names[col]:
+        notes.insert(0, lead_note)
+
+    if time_col is not None:
+        rate = _rate_from_time(table[:, time_col] * time_scale, shown)
+        rate = check_fs(rate, origin="computed from the time column")
+        notes.append(f"Sampling rate {rate:g} Hz computed from the time column")
+        if fs is not None:
+            try:
+                given = float(fs)
+            except (TypeError, ValueError):
+                given = None
+            if given and abs(given - rate) > 0.01 * rate:
+                notes.append(f"The {given:g} Hz entered in the form was ignored: the file's time column says {rate:g} Hz")
+    elif fs is not None:
+        rate = check_fs(fs, origin="entered in the form")
+        notes.append(f"Sampling rate {rate:g} Hz taken from the form")
+    else:
+        raise SamplingRateError(
+            f"{shown} has no time column, so its sampling rate is unknown. "
+            "Enter the sampling rate in Hz (for example 360) with the upload."
+        )
+
+    x = table[:, col]
+    unit = units[col]
+    factor = _TO_MV.get(unit.lower()) if unit else None
+    if factor is not None:
+        if factor != 1.0:
+            x = x * factor
+            notes.append(f"Amplitude converted from {unit} to mV")
+    else:
+        finite = x[np.isfinite(x)]
+        span = float(np.ptp(finite)) if finite.size else 0.0
+        if span > 50:
+            notes.append("Amplitude unit not stated and values are large (raw ADC counts?); amplitude in arbitrary units")
+        else:
+            notes.append("Amplitude unit not stated; assumed to be millivolts")
+    signal = check_signal(x, fs=rate)
+    return Recording(signal=signal, fs=rate, lead=labels[idx], kind="signal", notes=notes)
+
+
+def _delimiter(lines: list[str]) -> str | None:
+    """Return the delimiter (None: whitespace) that splits the data lines into a steady column count."""
+    sample = lines[-50:] if len(lines) > 60 else lines
+    for delim in ("\t", ";", ","):
+        counts = [len(ln.split(delim)) for ln in sample]
+        if counts and min(counts) >= 2 and np.mean(np.array(counts) == counts[-1]) > 0.9:
+            return delim
+    return None
+
+
+def _split(line: str, delimiter: str | None) -> list[str]:
+    cells = line.split(delimiter) if delimiter else line.split()
+    return [c.strip().strip("'\"").strip() for c in cells]
+
+
+def _number(cell: str, decimal_comma: bool = False) -> float:
+    if decimal_comma:
+        cell = cell.replace(",", ".")
+    try:
+        return float(cell)
+    except ValueError:
+        m = _CLOCK.match(cell)
+        if m:
+            h, mnt, sec = m.groups()
+            return int(h or 0) * 3600 + int(mnt) * 60 + float(sec)
+        return np.nan
+
+
+def _is_data_row(row: list[str]) -> bool:
+    cells = [c for c in row if c]
+    return bool(cells) and all(_parses(c) for c in cells)
+
+
+def _parses(cell: str) -> bool:
+    try:
+        float(cell.replace(",", "."))
+    except ValueError:
+        return bool(_CLOCK.match(cell))
+    return True
+
+
+def _names_and_units(header: list[list[str]], ncols: int) -> tuple[list[str], list[str]]:
+    names, units = [""] * ncols, [""] * ncols
+    for row in header:
+        row = (row + [""] * ncols)[:ncols]
+        if all(_is_unit(c) for c in row if c) and any(row):
+            units = [c if c.lower() in _TO_MV or c.lower() in ("s", "ms", "sec") else "" for c in row]
+            continue
+        names = row
+    for i, name in enumerate(names):
+        m = _UNIT_IN_NAME.search(name)
+        if m:
+            units[i] = units[i] or m.group(1)
+            names[i] = name[: m.start()].strip() or name
+    return names, units
+
+
+def _is_unit(cell: str) -> bool:
+    c = cell.lower()
+    return c in _TO_MV or c in ("s", "ms", "sec", "hh:mm:ss.mmm", "mm:ss.mmm", "hh:mm:ss", "samples", "adu", "units")
+
+
+def _to_table(rows: list[list[str]], ncols: int, *, decimal_comma: bool) -> np.ndarray:
+    if all(len(r) == ncols for r in rows):
+        # Fast path: every cell a plain number (the usual case for a long export).
+        flat = [c for r in rows for c in r]
+        if decimal_comma:
+            flat = [c.replace(",", ".") for c in flat]
+        try:
+            return np.array(flat, dtype=np.float64).reshape(len(rows), ncols)
+        except ValueError:
+            pass
+    table = np.full((len(rows), ncols), np.nan)
+    for i, r in enumerate(rows):
+        for j, c in enumerate(r[:ncols]):
+            table[i, j] = _number(c, decimal_comma)
+    return table
+
+
+def _time_and_index_columns(table, names, units):
+    """Return (time column, its scale to seconds, index column); None where absent."""
+    ncols = table.shape[1]
+    if ncols < 2:
+        return None, 1.0, None
+    time_col = index_col = None
+    scale = 1.0
+    for c, name in enumerate(names):
+        if not name:
+            continue
+        if _INDEX_NAME.search(name) and index_col is None:
+            index_col = c
+        elif _TIME_NAME.search(name) and time_col is None:
+            time_col = c
+            unit = (units[c] or "").lower()
+            if unit == "ms" or re.search(r"\bms\b|msec|milli", name, re.IGNORECASE):
+                scale = 1e-3
+    if time_col is None and index_col is None and not any(names):
+        first = table[:, 0]
+        step = np.diff(first[np.isfinite(first)])
+        if step.size and np.all(step > 0) and np.ptp(step) <= 0.5 * np.median(step) + 1e-3:
+            med = float(np.median(step))
+            if np.allclose(first, np.round(first)) and med == 1.0:
+                index_col = 0
+            else:
+                time_col = 0
+                scale = 1e-3 if 0.2 <= med <= 20 else 1.0
+    return time_col, scale, index_col
+
+
+def _rate_from_time(t: np.ndarray, shown: str) -> float:
+    t = t[np.isfinite(t)]
+    if t.size < 3 or t[-1] <= t[0]:
+        raise SamplingRateError(f"The time column of {shown} does not increase, so the sampling rate is unknown.")
+    rate = (t.size - 1) / (t[-1] - t[0])
+    step = 1.0 / rate
+    # Export tools round timestamps (e.g. to 1 ms); allow that, but not gaps or jitter.
+    drift = np.abs(t - (t[0] + step * np.arange(t.size)))
+    worst = int(np.argmax(drift))
+    if drift[worst] > 1.5 * step + 1e-3:
+        raise SamplingRateError(
+            f"The time column of {shown} is not evenly spaced (irregular near {t[worst] - t[0]:.2f} s). "
+            "Export the ECG at a fixed sampling rate."
+        )
+    nearest = round(rate)
+    if abs(rate - nearest) < 1e-3 * rate:
+        return float(nearest)
+    return round(rate, 3)

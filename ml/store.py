@@ -1,0 +1,146 @@
+"""Load the shipped model once per process and classify batches of beats with it.
+
+The model file is checked against its SHA-256 (``ml/models/ecg_cnn.sha256``) before Keras reads
+it: a truncated or swapped file is a deployment fault (:class:`ml.errors.ModelFileError`), not a
+wrong answer. TensorFlow is imported here, on first load, never at ``import ml`` time, and the
+cache is per process id so a forked Celery child never reuses its parent's TensorFlow state.
+"""
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from ml.errors import ModelFileError
+
+MODEL_PATH = Path(__file__).resolve().parent / "models" / "ecg_cnn.keras"
+BATCH = 4096  # beats per forward pass: bounds memory on long records
+
+
+def sha256_of(path):
+    """Return the hex SHA-256 of the file at ``path``."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def expected_sha256(model_path):
+    """Return the checksum recorded beside ``model_path`` (``<name>.sha256``)."""
+    checksum_path = Path(model_path).with_suffix(".sha256")
+    try:
+        return checksum_path.read_text().split()[0].strip().lower()
+    except (OSError, IndexError):
+        raise ModelFileError(f"The model checksum file {checksum_path} is missing or empty.") from None
+
+
+def keras_loader(path):
+    """Return the Keras model stored at ``path`` (the default loader)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    return keras.models.load_model(path, compile=False)
+
+
+def input_shapes(model):
+    """Return the (image, context) input shapes of ``model`` without the batch axis."""
+    shapes = {t.name.split(":")[0]: tuple(t.shape[1:]) for t in model.inputs}
+    return shapes["image"], shapes["context"]
+
+
+class Classifier:
+    """A loaded beat model with a compiled batch predictor.
+
+    ``predict(images, context)`` returns the (n, n_classes) softmax probabilities. It runs the
+    model as one traced ``tf.function`` per batch of up to :data:`BATCH` beats (never
+    ``model.predict`` per beat, which costs ~50-150 ms of fixed overhead per call).
+    """
+
+    def __init__(self, model, *, version):
+        self.model = model
+        self.version = version
+        self._fn = None
+
+    @property
+    def n_classes(self):
+        return int(self.model.outputs[0].shape[-1])
+
+    def _compiled(self):
+        if self._fn is None:
+            import tensorflow as tf
+
+            model = self.model
+            image_shape, n_context_shape = input_shapes(model)
+            n_context = int(n_context_shape[-1])
+
+            @tf.function(
+                input_signature=[
+                    tf.TensorSpec((None, *image_shape), tf.float32),
+                    tf.TensorSpec((None, n_context), tf.float32),
+                ],
+                reduce_retracing=True,
+            )
+            def forward(images, context):
+                return model({"image": images, "context": context}, training=False)
+
+            self._fn = forward
+        return self._fn
+
+    def predict(self, images, context):
+        images = np.asarray(images, dtype=np.float32)
+        context = np.asarray(context, dtype=np.float32)
+        if len(images) == 0:
+            return np.zeros((0, self.n_classes), dtype=np.float32)
+        fn = self._compiled()
+        out = [fn(images[i:i + BATCH], context[i:i + BATCH]).numpy()
+               for i in range(0, len(images), BATCH)]
+        return np.concatenate(out)
+
+
+def load_classifier(path=MODEL_PATH, *, loader=keras_loader, verify=True):
+    """Return a :class:`Classifier` for the model at ``path`` after checking its SHA-256."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"The model file {path} is missing. Train it: python -m ml.train "
+                             "--protocol serve ... (see ml/MODEL_CARD.md).")
+    digest = sha256_of(path)
+    if verify:
+        expected = expected_sha256(path)
+        if digest != expected:
+            raise ModelFileError(
+                f"The model file {path} does not match its checksum "
+                f"(expected {expected[:12]}..., found {digest[:12]}...): it is corrupt or was "
+                "replaced without updating ecg_cnn.sha256."
+            )
+    try:
+        model = loader(path)
+    except Exception as exc:  # a file that passes the checksum but Keras cannot read
+        raise ModelFileError(f"The model file {path} could not be loaded: {exc}") from exc
+    return Classifier(model, version=digest[:12])
+
+
+_lock = threading.Lock()
+_cached = {}  # pid -> Classifier
+_loader = keras_loader
+
+
+def set_loader(loader):
+    """Replace how the shipped model is loaded (a test seam); ``None`` restores Keras. Clears the cache."""
+    global _loader
+    with _lock:
+        _loader = loader or keras_loader
+        _cached.clear()
+
+
+def get_classifier():
+    """Return this process's :class:`Classifier` for the shipped model, loading it on first use."""
+    pid = os.getpid()
+    with _lock:
+        clf = _cached.get(pid)
+        if clf is None:
+            _cached.clear()  # drop a parent's entry after a fork
+            clf = _cached[pid] = load_classifier(MODEL_PATH, loader=_loader)
+        return clf

@@ -1,0 +1,114 @@
+"""analyse(): what the worker gets for real ECGs and for inputs that are not ECGs."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import ml
+from ml import analysis
+from ml.errors import ECGInputError, EmptyInputError
+
+PNG = b"\x89PNG"
+
+
+def test_real_record_segment_is_labelled_beat_by_beat(record_segment, shipped_classifier):
+    x, fs, peaks, symbols = record_segment(119, 0, 20)  # record 119: bigeminy with PVCs
+    res = ml.analyse(x, fs=fs, classifier=shipped_classifier)
+    assert res.status == "ok", res.reason
+    assert abs(len(res.r_peaks) - len(peaks)) <= 1
+    assert len(res.labels) == len(res.r_peaks) == len(res.probabilities)
+    # Labels agree with the cardiologists' annotations on nearly every beat.
+    truth = dict(zip(peaks.tolist(), symbols.tolist()))
+    matched = [(res.labels[i], truth[min(truth, key=lambda s: abs(s - r))])
+               for i, r in enumerate(res.r_peaks)]
+    agree = np.mean([lab == {"N": "N", "V": "V"}.get(sym) for lab, sym in matched])
+    assert agree >= 0.9
+    assert res.counts["V"] >= 5
+    assert "premature ventricular contraction" in res.rhythm_summary
+    assert "not a diagnosis" in res.rhythm_summary
+    assert 40 < res.heart_rate_bpm["mean"] < 120
+    assert res.model_version == shipped_classifier.version
+    assert 0.5 < res.confidence <= 1.0
+
+
+def test_result_dict_is_compact_json_and_representatives_carry_pngs(record_segment,
+                                                                   shipped_classifier):
+    x, fs, _, _ = record_segment(100, 0, 10)
+    res = ml.analyse(x, fs=fs, classifier=shipped_classifier)
+    data = res.to_dict()
+    text = json.dumps(data)  # no bytes, no numpy types
+    assert len(data["trace"]["values"]) <= analysis.MAX_TRACE_POINTS
+    assert all(len(p) == 8 and all(round(v, 3) == v for v in p) for p in data["probabilities"])
+    assert "png" not in text.lower()
+    reps = res.representatives
+    assert 1 <= len(reps) <= len(set(res.labels))
+    assert all(r.spectral_png.startswith(PNG) and r.saliency_png.startswith(PNG) for r in reps)
+    assert {r["label"] for r in data["representatives"]} <= set(res.labels)
+
+
+def test_flat_line_is_inconclusive_or_refused():
+    flat = np.zeros(3600)
+    try:
+        res = ml.analyse(flat, fs=360)
+    except ECGInputError:
+        return
+    assert res.status == "inconclusive" and res.reason and not res.labels
+
+
+def test_pure_noise_gets_no_confident_labels(rng, shipped_classifier):
+    noise = rng.normal(0, 1.0, 360 * 10)
+    try:
+        res = ml.analyse(noise, fs=360, classifier=shipped_classifier)
+    except ECGInputError:
+        return
+    assert res.status == "inconclusive", res.rhythm_summary
+    assert res.reason and not res.labels
+
+
+def test_two_beats_are_too_few(shipped_classifier):
+    fs = 360.0
+    t = np.arange(int(3.0 * fs)) / fs
+    x = sum(1.2 * np.exp(-0.5 * ((t - c) / 0.012) ** 2) for c in (0.8, 2.0))
+    x = x + np.random.default_rng(1).normal(0, 0.01, t.size)
+    res = ml.analyse(x, fs=fs, classifier=shipped_classifier)
+    assert res.status == "inconclusive"
+    assert res.reason and not res.labels
+
+
+def test_empty_file_raises_input_error(tmp_path):
+    empty = tmp_path / "ecg.csv"
+    empty.write_bytes(b"")
+    with pytest.raises(EmptyInputError):
+        ml.analyse(empty)
+
+
+def test_photo_that_is_not_an_ecg_gets_no_label(tmp_path, rng, shipped_classifier):
+    from PIL import Image
+
+    photo = tmp_path / "cat.png"
+    pixels = (rng.random((240, 320, 3)) * 255).astype(np.uint8)  # textured, colourful, no trace
+    Image.fromarray(pixels, "RGB").save(photo)
+    try:
+        res = ml.analyse(photo, classifier=shipped_classifier)
+    except ECGInputError:
+        return
+    assert res.status == "inconclusive" and not res.labels
+
+
+def test_single_beat_image_is_one_beat_without_rhythm(data_dir, shipped_classifier):
+    image = data_dir / "ecg-images" / "train" / "Premature Ventricular Contractions" / "fig_10.png"
+    res = ml.analyse(image, classifier=shipped_classifier)
+    assert res.kind == "image-beat"
+    assert res.status == "ok", res.reason
+    assert len(res.labels) == 1 and res.heart_rate_bpm is None
+    assert "without rhythm context" in res.rhythm_summary
+    assert any("neutral rhythm context" in n for n in res.notes)
+
+
+def test_import_ml_does_not_import_tensorflow():
+    code = ("import sys, ml, ml.classes, ml.errors; ml.BEAT_CLASSES; ml.ECGInputError; "
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TF imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)

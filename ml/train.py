@@ -1,0 +1,184 @@
+"""Train the beat classifier for one evaluation protocol.
+
+    python -m ml.train --data ../shared/data/mitdb --protocol serve --epochs 20 --seed 1 --out runs/serve
+
+Protocols (see ``ml.dataset``): ``intra-patient`` (8 classes, stratified 80/20 beat split),
+``inter-patient`` (DS1 -> DS2, AAMI N/S/V/F) and ``serve`` (the shipped model: 8 classes, trained
+on the intra-patient training split, so the intra-patient test beats stay unseen and its figures
+are measured on them). Validation for checkpointing is 10 % of the training side, never the test.
+
+Class imbalance: class weights proportional to 1/sqrt(class frequency), normalised to a mean of 1
+over the training beats. Full inverse-frequency weights would multiply the rarest classes (E: 85
+training beats vs 60,000 N) by ~700 and cost many false positives; no weighting lets the head
+ignore them. The square root sits between, needs no duplicated beats (unlike oversampling) and
+leaves the loss a plain cross-entropy (unlike focal loss, one less hyper-parameter to tune).
+
+Writes to ``--out``: ``best.keras`` (lowest validation loss), ``history.json``, ``metrics.json``
+(test figures of the best checkpoint), ``curves.png`` and ``confusion.png``. ``--protocol serve``
+also installs the model as ``ml/models/ecg_cnn.keras`` with its ``.sha256`` (unless
+``--no-install``).
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ml import dataset, metrics, preprocess
+
+MODELS_DIR = Path(__file__).resolve().parent / "models"
+SHIPPED = MODELS_DIR / "ecg_cnn.keras"
+INTER_MODEL = MODELS_DIR / "ecg_cnn_ds1_aami.keras"
+
+
+def class_weights(y, n_classes):
+    """Return {class: weight} with weight ~ 1/sqrt(frequency), mean 1 over the samples."""
+    counts = np.bincount(y, minlength=n_classes).astype(np.float64)
+    w = np.where(counts > 0, 1.0 / np.sqrt(np.maximum(counts, 1)), 1.0)
+    w /= (w[y]).mean()
+    return {i: float(w[i]) for i in range(n_classes)}
+
+
+def _inputs(beats):
+    return {"image": beats.images, "context": beats.context}
+
+
+def sha256_file(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def install_copy(src, dst):
+    """Copy a model file to ``dst`` and write its ``.sha256`` beside it; return the digest."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.write_bytes(Path(src).read_bytes())
+    digest = sha256_file(dst)
+    dst.with_suffix(".sha256").write_text(f"{digest}  {dst.name}\n")
+    return digest
+
+
+def install_model(src, *, protocol, seed, epochs, metrics_path):
+    """Copy the trained model to ``ml/models`` and write its checksum and metadata."""
+    digest = install_copy(src, SHIPPED)
+    meta = {
+        "sha256": digest,
+        "protocol": protocol,
+        "seed": seed,
+        "epochs": epochs,
+        "classes": list(dataset.classes.CODES),
+        "model_fs_hz": preprocess.MODEL_FS,
+        "image_shape": list(preprocess.IMAGE_SHAPE),
+        "context": list(preprocess.CONTEXT_NAMES),
+        "test_metrics": json.loads(Path(metrics_path).read_text())["test"],
+    }
+    SHIPPED.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
+    return digest
+
+
+def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records=None,
+          cache_dir=dataset.DEFAULT_CACHE_DIR, install=True, verbose=2):
+    """Train one protocol and return its metrics dict (also written to ``out/metrics.json``)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    from ml.model import build_model
+
+    keras.utils.set_random_seed(seed)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    arrays = dataset.load_all_beats(
+        data, records=tuple(records) if records else dataset.ALL_RECORDS, cache_dir=cache_dir
+    )
+    train_set, val_set, test_set = dataset.protocol_splits(arrays, protocol, seed)
+    names = train_set.class_names
+    k = len(names)
+    print(f"[{protocol}] beats: train {len(train_set)}, validation {len(val_set)}, "
+          f"test {len(test_set)}; classes {names}; prepared in {time.time() - t0:.1f} s",
+          flush=True)
+
+    model = build_model(preprocess.IMAGE_SHAPE, preprocess.N_CONTEXT, k)
+    model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    best = out / "best.keras"
+    callbacks = [
+        keras.callbacks.ModelCheckpoint(best, monitor="val_loss", save_best_only=True),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2,
+                                          min_lr=1e-5),
+    ]
+    weights = class_weights(train_set.y, k)
+    print("class weights:", {names[i]: round(w, 2) for i, w in weights.items()}, flush=True)
+    hist = model.fit(
+        _inputs(train_set), train_set.y,
+        validation_data=(_inputs(val_set), val_set.y),
+        epochs=epochs, batch_size=batch_size, class_weight=weights, shuffle=True,
+        callbacks=callbacks, verbose=verbose,
+    )
+    history = {key: [float(v) for v in vals] for key, vals in hist.history.items()}
+    (out / "history.json").write_text(json.dumps(history, indent=1))
+
+    model = keras.models.load_model(best)
+    probs = model.predict(_inputs(test_set), batch_size=2048, verbose=0)
+    cm = metrics.confusion(test_set.y, probs.argmax(axis=1), k)
+    result = {
+        "protocol": protocol,
+        "seed": seed,
+        "epochs": epochs,
+        "best_epoch": int(np.argmin(history["val_loss"]) + 1),
+        "n_train": len(train_set),
+        "n_validation": len(val_set),
+        "class_weights": {names[i]: w for i, w in weights.items()},
+        "params": int(model.count_params()),
+        "train_seconds": round(time.time() - t0, 1),
+        "test": metrics.report(cm, names),
+    }
+    (out / "metrics.json").write_text(json.dumps(result, indent=1))
+    metrics.plot_history(history, out / "curves.png", f"{protocol}: loss and accuracy per epoch")
+    metrics.plot_confusion(cm, names, out / "confusion.png",
+                           f"{protocol}: held-out test beats (n={len(test_set)})")
+    if protocol == "serve" and install:
+        digest = install_model(best, protocol=protocol, seed=seed, epochs=epochs,
+                               metrics_path=out / "metrics.json")
+        print(f"installed {SHIPPED} sha256 {digest}", flush=True)
+    rep = result["test"]
+    print(f"[{protocol}] test accuracy {rep['accuracy']:.4f}; " + ", ".join(
+        f"{c} F1 {v['f1']:.3f}" for c, v in rep["per_class"].items() if v["f1"] is not None),
+        flush=True)
+    return result
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", required=True, help="folder with the MIT-BIH WFDB files")
+    p.add_argument("--protocol", required=True, choices=["intra-patient", "inter-patient", "serve"])
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", required=True)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--records", help="comma-separated record subset (for quick checks)")
+    p.add_argument("--cache-dir", default=str(dataset.DEFAULT_CACHE_DIR))
+    p.add_argument("--no-install", action="store_true", help="serve: do not touch ml/models")
+    p.add_argument("--install-inter", action="store_true",
+                   help="inter-patient: keep the model as ml/models/ecg_cnn_ds1_aami.keras "
+                        "(evaluated by ml.evaluate)")
+    args = p.parse_args(argv)
+    records = [int(r) for r in args.records.split(",")] if args.records else None
+    train(data=args.data, protocol=args.protocol, epochs=args.epochs, seed=args.seed,
+          out=args.out, batch_size=args.batch_size, lr=args.lr, records=records,
+          cache_dir=args.cache_dir, install=not args.no_install)
+    if args.install_inter and args.protocol == "inter-patient":
+        install_copy(Path(args.out) / "best.keras", INTER_MODEL)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

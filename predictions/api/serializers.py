@@ -1,0 +1,155 @@
+"""Serializers: thin shapes over models and selector output; validation lives in forms and services."""
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from ml.classes import CODES
+from predictions.models import ECGRecord, Prediction, Review
+
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable machine-readable error code, e.g. `too_large`, `missing_file`.")
+    detail = serializers.CharField(help_text="What is wrong, written for a person.")
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+
+
+class UploadSerializer(serializers.Serializer):
+    """The multipart upload (documentation only: the upload form validates it)."""
+
+    file = serializers.ListField(
+        child=serializers.FileField(),
+        help_text="One ECG file, or a WFDB record's .hea and .dat files (send `file` twice).",
+    )
+    recorded_on = serializers.DateField(required=False)
+    lead = serializers.CharField(required=False, max_length=32)
+    sampling_rate = serializers.FloatField(required=False, min_value=50, max_value=5000)
+    note = serializers.CharField(required=False, max_length=2000)
+
+
+class PredictionStatusSerializer(serializers.ModelSerializer):
+    is_finished = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Prediction
+        fields = [
+            "uuid",
+            "status",
+            "is_finished",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "duration_ms",
+            "attempts",
+            "model_version",
+            "error_code",
+            "error_message",
+            "inconclusive_reason",
+        ]
+        read_only_fields = fields
+
+
+class ECGRecordSerializer(serializers.ModelSerializer):
+    owner = serializers.IntegerField(source="owner_id", read_only=True)
+    prediction = serializers.SerializerMethodField()
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ECGRecord
+        fields = [
+            "uuid",
+            "owner",
+            "original_filename",
+            "companion_filename",
+            "input_kind",
+            "file_format",
+            "size_bytes",
+            "sha256",
+            "recorded_on",
+            "lead",
+            "sampling_rate",
+            "note",
+            "created_at",
+            "prediction",
+            "links",
+        ]
+        read_only_fields = fields
+
+    def get_prediction(self, record) -> PredictionStatusSerializer(allow_null=True):
+        prediction = record.current_prediction
+        return PredictionStatusSerializer(prediction).data if prediction else None
+
+    def get_links(self, record) -> dict[str, str]:
+        def url(name, **kw):
+            path = reverse(name, kwargs={"uuid": record.uuid, **kw})
+            request = self.context.get("request")
+            return request.build_absolute_uri(path) if request else path
+
+        return {
+            "page": url("predictions:detail"),
+            "detail": url("predictions-api:record-detail"),
+            "status": url("predictions-api:record-status"),
+            "result": url("predictions-api:record-result"),
+            "file": url("predictions-api:record-file"),
+            "report": url("predictions-api:record-report"),
+        }
+
+
+class ImageSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    beat_index = serializers.IntegerField(allow_null=True)
+    code = serializers.CharField(allow_blank=True)
+    probability = serializers.FloatField(allow_null=True)
+    url = serializers.CharField()
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Review
+        fields = ["id", "doctor_name", "verdict", "beat_index", "corrected_code", "note", "created_at"]
+        read_only_fields = ["id", "doctor_name", "created_at"]
+        extra_kwargs = {"corrected_code": {"required": False}, "note": {"required": False}}
+
+    def validate(self, data):
+        if data.get("beat_index") is not None and not data.get("corrected_code"):
+            raise serializers.ValidationError({"corrected_code": "Give the correct class for this beat."})
+        if data.get("verdict") == Review.Verdict.NOTE and not data.get("note"):
+            raise serializers.ValidationError({"note": "Write the note."})
+        return data
+
+
+class ArticleLinkSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    title = serializers.CharField()
+    url = serializers.CharField()
+    conditions = serializers.ListField(child=serializers.DictField(child=serializers.CharField()))
+
+
+class LowConfidenceBeatSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    time_s = serializers.FloatField(allow_null=True)
+    code = serializers.CharField()
+    confidence = serializers.FloatField()
+
+
+class ResultSerializer(serializers.Serializer):
+    """The full result of the record's current prediction."""
+
+    status = serializers.ChoiceField(choices=Prediction.Status.choices)
+    model_version = serializers.CharField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    inconclusive_reason = serializers.CharField(allow_blank=True)
+    error_code = serializers.CharField(allow_blank=True)
+    error_message = serializers.CharField(allow_blank=True)
+    beat_total = serializers.IntegerField(allow_null=True)
+    heart_rate_bpm = serializers.FloatField(allow_null=True)
+    heart_rate = serializers.DictField(child=serializers.FloatField(allow_null=True))
+    rhythm = serializers.JSONField(allow_null=True)
+    confidence = serializers.FloatField(allow_null=True)
+    counts = serializers.DictField(child=serializers.IntegerField(), help_text=f"Beats per class code ({', '.join(CODES)}).")
+    beats = serializers.JSONField(help_text="Per-beat arrays: r_peaks (sample index), labels (class code), confidence.")
+    low_confidence = LowConfidenceBeatSerializer(many=True)
+    images = ImageSerializer(many=True)
+    articles = ArticleLinkSerializer(many=True)
+    reviews = ReviewSerializer(many=True)
+    summary = serializers.JSONField()
+    disclaimer = serializers.CharField()

@@ -1,0 +1,297 @@
+"""REST API for ECG records: upload, history, status, result, re-run, delete, files, PDF, reviews.
+
+Views parse, call a service or selector, and serialize. Objects a user may not see are 404s.
+"""
+
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404, HttpResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
+from rest_framework.views import APIView
+
+from accounts.models import User
+from predictions import access, selectors, services
+from predictions.api.serializers import (
+    ECGRecordSerializer,
+    ErrorSerializer,
+    PredictionStatusSerializer,
+    ResultSerializer,
+    ReviewSerializer,
+    UploadSerializer,
+)
+from predictions.errors import UploadError
+from predictions.forms import ECGUploadForm, HistoryFilterForm
+from predictions.models import ECGRecord, PredictionImage
+from predictions.report import DISCLAIMER
+
+ERROR_RESPONSE = OpenApiResponse(ErrorSerializer, description="The upload was refused; nothing was stored.")
+
+
+class UploadRateThrottle(UserRateThrottle):
+    """Limit uploads per user (scope ``uploads`` in REST_FRAMEWORK's DEFAULT_THROTTLE_RATES)."""
+
+    scope = "uploads"
+
+
+def _record_or_404(request, uuid):
+    try:
+        return selectors.ecg_record_get(user=request.user, uuid=uuid)
+    except ECGRecord.DoesNotExist:
+        raise Http404 from None
+
+
+def _owned_or_404(request, uuid):
+    record = _record_or_404(request, uuid)
+    if not access.can_change_record(user=request.user, record=record):
+        raise Http404
+    return record
+
+
+FILTER_PARAMETERS = [
+    OpenApiParameter("status", str, enum=["pending", "running", "done", "failed", "inconclusive"]),
+    OpenApiParameter("code", str, description="Only records whose current result has beats of this class."),
+    OpenApiParameter("date_from", OpenApiTypes.DATE),
+    OpenApiParameter("date_to", OpenApiTypes.DATE),
+    OpenApiParameter("q", str, description="Search in the note and the file name."),
+    OpenApiParameter("patient", int, description="A linked patient's id (doctors); default: your own records."),
+]
+
+
+class RecordListCreateView(GenericAPIView):
+    """List your ECG records (newest first) or upload a new one."""
+
+    serializer_class = ECGRecordSerializer
+    parser_classes = [MultiPartParser, FormParser]
+    queryset = ECGRecord.objects.none()
+
+    def get_throttles(self):
+        throttles = super().get_throttles()
+        if self.request.method == "POST":
+            throttles.append(UploadRateThrottle())
+        return throttles
+
+    @extend_schema(parameters=FILTER_PARAMETERS, responses=ECGRecordSerializer(many=True))
+    def get(self, request):
+        form = HistoryFilterForm(request.query_params)
+        if not form.is_valid():
+            return Response({"code": "invalid_filter", "detail": "Invalid filter.", "fields": form.errors}, status=400)
+        patient = None
+        if request.query_params.get("patient"):
+            try:
+                patient = selectors.patient_get(viewer=request.user, patient_id=int(request.query_params["patient"]))
+            except (User.DoesNotExist, ValueError):
+                raise Http404 from None
+        records = selectors.ecg_record_list(user=request.user, filters=form.filters(), patient=patient)
+        page = self.paginate_queryset(records)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(
+        request={"multipart/form-data": UploadSerializer},
+        responses={201: ECGRecordSerializer, 400: ERROR_RESPONSE},
+        description="Upload an ECG; it is checked before anything is stored, then analysed in the background. "
+        "Follow `links.status` until `is_finished`, then read `links.result`.",
+    )
+    def post(self, request):
+        form = ECGUploadForm(request.data, request.FILES)
+        if not form.is_valid():
+            errors = {k: [str(e) for e in v] for k, v in form.errors.items()}
+            first = next(iter(errors.values()))[0]
+            return Response({"code": form.error_code(), "detail": first, "fields": errors}, status=400)
+        data = form.cleaned_data
+        try:
+            record = services.ecg_record_create(
+                owner=request.user,
+                files=data["file"],
+                recorded_on=data["recorded_on"],
+                lead=data["lead"],
+                sampling_rate=data["sampling_rate"],
+                note=data["note"],
+            )
+        except UploadError as exc:
+            return Response(exc.as_dict(), status=400)
+        record = selectors.ecg_record_get(user=request.user, uuid=record.uuid)
+        serializer = self.get_serializer(record)
+        headers = {"Location": serializer.data["links"]["detail"]}
+        return Response(serializer.data, status=status.HTTP_201_CREATED, headers=headers)
+
+
+class RecordDetailView(APIView):
+    """One record with its current prediction's status; DELETE removes it and its files."""
+
+    @extend_schema(responses=ECGRecordSerializer)
+    def get(self, request, uuid):
+        record = _record_or_404(request, uuid)
+        return Response(ECGRecordSerializer(record, context={"request": request}).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, uuid):
+        record = _owned_or_404(request, uuid)
+        services.ecg_record_delete(record=record)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RecordStatusView(APIView):
+    """The status of the record's current prediction (poll this)."""
+
+    @extend_schema(responses=PredictionStatusSerializer)
+    def get(self, request, uuid):
+        record = _record_or_404(request, uuid)
+        prediction = selectors.prediction_current(record=record)
+        if prediction is None:
+            raise Http404
+        return Response(PredictionStatusSerializer(prediction).data)
+
+
+class RecordResultView(APIView):
+    """The full result of the record's current prediction (409 while it is not finished)."""
+
+    @extend_schema(responses={200: ResultSerializer, 409: PredictionStatusSerializer})
+    def get(self, request, uuid):
+        record = _record_or_404(request, uuid)
+        prediction = selectors.prediction_current(record=record)
+        if prediction is None:
+            raise Http404
+        if not prediction.is_finished:
+            return Response(PredictionStatusSerializer(prediction).data, status=status.HTTP_409_CONFLICT)
+        view = selectors.prediction_view(prediction=prediction, user=request.user)
+        images = [
+            {
+                "kind": im.kind,
+                "beat_index": im.beat_index,
+                "code": im.code,
+                "probability": im.probability,
+                "url": request.build_absolute_uri(
+                    reverse("predictions-api:record-image", kwargs={"uuid": record.uuid, "image_id": im.pk})
+                ),
+            }
+            for im in prediction.images.all()
+        ]
+        articles = selectors.article_links(codes=view["codes"]) if prediction.status == "done" else []
+        data = {
+            "status": prediction.status,
+            "model_version": prediction.model_version,
+            "finished_at": prediction.finished_at,
+            "inconclusive_reason": prediction.inconclusive_reason,
+            "error_code": prediction.error_code,
+            "error_message": prediction.error_message,
+            "beat_total": prediction.beat_total,
+            "heart_rate_bpm": prediction.heart_rate_bpm,
+            "heart_rate": view["heart_rate"],
+            "rhythm": view["rhythm"],
+            "confidence": prediction.confidence,
+            "counts": view["counts"],
+            "beats": prediction.beats,
+            "low_confidence": view["low_confidence"],
+            "images": images,
+            "articles": articles,
+            "reviews": ReviewSerializer(prediction.reviews.all(), many=True).data,
+            "summary": prediction.summary,
+            "disclaimer": DISCLAIMER,
+        }
+        return Response(ResultSerializer(data).data)
+
+
+class RecordRerunView(APIView):
+    """Analyse the record again with the current model."""
+
+    @extend_schema(request=None, responses={202: PredictionStatusSerializer})
+    def post(self, request, uuid):
+        record = _owned_or_404(request, uuid)
+        prediction = services.prediction_rerun(record=record)
+        return Response(PredictionStatusSerializer(prediction).data, status=status.HTTP_202_ACCEPTED)
+
+
+class RecordReviewView(APIView):
+    """Doctors' reviews of the current result; verified, linked doctors may add one."""
+
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    @extend_schema(responses=ReviewSerializer(many=True))
+    def get(self, request, uuid):
+        record = _record_or_404(request, uuid)
+        prediction = selectors.prediction_current(record=record)
+        reviews = prediction.reviews.all() if prediction else []
+        return Response(ReviewSerializer(reviews, many=True).data)
+
+    @extend_schema(request=ReviewSerializer, responses={201: ReviewSerializer, 400: ErrorSerializer})
+    def post(self, request, uuid):
+        record = _record_or_404(request, uuid)
+        if not access.can_review(user=request.user, record=record):
+            raise Http404
+        prediction = selectors.prediction_current(record=record)
+        if prediction is None or not prediction.is_finished:
+            return Response({"code": "not_finished", "detail": "There is no finished result to review."}, status=409)
+        serializer = ReviewSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            review = services.review_create(prediction=prediction, doctor=request.user, **serializer.validated_data)
+        except ValidationError as exc:
+            return Response({"code": "invalid_review", "detail": "; ".join(exc.messages)}, status=400)
+        return Response(ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
+
+
+def _stream(field_file, *, filename, content_type, attachment):
+    response = FileResponse(
+        field_file.storage.open(field_file.name, "rb"),
+        as_attachment=attachment,
+        filename=filename,
+        content_type=content_type,
+    )
+    response["Cache-Control"] = "private, no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+class RecordFileView(APIView):
+    """Download the uploaded file (``?part=data`` for a WFDB record's .dat)."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("part", str, enum=["main", "data"])],
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+    )
+    def get(self, request, uuid):
+        record = _record_or_404(request, uuid)
+        if request.query_params.get("part") == "data":
+            field, name = record.companion_file, record.companion_filename
+        else:
+            field, name = record.file, record.original_filename
+        if not field:
+            raise Http404
+        return _stream(field, filename=name or "ecg", content_type="application/octet-stream", attachment=True)
+
+
+class RecordImageView(APIView):
+    """A derived PNG (trace, spectral, saliency) of the record."""
+
+    @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
+    def get(self, request, uuid, image_id):
+        try:
+            image = selectors.prediction_image_get(user=request.user, record_uuid=uuid, image_id=image_id)
+        except PredictionImage.DoesNotExist:
+            raise Http404 from None
+        return _stream(image.file, filename=f"{image.kind}.png", content_type="image/png", attachment=False)
+
+
+class RecordReportView(APIView):
+    """The PDF report of the current result."""
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY, 409: PredictionStatusSerializer})
+    def get(self, request, uuid):
+        record = _record_or_404(request, uuid)
+        prediction = selectors.prediction_current(record=record)
+        if prediction is None:
+            raise Http404
+        if not prediction.is_finished:
+            return Response(PredictionStatusSerializer(prediction).data, status=status.HTTP_409_CONFLICT)
+        pdf = services.pdf_report_bytes(record=record, prediction=prediction, user=request.user)
+        response = HttpResponse(pdf, content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="ecg-report-{record.uuid}.pdf"'
+        response["Cache-Control"] = "private, no-store"
+        return response
+

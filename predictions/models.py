@@ -1,0 +1,295 @@
+"""Uploaded ECG records, the predictions made on them, and doctors' reviews of those predictions.
+
+Files live on the default storage, which is private (never served by URL): views stream them
+after checking who asks. Stored names hold no user-supplied text (file names may carry a
+patient's name); the original name is kept in a column instead.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from ml.classes import CODES
+
+CODE_CHOICES = [(c, c) for c in CODES]
+
+# Stored file extension per format; the WFDB header keeps ".hea", its samples ".dat".
+FORMAT_EXTENSIONS = {"png": "png", "jpeg": "jpg", "pdf": "pdf", "wfdb": "hea", "csv": "csv", "edf": "edf"}
+
+
+def ecg_file_path(instance, filename):
+    """Return the storage name of a record's main file: a folder per record, no user text."""
+    ext = FORMAT_EXTENSIONS.get(instance.file_format, "bin")
+    return f"ecg/{instance.uuid}/source.{ext}"
+
+
+def ecg_companion_path(instance, filename):
+    """Return the storage name of a WFDB record's sample file."""
+    return f"ecg/{instance.uuid}/source.dat"
+
+
+def prediction_image_path(instance, filename):
+    """Return the storage name of an image derived by a prediction."""
+    prediction = instance.prediction
+    beat = "" if instance.beat_index is None else f"-{instance.beat_index}"
+    return f"ecg/{prediction.record.uuid}/{prediction.uuid}/{instance.kind}{beat}.png"
+
+
+class ECGRecord(models.Model):
+    """One uploaded ECG: an image or a signal file (a WFDB record is two files)."""
+
+    class InputKind(models.TextChoices):
+        IMAGE = "image", "Image"
+        SIGNAL = "signal", "Signal file"
+
+    class FileFormat(models.TextChoices):
+        PNG = "png", "PNG image"
+        JPEG = "jpeg", "JPEG image"
+        PDF = "pdf", "PDF page"
+        WFDB = "wfdb", "WFDB record"
+        CSV = "csv", "CSV / text"
+        EDF = "edf", "EDF"
+
+    IMAGE_FORMATS = ("png", "jpeg", "pdf")
+    MIN_SAMPLING_RATE = 50
+    MAX_SAMPLING_RATE = 5000
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ecg_records")
+    file = models.FileField(upload_to=ecg_file_path, max_length=255)
+    companion_file = models.FileField(upload_to=ecg_companion_path, max_length=255, blank=True)
+    original_filename = models.CharField(max_length=255)
+    companion_filename = models.CharField(max_length=255, blank=True)
+    input_kind = models.CharField(max_length=8, choices=InputKind.choices)
+    file_format = models.CharField(max_length=8, choices=FileFormat.choices)
+    size_bytes = models.PositiveBigIntegerField(help_text="Total bytes uploaded (both files of a WFDB record).")
+    sha256 = models.CharField(max_length=64, help_text="SHA-256 of the main file.")
+    recorded_on = models.DateField(null=True, blank=True)
+    lead = models.CharField(max_length=32, blank=True)
+    sampling_rate = models.FloatField(null=True, blank=True, help_text="Hz, as typed by the user.")
+    note = models.TextField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["owner", "-created_at"], name="ecgrecord_owner_recent")]
+        constraints = [
+            models.CheckConstraint(condition=Q(size_bytes__gt=0), name="ecgrecord_not_empty"),
+            models.CheckConstraint(condition=Q(sha256__regex=r"^[0-9a-f]{64}$"), name="ecgrecord_sha256_hex"),
+            models.CheckConstraint(
+                condition=Q(input_kind="image", file_format__in=("png", "jpeg", "pdf"))
+                | Q(input_kind="signal", file_format__in=("wfdb", "csv", "edf")),
+                name="ecgrecord_kind_matches_format",
+            ),
+            # A WFDB record is a header and its samples; no other format has a companion.
+            models.CheckConstraint(
+                condition=(Q(file_format="wfdb") & ~Q(companion_file=""))
+                | (~Q(file_format="wfdb") & Q(companion_file="")),
+                name="ecgrecord_companion_iff_wfdb",
+            ),
+            models.CheckConstraint(
+                condition=Q(sampling_rate__isnull=True) | Q(sampling_rate__gte=50, sampling_rate__lte=5000),
+                name="ecgrecord_sampling_rate_plausible",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.original_filename} ({self.created_at:%Y-%m-%d})"
+
+    @property
+    def current_prediction(self):
+        """Return the prediction shown for this record (prefetched as ``current`` when listed)."""
+        cached = getattr(self, "current", None)
+        if cached is not None:
+            return cached[0] if cached else None
+        return self.predictions.filter(is_current=True).first()
+
+    def file_names(self):
+        """Return the storage names of every file this record owns (derived images included)."""
+        names = [f.name for f in (self.file, self.companion_file) if f]
+        for image in PredictionImage.objects.filter(prediction__record=self):
+            if image.file:
+                names.append(image.file.name)
+        return names
+
+
+class Prediction(models.Model):
+    """One run of the classifier on a record. A re-run adds a row; one row per record is current."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        INCONCLUSIVE = "inconclusive", "Inconclusive"
+
+    FINISHED = (Status.DONE, Status.FAILED, Status.INCONCLUSIVE)
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    record = models.ForeignKey(ECGRecord, on_delete=models.CASCADE, related_name="predictions")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    is_current = models.BooleanField(default=True)
+    model_version = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    queued_at = models.DateTimeField(default=timezone.now, help_text="Last time the task was sent.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Analysis time in the worker.")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    task_id = models.CharField(max_length=64, blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+    beats = models.JSONField(
+        default=dict, blank=True, help_text="Compact per-beat arrays: r_peaks, labels, probabilities."
+    )
+    beat_total = models.PositiveIntegerField(null=True, blank=True)
+    heart_rate_bpm = models.FloatField(null=True, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    inconclusive_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        get_latest_by = "created_at"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["record"], condition=Q(is_current=True), name="prediction_one_current_per_record"
+            ),
+            models.CheckConstraint(
+                condition=Q(confidence__isnull=True) | Q(confidence__gte=0, confidence__lte=1),
+                name="prediction_confidence_0_1",
+            ),
+            models.CheckConstraint(
+                condition=Q(heart_rate_bpm__isnull=True) | Q(heart_rate_bpm__gte=0, heart_rate_bpm__lte=600),
+                name="prediction_heart_rate_plausible",
+            ),
+            # Finished rows carry a finish time; unfinished ones do not.
+            models.CheckConstraint(
+                condition=(Q(status__in=("done", "failed", "inconclusive")) & Q(finished_at__isnull=False))
+                | (Q(status__in=("pending", "running")) & Q(finished_at__isnull=True)),
+                name="prediction_finished_at_iff_finished",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="running") | Q(started_at__isnull=False),
+                name="prediction_running_has_started_at",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="done") | ~Q(model_version=""), name="prediction_done_has_model_version"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="failed") | ~Q(error_code=""), name="prediction_failed_has_error_code"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="inconclusive") | ~Q(inconclusive_reason=""),
+                name="prediction_inconclusive_has_reason",
+            ),
+            models.CheckConstraint(
+                condition=Q(finished_at__isnull=True) | Q(started_at__isnull=True) | Q(finished_at__gte=F("started_at")),
+                name="prediction_finishes_after_start",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.record.original_filename}: {self.get_status_display()}"
+
+    @property
+    def is_finished(self):
+        return self.status in self.FINISHED
+
+
+class BeatCount(models.Model):
+    """How many beats of one class a finished prediction found (per-class totals aggregate in SQL)."""
+
+    prediction = models.ForeignKey(Prediction, on_delete=models.CASCADE, related_name="beat_counts")
+    code = models.CharField(max_length=4, choices=CODE_CHOICES)
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["prediction", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["prediction", "code"], name="beatcount_one_per_class"),
+            models.CheckConstraint(condition=Q(code__in=CODES), name="beatcount_known_code"),
+        ]
+
+    def __str__(self):
+        return f"{self.code}: {self.count}"
+
+
+class PredictionImage(models.Model):
+    """A picture made by the worker: the annotated trace, or a beat's spectral image / saliency."""
+
+    class Kind(models.TextChoices):
+        TRACE = "trace", "Annotated trace"
+        SPECTRAL = "spectral", "Spectral image"
+        SALIENCY = "saliency", "Saliency overlay"
+
+    prediction = models.ForeignKey(Prediction, on_delete=models.CASCADE, related_name="images")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    beat_index = models.PositiveIntegerField(null=True, blank=True)
+    code = models.CharField(max_length=4, choices=CODE_CHOICES, blank=True)
+    probability = models.FloatField(null=True, blank=True)
+    file = models.FileField(upload_to=prediction_image_path, max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["prediction", "kind", "beat_index"]
+        constraints = [
+            # The trace is the whole recording; spectral and saliency images are of one beat.
+            models.CheckConstraint(
+                condition=(Q(kind="trace") & Q(beat_index__isnull=True))
+                | (Q(kind__in=("spectral", "saliency")) & Q(beat_index__isnull=False)),
+                name="predictionimage_beat_iff_beat_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["prediction", "kind", "beat_index"], name="predictionimage_one_per_beat_and_kind"
+            ),
+            models.UniqueConstraint(
+                fields=["prediction", "kind"], condition=Q(beat_index__isnull=True), name="predictionimage_one_trace"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.beat_index if self.beat_index is not None else ''}".strip()
+
+
+class Review(models.Model):
+    """A verified, linked doctor's opinion on a prediction: a verdict, an optional correction, a note.
+
+    ``beat_index`` set: ``corrected_code`` corrects that beat. ``beat_index`` empty and
+    ``corrected_code`` set: it corrects the overall finding.
+    """
+
+    class Verdict(models.TextChoices):
+        AGREE = "agree", "Agree"
+        DISAGREE = "disagree", "Disagree"
+        NOTE = "note", "Note only"
+
+    prediction = models.ForeignKey(Prediction, on_delete=models.CASCADE, related_name="reviews")
+    # A doctor who leaves keeps their reviews visible to the patient, under the name kept here.
+    doctor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="ecg_reviews"
+    )
+    doctor_name = models.CharField(max_length=200)
+    verdict = models.CharField(max_length=16, choices=Verdict.choices)
+    beat_index = models.PositiveIntegerField(null=True, blank=True)
+    corrected_code = models.CharField(max_length=4, choices=CODE_CHOICES, blank=True)
+    note = models.TextField(max_length=4000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(beat_index__isnull=True) | ~Q(corrected_code=""), name="review_beat_has_correction"
+            ),
+            models.CheckConstraint(condition=Q(corrected_code="") | Q(corrected_code__in=CODES), name="review_known_code"),
+            models.CheckConstraint(
+                condition=~Q(verdict="note") | ~Q(note=""), name="review_note_only_has_note"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_verdict_display()} by {self.doctor_name}"

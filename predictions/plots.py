@@ -1,0 +1,64 @@
+"""Pictures drawn in the worker: the ECG trace with every beat marked and coloured by class."""
+
+import io
+
+import numpy as np
+
+# The same colours as the beat-<CODE> classes in static/css/portal.css.
+BEAT_COLOURS = {
+    "N": "#2e7d32",
+    "L": "#1565c0",
+    "R": "#6a1b9a",
+    "A": "#ef6c00",
+    "V": "#c62828",
+    "P": "#00838f",
+    "VF": "#4e342e",
+    "E": "#ad1457",
+}
+ROW_SECONDS = 10.0
+MAX_ROWS = 6
+
+
+def trace_png(signal, *, fs, r_peaks, labels, kind="signal"):
+    """Return a PNG of the trace, up to six 10-second rows, each beat marked in its class colour."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    x = np.asarray(signal, dtype=float)
+    fs = float(fs)
+    r_peaks = np.asarray(r_peaks, dtype=int)
+    duration = len(x) / fs
+    row_s = ROW_SECONDS if kind == "signal" and duration > ROW_SECONDS else max(duration, 1e-3)
+    n_rows = int(min(MAX_ROWS, max(1, np.ceil(duration / row_s))))
+    fig = Figure(figsize=(11, 1.7 * n_rows + 0.6), dpi=100)
+    axes = fig.subplots(n_rows, 1, squeeze=False)[:, 0]
+    finite = x[np.isfinite(x)]
+    lo, hi = (np.percentile(finite, 0.5), np.percentile(finite, 99.5)) if finite.size else (0, 1)
+    pad = (hi - lo) * 0.25 or 1.0
+    for row, ax in enumerate(axes):
+        start, stop = int(row * row_s * fs), int(min(len(x), (row + 1) * row_s * fs))
+        t = np.arange(start, stop) / fs
+        ax.plot(t, x[start:stop], color="#37474f", linewidth=0.7)
+        in_row = [(i, p) for i, p in enumerate(r_peaks) if start <= p < stop]
+        for i, p in in_row:
+            code = labels[i] if i < len(labels) else "?"
+            colour = BEAT_COLOURS.get(code, "#616161")
+            ax.axvline(p / fs, color=colour, alpha=0.18, linewidth=3)
+            ax.text(p / fs, hi + pad * 0.45, code, color=colour, ha="center", va="center", fontsize=8, weight="bold")
+        ax.set_xlim(row * row_s, (row + 1) * row_s)
+        ax.set_ylim(lo - pad * 0.3, hi + pad)
+        ax.tick_params(labelsize=7)
+        ax.grid(True, color="#f3c1c1", linewidth=0.4)
+        ax.set_yticklabels([])
+    axes[-1].set_xlabel("time (s)", fontsize=8)
+    shown = min(duration, n_rows * row_s)
+    title = f"{len(r_peaks)} beats in {duration:.1f} s"
+    if shown < duration:
+        title += f" (first {shown:.0f} s shown)"
+    fig.suptitle(title, fontsize=9, x=0.01, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    out = io.BytesIO()
+    fig.savefig(out, format="png")
+    return out.getvalue()

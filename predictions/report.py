@@ -1,0 +1,156 @@
+"""The PDF report of one result, for a patient to hand to a doctor (ReportLab)."""
+
+import io
+from xml.sax.saxutils import escape
+
+from django.utils import timezone
+from reportlab.graphics.charts.barcharts import HorizontalBarChart
+from reportlab.graphics.shapes import Drawing
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.units import mm
+from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from ml.classes import BY_CODE
+from predictions.plots import BEAT_COLOURS
+from predictions.selectors import prediction_view
+
+DISCLAIMER = (
+    "This report was produced automatically by a machine-learning model for research and education. "
+    "It is not a diagnosis and it can be wrong. Only a qualified clinician, who can examine the patient and "
+    "the full ECG, can interpret it. An association between a beat class and a disease is not a diagnosis "
+    "of that disease. In an emergency call your local emergency number."
+)
+
+
+def _image(field_file, width):
+    """Return a flowable of a stored PNG scaled to ``width``, read through the storage API."""
+    with field_file.storage.open(field_file.name, "rb") as fh:
+        data = io.BytesIO(fh.read())
+    img = Image(data)
+    ratio = width / img.imageWidth
+    img.drawWidth, img.drawHeight = width, img.imageHeight * ratio
+    return img
+
+
+def _counts_chart(bars, width):
+    height = 14 * len(bars) + 30
+    drawing = Drawing(width, height)
+    chart = HorizontalBarChart()
+    chart.x, chart.y = 30, 15
+    chart.width, chart.height = width - 60, height - 25
+    chart.data = [[b["count"] for b in bars]]
+    chart.categoryAxis.categoryNames = [b["code"] for b in bars]
+    chart.valueAxis.valueMin = 0
+    chart.bars.strokeColor = None
+    for i, b in enumerate(bars):
+        chart.bars[(0, i)].fillColor = colors.HexColor(BEAT_COLOURS.get(b["code"], "#616161"))
+    drawing.add(chart)
+    return drawing
+
+
+def build_report(out, *, record, prediction, viewer):
+    """Write the PDF report of ``prediction`` on ``record`` to the binary file ``out``."""
+    styles = getSampleStyleSheet()
+    small = ParagraphStyle("small", parent=styles["BodyText"], fontSize=8, leading=10)
+    warn = ParagraphStyle("warn", parent=small, textColor=colors.HexColor("#6b4400"), backColor=colors.HexColor("#fff4e5"), borderPadding=4)
+    doc = SimpleDocTemplate(
+        out,
+        pagesize=A4,
+        leftMargin=16 * mm,
+        rightMargin=16 * mm,
+        topMargin=14 * mm,
+        bottomMargin=14 * mm,
+        title=f"ECG report {record.original_filename}",
+        author="ECG Portal",
+    )
+    width = doc.width
+    view = prediction_view(prediction=prediction, user=viewer)
+    patient = record.owner
+    story = [
+        Paragraph("ECG analysis report", styles["Title"]),
+        Paragraph(DISCLAIMER, warn),
+        Spacer(1, 5 * mm),
+    ]
+    facts = [
+        ["Patient", patient.get_full_name() or patient.email],
+        ["File", record.original_filename + (f" + {record.companion_filename}" if record.companion_filename else "")],
+        ["Recorded on", record.recorded_on.strftime("%d %b %Y") if record.recorded_on else "not given"],
+        ["Uploaded", timezone.localtime(record.created_at).strftime("%d %b %Y %H:%M")],
+        ["Analysed", timezone.localtime(prediction.finished_at).strftime("%d %b %Y %H:%M") if prediction.finished_at else "–"],
+        ["Status", prediction.get_status_display()],
+        ["Model version", prediction.model_version or "–"],
+    ]
+    if record.note:
+        facts.append(["Note", Paragraph(escape(record.note), small)])
+    table = Table(facts, colWidths=[35 * mm, width - 35 * mm])
+    table.setStyle(TableStyle([("FONTSIZE", (0, 0), (-1, -1), 9), ("TEXTCOLOR", (0, 0), (0, -1), colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+    story += [table, Spacer(1, 4 * mm)]
+
+    if prediction.status == "done":
+        hr = view["heart_rate"] or {}
+        rhythm = view["rhythm"]
+        if isinstance(rhythm, dict):
+            rhythm = rhythm.get("text") or rhythm.get("summary") or ", ".join(f"{k}: {v}" for k, v in rhythm.items())
+        summary = [
+            ["Beats analysed", str(view["beat_total"])],
+            ["Heart rate", f"{prediction.heart_rate_bpm:.0f} bpm" + (f" (range {hr['min']:.0f}-{hr['max']:.0f})" if hr.get("min") and hr.get("max") else "") if prediction.heart_rate_bpm else "–"],
+            ["Rhythm", Paragraph(escape(str(rhythm or "–")), small)],
+            ["Model confidence", f"{prediction.confidence * 100:.0f} %" if prediction.confidence is not None else "–"],
+            ["Low-confidence beats", str(len(view["low_confidence"]))],
+        ]
+        story.append(Paragraph("Summary", styles["Heading2"]))
+        t = Table(summary, colWidths=[45 * mm, width - 45 * mm])
+        t.setStyle(TableStyle([("FONTSIZE", (0, 0), (-1, -1), 9), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
+        story.append(t)
+        if view["bars"]:
+            story.append(Paragraph("Beats per class", styles["Heading2"]))
+            story.append(_counts_chart(view["bars"], width))
+            rows = [["Class", "Name", "Beats", "%"]] + [
+                [b["code"], b["name"], str(b["count"]), f"{b['percent']:.1f}"] for b in view["bars"]
+            ]
+            ct = Table(rows, colWidths=[18 * mm, width - 58 * mm, 20 * mm, 20 * mm])
+            ct.setStyle(TableStyle([("FONTSIZE", (0, 0), (-1, -1), 8), ("LINEBELOW", (0, 0), (-1, 0), 0.5, colors.grey)]))
+            story.append(ct)
+        if view["trace"] is not None:
+            story += [Paragraph("Trace with every beat labelled", styles["Heading2"]), _image(view["trace"].file, width)]
+        reps = [r for r in view["representatives"] if r.get("spectral") or r.get("saliency")]
+        if reps:
+            story.append(Paragraph("Representative beats (spectral image and saliency overlay)", styles["Heading2"]))
+            cells = []
+            for rep in reps:
+                pics = [_image(rep[k].file, 38 * mm) for k in ("spectral", "saliency") if rep.get(k)]
+                label = Paragraph(f"<b>{rep['code']}</b> {rep['name']}<br/>beat {rep['beat_index'] + 1}", small)
+                cells.append([label] + pics)
+            rt = Table(cells, colWidths=[50 * mm] + [42 * mm] * (max(len(c) for c in cells) - 1))
+            rt.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE")]))
+            story.append(rt)
+    elif prediction.status == "inconclusive":
+        story += [Paragraph("Inconclusive", styles["Heading2"]), Paragraph(escape(prediction.inconclusive_reason), styles["BodyText"])]
+    else:
+        story += [Paragraph("The analysis failed", styles["Heading2"]), Paragraph(escape(prediction.error_message), styles["BodyText"])]
+
+    reviews = list(prediction.reviews.all().order_by("created_at"))
+    story.append(Paragraph("Doctor's review", styles["Heading2"]))
+    if not reviews:
+        story.append(Paragraph("No doctor has reviewed this result yet.", small))
+    for review in reviews:
+        line = f"<b>{escape(review.doctor_name)}</b>, {timezone.localtime(review.created_at):%d %b %Y}: {review.get_verdict_display()}"
+        if review.corrected_code:
+            target = f"beat {review.beat_index + 1}" if review.beat_index is not None else "overall finding"
+            name = BY_CODE[review.corrected_code].name if review.corrected_code in BY_CODE else review.corrected_code
+            line += f"; {target} corrected to {name}"
+        story.append(Paragraph(line, styles["BodyText"]))
+        if review.note:
+            story.append(Paragraph(escape(review.note).replace("\n", "<br/>"), small))
+    story += [Spacer(1, 6 * mm), Paragraph(DISCLAIMER, warn)]
+
+    def footer(canvas, doc_):
+        canvas.saveState()
+        canvas.setFont("Helvetica", 7)
+        canvas.setFillColor(colors.grey)
+        canvas.drawString(16 * mm, 8 * mm, f"ECG Portal · not a diagnosis · model {prediction.model_version or '-'} · page {doc_.page}")
+        canvas.restoreState()
+
+    doc.build(story, onFirstPage=footer, onLaterPages=footer)

@@ -1,0 +1,236 @@
+"""Reads of ECG records and predictions, always scoped by the user who asks.
+
+A record someone may not see does not exist for them: getters raise ``DoesNotExist`` (views turn
+it into a 404), lists simply leave it out.
+"""
+
+from django.conf import settings
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Subquery
+
+from accounts.models import User
+from ml.classes import BY_CODE, CODES
+from predictions import access
+from predictions.models import BeatCount, ECGRecord, Prediction, PredictionImage, Review
+
+
+def _with_current(queryset):
+    current = Prediction.objects.filter(is_current=True).prefetch_related("beat_counts")
+    return queryset.select_related("owner").prefetch_related(Prefetch("predictions", queryset=current, to_attr="current"))
+
+
+def ecg_record_list(*, user, filters=None, patient=None):
+    """Return ``patient``'s records (default: the user's own), newest first, filtered.
+
+    ``filters`` keys (all optional): ``status``, ``code`` (a beat class found), ``date_from``,
+    ``date_to`` (upload date), ``q`` (search in the note and file name). A patient the user may
+    not see yields no records.
+    """
+    patient = patient or user
+    if not access.can_view_patient(viewer=user, patient=patient):
+        return ECGRecord.objects.none()
+    records = ECGRecord.objects.filter(owner=patient)
+    filters = filters or {}
+    status = filters.get("status")
+    if status:
+        records = records.filter(predictions__is_current=True, predictions__status=status)
+    code = filters.get("code")
+    if code:
+        records = records.filter(
+            predictions__is_current=True, predictions__beat_counts__code=code, predictions__beat_counts__count__gt=0
+        )
+    if filters.get("date_from"):
+        records = records.filter(created_at__date__gte=filters["date_from"])
+    if filters.get("date_to"):
+        records = records.filter(created_at__date__lte=filters["date_to"])
+    q = (filters.get("q") or "").strip()
+    if q:
+        records = records.filter(Q(note__icontains=q) | Q(original_filename__icontains=q))
+    return _with_current(records.distinct()).order_by("-created_at", "-id")
+
+
+def ecg_record_get(*, user, uuid):
+    """Return the record ``uuid`` if ``user`` may see it; raise ECGRecord.DoesNotExist otherwise."""
+    try:
+        record = _with_current(ECGRecord.objects.all()).get(uuid=uuid)
+    except (ValueError, ECGRecord.DoesNotExist):
+        raise ECGRecord.DoesNotExist from None
+    if not access.can_view_patient(viewer=user, patient=record.owner):
+        raise ECGRecord.DoesNotExist
+    return record
+
+
+def prediction_current(*, record):
+    """Return the current prediction of ``record`` with its counts, images and reviews, or None."""
+    return (
+        Prediction.objects.filter(record=record, is_current=True)
+        .prefetch_related("beat_counts", "images", Prefetch("reviews", queryset=Review.objects.select_related("doctor")))
+        .first()
+    )
+
+
+def prediction_history(*, record):
+    """Return every prediction made on ``record``, newest first."""
+    return Prediction.objects.filter(record=record).order_by("-created_at", "-id")
+
+
+def prediction_image_get(*, user, record_uuid, image_id):
+    """Return a derived image of a record ``user`` may see; raise PredictionImage.DoesNotExist."""
+    try:
+        record = ecg_record_get(user=user, uuid=record_uuid)
+    except ECGRecord.DoesNotExist:
+        raise PredictionImage.DoesNotExist from None
+    return PredictionImage.objects.get(pk=image_id, prediction__record=record)
+
+
+def patient_get(*, viewer, patient_id):
+    """Return patient ``patient_id`` if ``viewer`` may see their records; raise User.DoesNotExist."""
+    patient = User.objects.get(pk=patient_id)
+    if patient.pk == viewer.pk or not access.can_view_patient(viewer=viewer, patient=patient):
+        raise User.DoesNotExist
+    return patient
+
+
+def prediction_view(*, prediction, user):
+    """Return what the result page and API show of a finished ``prediction`` (plain data)."""
+    summary = prediction.summary or {}
+    beats = prediction.beats or {}
+    labels = beats.get("labels") or []
+    confidence = beats.get("confidence") or []
+    r_peaks = beats.get("r_peaks") or []
+    fs = summary.get("fs") or 0
+    counts = {c.code: c.count for c in prediction.beat_counts.all()}
+    total = sum(counts.values())
+    bars = [
+        {
+            "code": code,
+            "name": BY_CODE[code].name,
+            "count": counts[code],
+            "percent": round(100.0 * counts[code] / total, 1) if total else 0.0,
+        }
+        for code in CODES
+        if counts.get(code)
+    ]
+    threshold = settings.PREDICTIONS_LOW_CONFIDENCE
+    low = [
+        {
+            "index": i,
+            "time_s": round(r_peaks[i] / fs, 2) if fs and i < len(r_peaks) else None,
+            "code": labels[i] if i < len(labels) else "",
+            "confidence": c,
+        }
+        for i, c in enumerate(confidence)
+        if c is not None and c < threshold
+    ]
+    images = list(prediction.images.all())
+    trace = next((im for im in images if im.kind == PredictionImage.Kind.TRACE), None)
+    representatives = {}
+    for im in images:
+        if im.kind == PredictionImage.Kind.TRACE:
+            continue
+        rep = representatives.setdefault(
+            im.beat_index,
+            {
+                "beat_index": im.beat_index,
+                "code": im.code,
+                "name": BY_CODE[im.code].name if im.code in BY_CODE else im.code,
+                "probability": im.probability,
+            },
+        )
+        rep[im.kind] = im
+    return {
+        "counts": counts,
+        "bars": bars,
+        "beat_total": total,
+        "low_confidence": low,
+        "low_confidence_threshold": threshold,
+        "trace": trace,
+        "representatives": sorted(representatives.values(), key=lambda r: r["beat_index"]),
+        "heart_rate": summary.get("heart_rate_bpm") or {},
+        "rhythm": summary.get("rhythm_summary") or summary.get("rhythm") or "",
+        "quality": summary.get("quality"),
+        "notes": summary.get("notes") or [],
+        "duration_s": summary.get("duration_s"),
+        "lead": summary.get("lead"),
+        "kind": summary.get("kind"),
+        "codes": [b["code"] for b in bars],
+    }
+
+
+def article_links(*, codes):
+    """Return the articles about the predicted classes (empty until the articles app provides them)."""
+    try:
+        from articles.selectors import article_links_for_codes
+    except ImportError:
+        return []
+    # Abnormal classes first: those are the ones a reader wants to learn about.
+    ordered = sorted(codes, key=lambda c: c == "N")
+    return article_links_for_codes(codes=ordered)
+
+
+def dashboard_summary(*, user):
+    """Return the user's recent records and their counts by status for the dashboard panel."""
+    records = ECGRecord.objects.filter(owner=user)
+    by_status = dict(
+        Prediction.objects.filter(record__owner=user, is_current=True)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    return {
+        "recent_records": list(_with_current(records).order_by("-created_at", "-id")[:5]),
+        "record_count": records.count(),
+        "status_counts": by_status,
+        "done_count": by_status.get(Prediction.Status.DONE, 0),
+        "waiting_count": by_status.get(Prediction.Status.PENDING, 0) + by_status.get(Prediction.Status.RUNNING, 0),
+        "abnormal_count": BeatCount.objects.filter(
+            prediction__record__owner=user, prediction__is_current=True, count__gt=0
+        )
+        .exclude(code="N")
+        .values("prediction")
+        .distinct()
+        .count(),
+    }
+
+
+def doctor_case_list(*, doctor):
+    """Return the doctor's linked patients with their latest record and unreviewed result count.
+
+    Each item: ``{patient, record_count, latest_record, latest_prediction, pending_reviews}``,
+    patients with results waiting for review first.
+    """
+    patients = access.patients_of(doctor=doctor)
+    reviewed = Review.objects.filter(prediction=OuterRef("pk"))
+    unreviewed = Prediction.objects.filter(
+        record__owner=OuterRef("pk"), is_current=True, status=Prediction.Status.DONE
+    ).exclude(Exists(reviewed))
+    latest = ECGRecord.objects.filter(owner=OuterRef("pk")).order_by("-created_at", "-id")
+    patients = patients.annotate(
+        record_count=Count("ecg_records", distinct=True),
+        latest_record_id=Subquery(latest.values("id")[:1]),
+        pending_reviews=Subquery(
+            unreviewed.order_by().values("record__owner").annotate(n=Count("id")).values("n")[:1]
+        ),
+    )
+    rows = list(patients)
+    latest_records = {
+        r.pk: r for r in _with_current(ECGRecord.objects.filter(pk__in=[p.latest_record_id for p in rows if p.latest_record_id]))
+    }
+    cases = []
+    for p in rows:
+        record = latest_records.get(p.latest_record_id)
+        cases.append(
+            {
+                "patient": p,
+                "record_count": p.record_count,
+                "latest_record": record,
+                "latest_prediction": record.current_prediction if record else None,
+                "pending_reviews": p.pending_reviews or 0,
+            }
+        )
+    cases.sort(key=lambda c: (-c["pending_reviews"], -(c["latest_record"].created_at.timestamp() if c["latest_record"] else 0)))
+    return cases
+
+
+def reviews_for(*, prediction):
+    """Return the reviews of ``prediction``, newest first."""
+    return prediction.reviews.select_related("doctor").order_by("-created_at", "-id")

@@ -1,0 +1,153 @@
+"""Celery tasks: analyse one prediction's ECG; re-queue stale predictions.
+
+Thin by design: load the row, call ``ml``, save through a service. TensorFlow is imported only
+here, lazily, and the model is loaded once per worker child (``worker_process_init``), never
+in the parent before the fork.
+"""
+
+import logging
+import time
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init, worker_ready
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from django.utils.module_loading import import_string
+
+from ml.errors import ECGInputError
+from predictions import services
+from predictions.files import local_copy
+from predictions.models import Prediction
+
+logger = logging.getLogger(__name__)
+
+# Worth another try: the database or broker blinked, a file store timed out.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
+
+
+def get_analyser():
+    """Return the analysis function (``ml.analyse`` unless settings name another)."""
+    return import_string(settings.PREDICTIONS_ANALYSER)
+
+
+@worker_process_init.connect
+def warm_model(**kwargs):
+    """Load the model in each worker child, once, after the fork."""
+    try:
+        from ml import store
+
+        store.get_classifier()
+    except Exception:  # the first task reports a broken model; the child must still start
+        logger.exception("Could not preload the ECG model in this worker child")
+
+
+@worker_ready.connect
+def sweep_on_start(sender=None, **kwargs):
+    """Re-queue predictions a previous worker left behind (runs in a child, not the parent)."""
+    requeue_stale.delay()
+
+
+@shared_task(
+    bind=True,
+    name="predictions.analyse",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=3,
+)
+def analyse_prediction(self, prediction_id):
+    """Analyse the ECG of prediction ``prediction_id`` and store the outcome; safe to run twice."""
+    prediction = services.prediction_start(prediction_id=prediction_id, task_id=self.request.id or "")
+    if prediction is None:
+        return "skipped"
+    record = prediction.record
+    started = time.monotonic()
+    try:
+        with record.file.open("rb") as main, _open_or_none(record.companion_file) as companion:
+            with local_copy(file_format=record.file_format, main=main, companion=companion) as path:
+                result = get_analyser()(
+                    path, fs=record.sampling_rate, lead=record.lead or None, filename=record.original_filename
+                )
+            trace = _trace_png(path, record, result)
+    except ECGInputError as exc:
+        # Not our fault: the file is not a usable ECG. Say why, do not retry.
+        services.prediction_mark_inconclusive(
+            prediction_id=prediction_id, reason=str(exc), code=exc.code, duration_ms=_ms(started)
+        )
+        return "inconclusive"
+    except SoftTimeLimitExceeded:
+        services.prediction_fail(
+            prediction_id=prediction_id, code="timeout", message="The analysis took too long and was stopped."
+        )
+        return "failed"
+    except TRANSIENT_ERRORS:
+        if self.request.retries >= self.max_retries:
+            services.prediction_fail(
+                prediction_id=prediction_id, code="unavailable", message="A service was unavailable. Try re-running."
+            )
+            return "failed"
+        raise
+    except Exception:
+        logger.exception("Analysis of prediction %s failed", prediction_id)
+        services.prediction_fail(
+            prediction_id=prediction_id,
+            code="internal_error",
+            message="The analysis failed because of an error on our side. Try re-running it later.",
+        )
+        return "failed"
+
+    if result.status != "ok":
+        services.prediction_mark_inconclusive(
+            prediction_id=prediction_id, reason=result.reason, result=result, duration_ms=_ms(started)
+        )
+        return "inconclusive"
+    services.prediction_complete(prediction_id=prediction_id, result=result, duration_ms=_ms(started), trace_png=trace)
+    return Prediction.Status.DONE
+
+
+@shared_task(name="predictions.requeue_stale", ignore_result=True)
+def requeue_stale():
+    """Re-queue predictions no worker is working on (celery beat runs it every few minutes)."""
+    return services.prediction_requeue_stale()
+
+
+def _ms(started):
+    return int((time.monotonic() - started) * 1000)
+
+
+class _Nothing:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _open_or_none(field_file):
+    return field_file.open("rb") if field_file else _Nothing()
+
+
+def _trace_png(path, record, result):
+    """Return the annotated trace PNG drawn from the result's (filtered, downsampled) trace."""
+    if result.status != "ok":
+        return None
+    from predictions.plots import trace_png
+
+    data = result.to_dict()
+    trace = data.get("trace") or {}
+    values = trace.get("values")
+    if not values:
+        return None
+    step = int(trace.get("step") or 1)
+    return trace_png(
+        values,
+        fs=float(trace.get("fs") or (data["fs"] / step)),
+        r_peaks=[int(p) // step for p in data.get("r_peaks") or []],
+        labels=data.get("labels") or [],
+        kind="image" if str(data.get("kind", "")).startswith("image") else "signal",
+    )

@@ -1,0 +1,52 @@
+"""Stand-ins for the worker's analysis: the real ``ml`` pipeline with a TensorFlow-free classifier.
+
+Point ``PREDICTIONS_ANALYSER`` at one of these (setting or environment variable).
+"""
+
+import os
+import time
+
+import numpy as np
+
+from ml.classes import CODES
+
+
+class StubClassifier:
+    """Label every beat normal (95 %), except every fifth beat: a premature ventricular one (55 %)."""
+
+    version = "stub-1"
+
+    def predict(self, images, context):
+        n = len(images)
+        probs = np.full((n, len(CODES)), 0.05 / (len(CODES) - 1))
+        probs[:, CODES.index("N")] = 0.95
+        for i in range(4, n, 5):
+            probs[i] = 0.45 / (len(CODES) - 1)
+            probs[i, CODES.index("V")] = 0.55
+        return probs
+
+
+def stub_analyse(source, **kwargs):
+    """Return ``ml.analyse`` of ``source`` with the stub classifier (no TensorFlow)."""
+    from ml import analyse
+
+    return analyse(source, classifier=StubClassifier(), **kwargs)
+
+
+def slow_real_analyse(source, **kwargs):
+    """Wait ECG_TEST_ANALYSE_DELAY seconds, then run the real ``ml.analyse`` (to kill a worker mid-task).
+
+    The marker file ECG_TEST_STARTED_FILE, when set, is written when the task starts.
+    """
+    from ml import analyse
+
+    marker = os.environ.get("ECG_TEST_STARTED_FILE")
+    if marker:
+        with open(marker, "a") as fh:
+            fh.write(f"{os.getpid()}\n")
+    time.sleep(float(os.environ.get("ECG_TEST_ANALYSE_DELAY", "0")))
+    return analyse(source, **kwargs)
+
+
+def broken_analyse(source, **kwargs):
+    raise RuntimeError("simulated bug in the analysis")
