@@ -8,7 +8,7 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMessage
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -33,7 +33,7 @@ def _send_notification(*, template_prefix, to, context):
         f"{template_prefix}_subject.txt", context
     ).strip()
     body = render_to_string(f"{template_prefix}_message.txt", context)
-    message = EmailMultiAlternatives(subject, body, settings.DEFAULT_FROM_EMAIL, [to])
+    message = EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [to])
     # A mail server that is down must not undo the change that was just made.
     transaction.on_commit(lambda: message.send(fail_silently=False), robust=True)
 

@@ -55,7 +55,7 @@ def profile(request):
             return redirect("accounts:profile")
     context = {
         "form": form,
-        "doctor_form": DoctorApplicationForm() if user.role == User.Role.PATIENT else None,
+        "doctor_form": DoctorApplicationForm(prefix="doctor") if user.role == User.Role.PATIENT else None,
         "mfa_enabled": selectors.user_has_totp(user=user),
     }
     return render(request, "accounts/profile.html", context)
@@ -65,7 +65,7 @@ def profile(request):
 @require_POST
 def doctor_apply(request):
     """Turn a patient's account (typically made through Google or LinkedIn) into a doctor's."""
-    form = DoctorApplicationForm(request.POST)
+    form = DoctorApplicationForm(request.POST, prefix="doctor")
     if form.is_valid():
         try:
             services.doctor_application_submit(user=request.user, **form.cleaned_data)

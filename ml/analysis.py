@@ -195,33 +195,32 @@ def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
     known["trace"] = _trace(cleaned, rec.fs)
     single_beat = rec.kind == "image-beat"
 
+    from ml.quality import assess
+
     if single_beat:
         # The whole array is one beat: its R peak is the largest deflection from the baseline.
         r_peaks = np.array([int(np.argmax(np.abs(x - np.median(x))))])
-        quality = None
         known["notes"].append("Single-beat image: classified with neutral rhythm context "
                               "(RR 0.8 s, all RR ratios 1); no heart rate.")
     else:
         from ml.detect import detect_r_peaks
-        from ml.quality import assess
 
         r_peaks = np.asarray(detect_r_peaks(x, rec.fs), dtype=np.int64)
-        q = assess(x, rec.fs, r_peaks)
-        quality = q.to_dict()
-        known["quality"] = quality
-        if q.verdict == "unusable":
-            reasons = "; ".join(q.reasons) or "the signal quality is too low"
-            return _inconclusive(f"The recording is not usable for beat analysis: {reasons}.",
-                                 r_peaks=r_peaks.tolist(), **known)
-        if len(r_peaks) < MIN_BEATS:
-            msg = str(TooShortError(
-                f"Only {len(r_peaks)} heartbeat(s) were found; at least {MIN_BEATS} are needed "
-                "to classify beats with their rhythm. Upload a longer recording."
-            ))
-            return _inconclusive(msg, r_peaks=r_peaks.tolist(), **known)
-        if q.verdict == "poor":
-            known["notes"].append("Signal quality is poor: " + "; ".join(q.reasons)
-                                  + ". Treat the labels with extra caution.")
+    q = assess(x, rec.fs, r_peaks, kind=rec.kind)
+    known["quality"] = q.to_dict()
+    if q.verdict == "unusable":
+        reasons = "; ".join(q.reasons) or "the signal quality is too low"
+        return _inconclusive(f"The recording is not usable for beat analysis: {reasons}",
+                             r_peaks=r_peaks.tolist(), **known)
+    if not single_beat and len(r_peaks) < MIN_BEATS:
+        msg = str(TooShortError(
+            f"Only {len(r_peaks)} heartbeat(s) were found; at least {MIN_BEATS} are needed "
+            "to classify beats with their rhythm. Upload a longer recording."
+        ))
+        return _inconclusive(msg, r_peaks=r_peaks.tolist(), **known)
+    if q.verdict == "poor":
+        known["notes"].append("Signal quality is poor: " + "; ".join(q.reasons)
+                              + " Treat the labels with extra caution.")
 
     if classifier is None:
         from ml.store import get_classifier

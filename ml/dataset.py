@@ -26,6 +26,8 @@ DS1 = (101, 106, 108, 109, 112, 114, 115, 116, 118, 119, 122, 124, 201, 203, 205
 DS2 = (100, 103, 105, 111, 113, 117, 121, 123, 200, 202, 210, 212, 213, 214, 219, 221, 222, 228,
        231, 232, 233, 234)
 PACED = (102, 104, 107, 217)
+# DS1 records held out for inter-patient checkpointing: they hold N, S and V beats of 4 patients.
+DS1_VALIDATION = (106, 118, 124, 223)
 ALL_RECORDS = tuple(sorted(DS1 + DS2 + PACED))
 AAMI_CLASSES = ("N", "S", "V", "F")
 AAMI_MAP = {
@@ -155,7 +157,8 @@ def stratified_split(y, fraction, seed):
 def protocol_splits(arrays, protocol, seed):
     """Return (train, validation, test) BeatSets for ``protocol``.
 
-    Validation (for checkpointing) is a stratified 10 % of the training side, never the test set.
+    Validation (for checkpointing) is never the test set: a stratified 10 % of the training beats
+    (intra-patient, serve) or the DS1 records in ``DS1_VALIDATION`` (inter-patient).
     ``serve`` uses exactly the intra-patient split, so the intra-patient test figures are those
     of the served model, measured on beats it never trained on.
     """
@@ -166,8 +169,11 @@ def protocol_splits(arrays, protocol, seed):
         train_all = beats.subset(train_idx)
         test = beats.subset(test_idx)
     elif protocol == "inter-patient":
-        train_all = aami_beats(arrays, DS1)
-        test = aami_beats(arrays, DS2)
+        # Validation is patient-wise too (whole DS1 records), so checkpointing rewards what
+        # carries over to unseen patients rather than memorising the training patients.
+        fit_records = [r for r in DS1 if r not in DS1_VALIDATION]
+        return (aami_beats(arrays, fit_records), aami_beats(arrays, DS1_VALIDATION),
+                aami_beats(arrays, DS2))
     else:
         raise ValueError(f"unknown protocol {protocol!r}")
     fit_idx, val_idx = stratified_split(train_all.y, 0.1, seed=seed)

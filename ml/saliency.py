@@ -48,7 +48,7 @@ def _rgb(values, cmap_name):
 def _png(rgb):
     from PIL import Image
 
-    img = Image.fromarray(rgb, "RGB").resize(
+    img = Image.fromarray(rgb).resize(
         (rgb.shape[1] * SCALE, rgb.shape[0] * SCALE), Image.Resampling.NEAREST
     )
     buf = io.BytesIO()

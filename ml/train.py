@@ -36,10 +36,10 @@ SHIPPED = MODELS_DIR / "ecg_cnn.keras"
 INTER_MODEL = MODELS_DIR / "ecg_cnn_ds1_aami.keras"
 
 
-def class_weights(y, n_classes):
-    """Return {class: weight} with weight ~ 1/sqrt(frequency), mean 1 over the samples."""
+def class_weights(y, n_classes, power=0.5):
+    """Return {class: weight} with weight ~ frequency**-power, mean 1 over the samples."""
     counts = np.bincount(y, minlength=n_classes).astype(np.float64)
-    w = np.where(counts > 0, 1.0 / np.sqrt(np.maximum(counts, 1)), 1.0)
+    w = np.where(counts > 0, np.maximum(counts, 1) ** -power, 1.0)
     w /= (w[y]).mean()
     return {i: float(w[i]) for i in range(n_classes)}
 
@@ -84,7 +84,7 @@ def install_model(src, *, protocol, seed, epochs, metrics_path):
 
 
 def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records=None,
-          cache_dir=dataset.DEFAULT_CACHE_DIR, install=True, verbose=2):
+          cache_dir=dataset.DEFAULT_CACHE_DIR, install=True, verbose=2, weight_power=0.5):
     """Train one protocol and return its metrics dict (also written to ``out/metrics.json``)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
@@ -114,7 +114,7 @@ def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records
         keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2,
                                           min_lr=1e-5),
     ]
-    weights = class_weights(train_set.y, k)
+    weights = class_weights(train_set.y, k, weight_power)
     print("class weights:", {names[i]: round(w, 2) for i, w in weights.items()}, flush=True)
     hist = model.fit(
         _inputs(train_set), train_set.y,
@@ -135,6 +135,7 @@ def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records
         "best_epoch": int(np.argmin(history["val_loss"]) + 1),
         "n_train": len(train_set),
         "n_validation": len(val_set),
+        "weight_power": weight_power,
         "class_weights": {names[i]: w for i, w in weights.items()},
         "params": int(model.count_params()),
         "train_seconds": round(time.time() - t0, 1),
@@ -164,6 +165,8 @@ def main(argv=None):
     p.add_argument("--out", required=True)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--weight-power", type=float, default=0.5,
+                   help="class weight = frequency**-power (0: none, 0.5: default, 1: inverse)")
     p.add_argument("--records", help="comma-separated record subset (for quick checks)")
     p.add_argument("--cache-dir", default=str(dataset.DEFAULT_CACHE_DIR))
     p.add_argument("--no-install", action="store_true", help="serve: do not touch ml/models")
@@ -174,7 +177,7 @@ def main(argv=None):
     records = [int(r) for r in args.records.split(",")] if args.records else None
     train(data=args.data, protocol=args.protocol, epochs=args.epochs, seed=args.seed,
           out=args.out, batch_size=args.batch_size, lr=args.lr, records=records,
-          cache_dir=args.cache_dir, install=not args.no_install)
+          cache_dir=args.cache_dir, install=not args.no_install, weight_power=args.weight_power)
     if args.install_inter and args.protocol == "inter-patient":
         install_copy(Path(args.out) / "best.keras", INTER_MODEL)
     return 0

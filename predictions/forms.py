@@ -79,10 +79,11 @@ class ECGUploadForm(forms.Form):
 
     def error_code(self):
         """Return a machine-readable code for the first error (for the API)."""
+        file_codes = {"required": "missing_file", "missing": "missing_file", "empty": "empty"}
         for name, errors in self.errors.as_data().items():
             for error in errors:
-                if name == "file" and error.code == "required":
-                    return "missing_file"
+                if name == "file":
+                    return file_codes.get(error.code, "invalid_file")
                 return "invalid_metadata"
         return ""
 

@@ -153,7 +153,8 @@ def _open_image_checked(fileobj, shown):
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise UploadError(
-            "decompression_bomb", f"{shown} decodes to far more pixels than an ECG image; it was refused."
+            "decompression_bomb",
+            f"{shown} decodes to far more pixels than any ECG image; it was refused as a possible decompression bomb.",
         ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise UploadError("corrupt_image", f"{shown} is damaged or truncated and cannot be read as an image.") from None

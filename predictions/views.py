@@ -49,7 +49,7 @@ def _owned_or_404(request, uuid):
 @require_http_methods(["GET", "POST"])
 def upload(request):
     """Show the upload form; on a valid upload store it, queue the analysis, go to the result."""
-    form = ECGUploadForm(request.POST or None, request.FILES or None)
+    form = ECGUploadForm(request.POST, request.FILES) if request.method == "POST" else ECGUploadForm()
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

@@ -48,9 +48,3 @@ def bootstrap_choices(bound_field):
         c for c in [widget.attrs.get("class", ""), "form-check-input", "is-invalid" if bound_field.errors else ""] if c
     )
     return list(bound_field)
-
-
-@register.filter
-def has_tag(attrs, tag):
-    """Return True when an allauth element was given ``tag`` in its tags="..." list."""
-    return tag in (attrs.get("tags") or [])

@@ -1,4 +1,5 @@
 import copy
+import logging
 import uuid
 
 import pytest
@@ -20,6 +21,7 @@ def _fresh_cache_namespace(settings):
 
 @pytest.fixture(scope="session")
 def smtp_server():
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command
     server = SMTPServer().start()
     yield server
     server.stop()

@@ -42,3 +42,32 @@ class StaffFactory(UserFactory):
     role = User.Role.ADMIN
     is_staff = True
     is_superuser = True
+
+
+class CareLinkFactory(factory.django.DjangoModelFactory):
+    """An active link from a patient to a verified doctor."""
+
+    class Meta:
+        model = "accounts.CareLink"
+
+    patient = factory.SubFactory(UserFactory)
+    doctor = factory.SubFactory(DoctorFactory)
+    requested_by = factory.SelfAttribute("patient")
+    status = "active"
+    activated_at = factory.LazyFunction(timezone.now)
+
+
+def totp_enable(user):
+    """Give ``user`` an authenticator app (as allauth stores it); return the base32 secret."""
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
+    return secret
+
+
+def recovery_codes_enable(user):
+    """Give ``user`` recovery codes; return them."""
+    from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
+
+    return RecoveryCodes.activate(user).generate_codes()

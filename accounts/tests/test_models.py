@@ -17,3 +17,14 @@ def test_database_refuses_a_verified_patient():
 
     with pytest.raises(IntegrityError):
         UserFactory(doctor_verified_at=timezone.now())
+
+
+def test_a_care_link_joins_a_patient_to_a_doctor():
+    from django.core.exceptions import ValidationError
+
+    from accounts.models import CareLink
+
+    link = CareLink(patient=DoctorFactory(), doctor=UserFactory(), requested_by=UserFactory())
+    with pytest.raises(ValidationError) as error:
+        link.full_clean()
+    assert set(error.value.message_dict) == {"patient", "doctor"}

@@ -173,6 +173,8 @@ EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = _email.get("EMAIL_USE_TLS", False)
 EMAIL_USE_SSL = _email.get("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = 10
+# Administrators told about doctors awaiting verification (and about server errors): a comma list.
+ADMINS = [("", address) for address in env.list("DJANGO_ADMINS", default=[])]
 
 # django-allauth: email is the login; confirmation is mandatory; code login; TOTP 2FA.
 ACCOUNT_LOGIN_METHODS = {"email"}
@@ -265,8 +267,9 @@ if env("LINKEDIN_CLIENT_ID", default=""):
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
+        # Token first: an unauthenticated API call gets 401 with WWW-Authenticate, not 403.
         "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",

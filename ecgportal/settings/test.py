@@ -1,7 +1,7 @@
 """Settings for pytest. Services come from DATABASE_URL and REDIS_URL when set (CI sets both)."""
 
 from .base import *  # noqa: F401,F403
-from .base import DATABASES, env
+from .base import DATABASES, SOCIALACCOUNT_PROVIDERS, env, google_endpoints
 
 SECRET_KEY = "test-only-secret-key"
 DEBUG = False
@@ -21,7 +21,7 @@ def _free_port():
 # google provider reads its endpoint URLs once, at import time, so that provider's port is
 # chosen here, before Django starts.
 TEST_OIDC_URL = f"http://127.0.0.1:{env.int('TEST_OIDC_PORT', default=0) or _free_port()}"
-SOCIALACCOUNT_PROVIDERS["google"].update(google_endpoints(f"{TEST_OIDC_URL}/google"))  # noqa: F405
+SOCIALACCOUNT_PROVIDERS["google"].update(google_endpoints(f"{TEST_OIDC_URL}/google"))
 
 # Parallel developers and CI each get their own test database name.
 DATABASES["default"]["TEST"] = {"NAME": env("DJANGO_TEST_DB_NAME", default=None)}

@@ -43,10 +43,10 @@ class PeriodForm(forms.Form):
         if start is None:
             raise forms.ValidationError("Enter a start date as well as an end date.")
         end = end or today
-        if end < start:
-            raise forms.ValidationError("The end date must be on or after the start date.")
         if start > today:
             raise forms.ValidationError("The start date is in the future; there is no data to show yet.")
+        if end < start:
+            raise forms.ValidationError("The end date must be on or after the start date.")
         if (end - start).days + 1 > MAX_DAYS:
             raise forms.ValidationError(f"Choose a period of at most {MAX_DAYS} days.")
         cleaned["period"] = Period(start=start, end=end)

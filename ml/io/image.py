@@ -41,14 +41,14 @@ def read_image(path: Path, *, shown: str) -> Recording:
         raise InvalidSignalError(f"{_NO_TRACE} ({shown} is blank or uniform).")
     ink = _ink(lum)
     grid_px_per_mm, grid_mask = _paper_grid(rgb, lum, chroma, ink)
-    trace = _trace_mask(ink, chroma, lum, grid_mask)
-    rows, thickness = _follow_trace(trace, shown)
+    strong, weak = _trace_mask(ink, chroma, lum, grid_mask)
+    rows, thickness, trace_notes = _follow_trace(strong, weak, shown)
 
     cols = np.flatnonzero(~np.isnan(rows))
     first, last = cols[0], cols[-1]
     rows = rows[first : last + 1]
     gaps = np.isnan(rows)
-    notes = []
+    notes = list(trace_notes)
     if gaps.any():
         idx = np.arange(rows.size)
         rows[gaps] = np.interp(idx[gaps], idx[~gaps], rows[~gaps])
@@ -212,17 +212,24 @@ def _grid_period(profile: np.ndarray):
     return period, False, bool(emphasis5)
 
 
-def _trace_mask(ink, chroma, lum, grid_mask) -> np.ndarray:
-    """Return the mask of dark, uncoloured pixels: the pen/printer trace."""
-    dark = ink > 0.25
+def _trace_mask(ink, chroma, lum, grid_mask):
+    """Return (strong, weak) masks of dark, uncoloured pixels: the pen/printer trace.
+
+    ``weak`` also holds the faint anti-aliased pixels of steep strokes, kept only where they touch
+    ``strong`` pixels (hysteresis thresholding).
+    """
+    dark = ink > 0.15
     # Dark but strongly coloured pixels are heavy grid lines (a dark-blue pen trace is kept).
     grid_coloured = (chroma > 60) & (lum > 60)
     values = ink[dark & ~grid_coloured]
     if values.size == 0:
-        return np.zeros_like(dark)
-    # Otsu between the trace and any remaining faint structure.
-    thr = max(0.25, _otsu(values))
-    return (ink > thr) & ~grid_coloured
+        empty = np.zeros_like(dark)
+        return empty, empty
+    # Otsu between the trace and any remaining faint structure (light grid, shadows).
+    thr = max(0.2, _otsu(values))
+    strong = (ink > thr) & ~grid_coloured
+    weak = (ink > max(0.1, 0.5 * thr)) & ~grid_coloured
+    return strong, weak
 
 
 def _otsu(values: np.ndarray) -> float:
@@ -240,75 +247,75 @@ def _otsu(values: np.ndarray) -> float:
 # --- following the trace -------------------------------------------------------------------------
 
 
-def _follow_trace(mask: np.ndarray, shown: str):
-    """Return (row of the trace in every column, NaN where absent; line thickness in px).
+def _follow_trace(strong: np.ndarray, weak: np.ndarray, shown: str):
+    """Return (row of the trace in every column, NaN where absent; line thickness px; notes).
 
-    Keep the connected curve that spans the most columns; read each column's pixel run, taking
-    the run's far end when the trace moves steeply (so R peaks keep their height).
+    Keep the connected curve that spans the most columns, plus pieces of it broken off in columns it
+    misses; read each column's pixel run, taking the run's far end when the trace moves steeply
+    (so R peaks keep their height).
     """
-    height, width = mask.shape
-    dark_fraction = mask.mean()
+    height, width = strong.shape
+    dark_fraction = strong.mean()
     if dark_fraction < 0.0005:
         raise InvalidSignalError(f"{_NO_TRACE} (no dark line in {shown}).")
     if dark_fraction > 0.2:
         raise InvalidSignalError(f"{_NO_TRACE} ({shown} is mostly dark, like a photo, not a thin trace).")
 
-    # Bridge one-pixel breaks (grid crossings, JPEG) before labelling the curves.
-    bridged = ndimage.binary_dilation(mask, structure=np.ones((3, 3), bool))
-    labels, count = ndimage.label(bridged, structure=np.ones((3, 3), bool))
-    if count == 0:
-        raise InvalidSignalError(f"{_NO_TRACE} ({shown}).")
-    labels = np.where(mask, labels, 0)
-    # Columns covered by each component.
+    labels, count = ndimage.label(weak, structure=np.ones((3, 3), bool))
+    seeded = np.zeros(count + 1, dtype=bool)
+    seeded[np.unique(labels[strong])] = True
+    seeded[0] = False
+    labels = np.where(seeded[labels], labels, 0)
     cols_by_label = np.zeros((count + 1, width), dtype=bool)
     r, c = np.nonzero(labels)
     cols_by_label[labels[r, c], c] = True
     coverage = cols_by_label.sum(axis=1)
-    coverage[0] = 0
-    best = int(np.argmax(coverage))
-    if coverage[best] < 0.3 * width:
-        raise InvalidSignalError(
-            f"{_NO_TRACE} ({shown} has no continuous line running across it)."
-        )
-    main = labels == best
+    order = np.argsort(coverage)[::-1]
+    best = int(order[0])
+    if coverage[best] < 0.25 * width:
+        raise InvalidSignalError(f"{_NO_TRACE} ({shown} has no continuous line running across it).")
+
+    notes = []
+    chosen = [best]
+    covered = cols_by_label[best].copy()
+    for lab in order[1:]:
+        if coverage[lab] < 2:
+            break
+        overlap = (cols_by_label[lab] & covered).sum() / coverage[lab]
+        if overlap < 0.3:
+            chosen.append(int(lab))
+            covered |= cols_by_label[lab]
+        elif coverage[lab] > 0.5 * coverage[best] and len(notes) == 0:
+            notes.append("Several traces are drawn in the image; the longest one was used")
+    main = np.isin(labels, chosen)
     pixels = int(main.sum())
-    thickness = pixels / coverage[best]
+    thickness = pixels / max(1, covered.sum())
     # A trace is thin: a few pixels per column on average (QRS strokes included).
     if thickness > max(6.0, 0.08 * height):
-        raise InvalidSignalError(
-            f"{_NO_TRACE} ({shown} contains large dark areas rather than a thin line)."
-        )
-    # One dominant line: other long curves beside it (a second lead, heavy text) would be mixed up.
-    others = np.sort(coverage)[-2] if count > 1 else 0
-    if others > 0.9 * coverage[best] and count > 1:
-        second = int(np.argsort(coverage)[-2])
-        rows_best = np.nonzero(main)[0].mean()
-        rows_second = np.nonzero(labels == second)[0].mean()
-        if abs(rows_best - rows_second) < 0.05 * height:
-            raise InvalidSignalError(f"{_NO_TRACE} ({shown} has no single dominant trace).")
-    # Noise images: the main curve holds little of the dark ink.
-    if pixels < 0.25 * mask.sum() and dark_fraction > 0.02:
+        raise InvalidSignalError(f"{_NO_TRACE} ({shown} contains large dark areas rather than a thin line).")
+    if covered.sum() < 0.4 * width:
+        raise InvalidSignalError(f"{_NO_TRACE} ({shown} has no continuous line running across it).")
+    # Noise and textures: the curve holds little of the image's dark ink.
+    if main[strong].mean() < 0.3 and dark_fraction > 0.01:
         raise InvalidSignalError(f"{_NO_TRACE} ({shown} looks like texture or noise, not a trace).")
 
     rows = np.full(width, np.nan)
-    tops = np.full(width, -1)
-    bottoms = np.full(width, -1)
     has = main.any(axis=0)
-    tops[has] = np.argmax(main[:, has], axis=0)
-    bottoms[has] = height - 1 - np.argmax(main[::-1, has], axis=0)
+    tops = np.argmax(main, axis=0)
+    bottoms = height - 1 - np.argmax(main[::-1], axis=0)
     line = max(1.0, float(np.median((bottoms - tops + 1)[has])))
     prev = None
     for col in np.flatnonzero(has):
-        top, bottom = tops[col], bottoms[col]
+        top, bottom = float(tops[col]), float(bottoms[col])
         if bottom - top + 1 <= 1.5 * line + 1 or prev is None:
             value = (top + bottom) / 2.0
+        elif abs(bottom - prev) > abs(top - prev):
+            value = bottom - (line - 1) / 2.0  # a steep stroke reaching down to ``bottom``
         else:
-            # A steep stroke: the trace arrives from ``prev`` and reaches the far end.
-            value = float(bottom if abs(bottom - prev) > abs(top - prev) else top)
-            value += (line - 1) / 2.0 * (1 if value == top else -1)
+            value = top + (line - 1) / 2.0
         rows[col] = value
         prev = value
-    return rows, line
+    return rows, line, notes
 
 
 def _looks_like_single_beat(rows, width, height, thickness) -> bool:

@@ -15,7 +15,7 @@ PNG = b"\x89PNG"
 
 
 def test_real_record_segment_is_labelled_beat_by_beat(record_segment, shipped_classifier):
-    x, fs, peaks, symbols = record_segment(119, 0, 20)  # record 119: bigeminy with PVCs
+    x, fs, peaks, symbols = record_segment(119, 20, 20)  # record 119: 9 PVCs in these 20 s
     res = ml.analyse(x, fs=fs, classifier=shipped_classifier)
     assert res.status == "ok", res.reason
     assert abs(len(res.r_peaks) - len(peaks)) <= 1
@@ -90,7 +90,7 @@ def test_photo_that_is_not_an_ecg_gets_no_label(tmp_path, rng, shipped_classifie
 
     photo = tmp_path / "cat.png"
     pixels = (rng.random((240, 320, 3)) * 255).astype(np.uint8)  # textured, colourful, no trace
-    Image.fromarray(pixels, "RGB").save(photo)
+    Image.fromarray(pixels).save(photo)
     try:
         res = ml.analyse(photo, classifier=shipped_classifier)
     except ECGInputError:

@@ -117,7 +117,9 @@ class ReviewSerializer(serializers.ModelSerializer):
         return data
 
 
-class ArticleLinkSerializer(serializers.Serializer):
+class ClassArticleSerializer(serializers.Serializer):
+    """An article about a predicted beat class, with the conditions it is associated with."""
+
     code = serializers.CharField()
     title = serializers.CharField()
     url = serializers.CharField()
@@ -149,7 +151,7 @@ class ResultSerializer(serializers.Serializer):
     beats = serializers.JSONField(help_text="Per-beat arrays: r_peaks (sample index), labels (class code), confidence.")
     low_confidence = LowConfidenceBeatSerializer(many=True)
     images = ImageSerializer(many=True)
-    articles = ArticleLinkSerializer(many=True)
+    articles = ClassArticleSerializer(many=True)
     reviews = ReviewSerializer(many=True)
     summary = serializers.JSONField()
     disclaimer = serializers.CharField()

@@ -26,10 +26,11 @@ def _in_process_analysis(request, settings):
 
     settings.PREDICTIONS_ANALYSER = "predictions.tests.fakes.stub_analyse"
     settings.PREDICTIONS_QUEUE = None
-    old = app.conf.task_always_eager, app.conf.task_eager_propagates
-    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
+    # The app reads Django settings with the CELERY_ namespace, so its keys carry the prefix.
+    old = app.conf.CELERY_TASK_ALWAYS_EAGER, app.conf.CELERY_TASK_EAGER_PROPAGATES
+    app.conf.CELERY_TASK_ALWAYS_EAGER, app.conf.CELERY_TASK_EAGER_PROPAGATES = True, True
     yield
-    app.conf.task_always_eager, app.conf.task_eager_propagates = old
+    app.conf.CELERY_TASK_ALWAYS_EAGER, app.conf.CELERY_TASK_EAGER_PROPAGATES = old
 
 
 @pytest.fixture(autouse=True)

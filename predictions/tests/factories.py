@@ -47,6 +47,9 @@ class PredictionFactory(factory.django.DjangoModelFactory):
 class DonePredictionFactory(PredictionFactory):
     """A finished prediction: 8 beats, 6 normal and 2 premature ventricular (beat 3 unsure)."""
 
+    class Meta:
+        skip_postgeneration_save = True
+
     status = Prediction.Status.DONE
     model_version = "test-model-1"
     started_at = factory.LazyFunction(timezone.now)

@@ -36,15 +36,18 @@ def stub_analyse(source, **kwargs):
 def slow_real_analyse(source, **kwargs):
     """Wait ECG_TEST_ANALYSE_DELAY seconds, then run the real ``ml.analyse`` (to kill a worker mid-task).
 
-    The marker file ECG_TEST_STARTED_FILE, when set, is written when the task starts.
+    The marker file ECG_TEST_STARTED_FILE, when set, is written when the task starts; with
+    ECG_TEST_DELAY_ONCE only the first start waits.
     """
     from ml import analyse
 
     marker = os.environ.get("ECG_TEST_STARTED_FILE")
+    started_before = bool(marker) and os.path.exists(marker)
     if marker:
         with open(marker, "a") as fh:
             fh.write(f"{os.getpid()}\n")
-    time.sleep(float(os.environ.get("ECG_TEST_ANALYSE_DELAY", "0")))
+    if not (started_before and os.environ.get("ECG_TEST_DELAY_ONCE")):
+        time.sleep(float(os.environ.get("ECG_TEST_ANALYSE_DELAY", "0")))
     return analyse(source, **kwargs)
 
 

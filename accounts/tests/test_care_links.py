@@ -1,0 +1,185 @@
+"""Doctor-patient links: who can see whose records, and every way to get a link wrong."""
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError
+from django.urls import reverse
+
+from accounts import selectors, services
+from accounts.models import CareLink
+from accounts.tests.factories import (
+    CareLinkFactory,
+    DoctorFactory,
+    StaffFactory,
+    UnverifiedDoctorFactory,
+    UserFactory,
+)
+from accounts.tests.mailbox import body_of
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_patient_gives_a_doctor_access_by_email_and_takes_it_back(client):
+    patient, doctor = UserFactory(), DoctorFactory(email="Dr.Who@Hospital.example", last_name="Who")
+    client.force_login(patient)
+
+    response = client.post(reverse("accounts:care_team"), {"doctor_email": "dr.who@hospital.example"}, follow=True)
+
+    assert "can now see your ECG records" in response.content.decode()
+    assert list(selectors.patients_of(doctor=doctor)) == [patient]
+    assert selectors.can_view_patient(viewer=doctor, patient=patient)
+    link = CareLink.objects.get()
+    assert "Remove access" in client.get(reverse("accounts:care_team")).content.decode()
+
+    response = client.post(reverse("accounts:care_link_revoke", args=[link.pk]), follow=True)
+
+    assert "can no longer see your ECG records" in response.content.decode()
+    assert not selectors.patients_of(doctor=doctor).exists()
+    assert not selectors.can_view_patient(viewer=doctor, patient=patient)
+    link.refresh_from_db()
+    assert link.status == CareLink.Status.REVOKED and link.ended_at is not None
+
+
+def test_a_doctor_sees_their_linked_patients(client):
+    doctor = DoctorFactory()
+    linked = CareLinkFactory(doctor=doctor, patient=UserFactory(last_name="Linked")).patient
+    UserFactory(last_name="Stranger")
+    client.force_login(doctor)
+
+    html = client.get(reverse("accounts:care_team")).content.decode()
+
+    assert "My patients" in html
+    assert linked.email in html
+    assert "Stranger" not in html
+
+
+@pytest.mark.parametrize(
+    "email, message",
+    [
+        ("nobody@example.org", "No doctor is registered with this email address."),
+        ("other.patient@example.org", "No doctor is registered with this email address."),
+        ("me@example.org", "That is your own email address."),
+        ("pending.doctor@example.org", "awaiting verification by an administrator"),
+        ("not an email", "Enter a valid email address."),
+    ],
+)
+def test_bad_doctor_addresses_are_explained_and_create_no_link(client, email, message):
+    patient = UserFactory(email="me@example.org")
+    UserFactory(email="other.patient@example.org")
+    UnverifiedDoctorFactory(email="pending.doctor@example.org")
+    client.force_login(patient)
+
+    response = client.post(reverse("accounts:care_team"), {"doctor_email": email})
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert 'id="id_doctor_email_errors"' in response.content.decode()
+    assert not CareLink.objects.exists()
+
+
+def test_giving_the_same_doctor_access_twice_is_explained(client):
+    link = CareLinkFactory()
+    client.force_login(link.patient)
+
+    response = client.post(reverse("accounts:care_team"), {"doctor_email": link.doctor.email})
+
+    assert "already has access to your records" in response.content.decode()
+    assert CareLink.objects.count() == 1
+
+
+def test_a_doctor_cannot_share_records_as_a_patient():
+    with pytest.raises(ValidationError, match="Only a patient"):
+        services.care_link_create(patient=DoctorFactory(), doctor_email=DoctorFactory().email)
+
+
+def test_the_database_refuses_two_open_links_for_one_pair():
+    link = CareLinkFactory()
+    with pytest.raises(IntegrityError):
+        CareLinkFactory(patient=link.patient, doctor=link.doctor, status="pending", activated_at=None)
+
+
+def test_the_database_refuses_a_link_to_oneself():
+    doctor = DoctorFactory()
+    with pytest.raises(IntegrityError):
+        CareLinkFactory(patient=doctor, doctor=doctor)
+
+
+def test_a_revoked_link_can_be_granted_again():
+    link = CareLinkFactory()
+    services.care_link_revoke(patient=link.patient, link=link)
+
+    again = services.care_link_create(patient=link.patient, doctor_email=link.doctor.email)
+
+    assert again.pk != link.pk and again.status == CareLink.Status.ACTIVE
+    assert CareLink.objects.count() == 2
+
+
+def test_nobody_else_can_revoke_a_patients_link(client):
+    link = CareLinkFactory()
+    client.force_login(UserFactory())
+
+    response = client.post(reverse("accounts:care_link_revoke", args=[link.pk]))
+
+    assert response.status_code == 404
+    link.refresh_from_db()
+    assert link.status == CareLink.Status.ACTIVE
+    with pytest.raises(PermissionDenied):
+        services.care_link_revoke(patient=UserFactory(), link=link)
+
+
+def test_a_doctor_asks_a_patient_who_accepts(client, mailbox, django_capture_on_commit_callbacks):
+    doctor, patient = DoctorFactory(last_name="House"), UserFactory(email="pat@example.org")
+    client.force_login(doctor)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("accounts:care_team"), {"patient_email": "pat@example.org"}, follow=True)
+
+    assert "If pat@example.org belongs to a patient" in response.content.decode()
+    link = CareLink.objects.get()
+    assert link.status == CareLink.Status.PENDING
+    assert not selectors.can_view_patient(viewer=doctor, patient=patient), "nothing shared before accepting"
+    assert "/profile/care-team/" in body_of(mailbox.last_to("pat@example.org"))
+
+    client.force_login(patient)
+    page = client.get(reverse("accounts:care_team")).content.decode()
+    assert "Doctors asking for access" in page
+    client.post(reverse("accounts:care_link_accept", args=[link.pk]))
+
+    assert selectors.can_view_patient(viewer=doctor, patient=patient)
+
+
+def test_a_doctors_request_for_an_unknown_address_looks_the_same(client, mailbox):
+    doctor = DoctorFactory()
+    UserFactory(email="a.doctor.not.patient@example.org", role="doctor")
+    client.force_login(doctor)
+
+    for email in ("nobody@example.org", "a.doctor.not.patient@example.org"):
+        response = client.post(reverse("accounts:care_team"), {"patient_email": email}, follow=True)
+        assert f"If {email} belongs to a patient" in response.content.decode()
+
+    assert not CareLink.objects.exists()
+    assert mailbox.messages == []
+
+
+def test_a_patient_can_decline_a_request():
+    link = CareLinkFactory(status="pending", activated_at=None, requested_by=DoctorFactory())
+    services.care_link_revoke(patient=link.patient, link=link)
+    link.refresh_from_db()
+    assert link.status == CareLink.Status.REVOKED
+    with pytest.raises(ValidationError, match="already been answered"):
+        services.care_link_accept(patient=link.patient, link=link)
+
+
+def test_who_can_view_a_patient():
+    link = CareLinkFactory()
+    patient, doctor = link.patient, link.doctor
+
+    assert selectors.can_view_patient(viewer=patient, patient=patient)
+    assert selectors.can_view_patient(viewer=doctor, patient=patient)
+    assert selectors.can_view_patient(viewer=StaffFactory(), patient=patient)
+    assert not selectors.can_view_patient(viewer=DoctorFactory(), patient=patient), "verified but not linked"
+    assert not selectors.can_view_patient(viewer=UserFactory(), patient=patient)
+    doctor.is_active = False
+    doctor.save()
+    assert not selectors.can_view_patient(viewer=doctor, patient=patient)
+    assert not selectors.patients_of(doctor=doctor).exists()

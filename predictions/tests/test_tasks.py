@@ -1,0 +1,123 @@
+"""The analysis task: outcomes, idempotency, retries of transient errors, model warm-up."""
+
+import pytest
+from django.db import OperationalError
+
+from ml.errors import InvalidSignalError
+from predictions import services, tasks
+from predictions.models import Prediction
+from predictions.tests.conftest import upload
+from predictions.tests.factories import DonePredictionFactory
+
+pytestmark = pytest.mark.django_db
+
+CALLS = {"n": 0}
+
+
+def unusable_analyse(source, **kwargs):
+    raise InvalidSignalError("The signal is a flat line: all samples have the same value.")
+
+
+def flaky_analyse(source, **kwargs):
+    CALLS["n"] += 1
+    if CALLS["n"] == 1:
+        raise OperationalError("server closed the connection unexpectedly")
+    from predictions.tests.fakes import stub_analyse
+
+    return stub_analyse(source, **kwargs)
+
+
+@pytest.fixture
+def pending(patient, csv_bytes, monkeypatch):
+    monkeypatch.setattr(services, "_enqueue", lambda pk: None)
+    record = services.ecg_record_create(owner=patient, files=[upload("ecg.csv", csv_bytes)])
+    return record.current_prediction
+
+
+def _run(prediction):
+    result = tasks.analyse_prediction.apply(args=[prediction.pk], task_id="task-1")
+    prediction.refresh_from_db()
+    return result.result
+
+
+def test_the_task_completes_a_prediction(pending):
+    assert _run(pending) == "done"
+    assert pending.status == "done" and pending.task_id == "task-1"
+    assert pending.summary["rhythm_summary"]
+    assert "trace" not in pending.summary and "labels" not in pending.summary
+
+
+def test_a_redelivered_task_does_not_recompute_a_finished_prediction(pending):
+    _run(pending)
+    finished_at = pending.finished_at
+    assert _run(pending) == "skipped"
+    assert pending.finished_at == finished_at and pending.beat_counts.count() == 2
+
+
+def test_an_unusable_input_ends_inconclusive_with_the_readers_message(pending, settings):
+    settings.PREDICTIONS_ANALYSER = "predictions.tests.test_tasks.unusable_analyse"
+    assert _run(pending) == "inconclusive"
+    assert pending.status == "inconclusive"
+    assert pending.inconclusive_reason.startswith("The signal is a flat line")
+    assert pending.error_code == "invalid_signal"
+
+
+def test_a_bug_fails_cleanly_with_a_message_for_the_user(pending, settings):
+    settings.PREDICTIONS_ANALYSER = "predictions.tests.fakes.broken_analyse"
+    assert _run(pending) == "failed"
+    assert pending.status == "failed" and pending.error_code == "internal_error"
+    assert "error on our side" in pending.error_message
+
+
+def test_a_transient_error_is_retried(pending, settings):
+    CALLS["n"] = 0
+    settings.PREDICTIONS_ANALYSER = "predictions.tests.test_tasks.flaky_analyse"
+    tasks.analyse_prediction.apply(args=[pending.pk], task_id="task-1", throw=False)
+    pending.refresh_from_db()
+    assert CALLS["n"] == 2
+    assert pending.status == "done" and pending.attempts == 2
+
+
+def test_the_task_is_configured_for_redelivery_and_time_limits():
+    task = tasks.analyse_prediction
+    assert task.acks_late and task.reject_on_worker_lost
+    assert OperationalError in task.autoretry_for
+    from django.conf import settings
+
+    assert settings.CELERY_TASK_SOFT_TIME_LIMIT < settings.CELERY_TASK_TIME_LIMIT
+    assert "requeue-stale-predictions" in settings.CELERY_BEAT_SCHEDULE
+
+
+def test_each_worker_child_warms_the_model_once(monkeypatch):
+    from ml import store
+
+    loaded = []
+    monkeypatch.setattr(store, "get_classifier", lambda: loaded.append(1))
+    tasks.warm_model()
+    assert loaded == [1]
+
+
+def test_a_deleted_record_makes_the_task_a_no_op(pending):
+    record = pending.record
+    services.ecg_record_delete(record=record)
+    assert tasks.analyse_prediction.apply(args=[pending.pk]).result == "skipped"
+    assert not Prediction.objects.exists()
+
+
+def test_web_process_never_imports_tensorflow():
+    """Importing the web side (views, API, services) must not pull TensorFlow in."""
+    import subprocess
+    import sys
+
+    code = (
+        "import django, os, sys; os.environ['DJANGO_SETTINGS_MODULE']='ecgportal.settings.test'; django.setup();"
+        "import predictions.views, predictions.api.views, predictions.services, predictions.tasks, predictions.validation;"
+        "from django.urls import reverse; reverse('predictions:upload');"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False False"
+
+
+def test_done_factory_matches_the_models_invariants():
+    DonePredictionFactory().full_clean()

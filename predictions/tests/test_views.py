@@ -1,0 +1,215 @@
+"""Pages a user sees: upload, the self-updating result page, history, cases, dashboard, PDF."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from predictions.models import ECGRecord, Prediction
+from predictions.tests.conftest import media_files, upload
+from predictions.tests.factories import (
+    DonePredictionFactory,
+    ECGRecordFactory,
+    PredictionFactory,
+    PredictionImageFactory,
+    ReviewFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_upload_page_offers_drag_and_drop_and_a_file_picker(patient_client):
+    html = patient_client.get(reverse("predictions:upload")).content.decode()
+    assert 'id="dropzone"' in html and 'type="file"' in html and "multiple" in html
+    assert "predictions/upload.js" in html
+    for field in ("recorded_on", "lead", "sampling_rate", "note"):
+        assert f'name="{field}"' in html
+
+
+def test_uploading_a_wfdb_pair_leads_to_its_result(patient_client, wfdb_uploads, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = patient_client.post(
+            reverse("predictions:upload"),
+            {"file": wfdb_uploads, "recorded_on": "2024-05-01", "lead": "MLII", "note": "Palpitations at night"},
+        )
+    record = ECGRecord.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse("predictions:detail", kwargs={"uuid": record.uuid})
+    assert record.note == "Palpitations at night" and str(record.recorded_on) == "2024-05-01"
+    html = patient_client.get(response["Location"]).content.decode()
+    assert 'data-status="done"' in html
+    assert 'id="trace-figure"' in html and 'id="counts-chart"' in html
+    assert 'class="d-flex align-items-center gap-2 mb-1 count-bar" data-code="V"' in html
+    assert "Premature ventricular contraction" in html
+    assert "Not a diagnosis." in html and "is not a diagnosis of that disease" in html
+    assert "stub-1" in html  # the model version
+    assert 'id="representatives"' in html and "Saliency" in html
+    assert 'id="low-confidence"' in html  # the stub is unsure about every fifth beat
+    assert "Rhythm summary" in html and "bpm" in html
+
+
+def test_the_result_page_polls_its_status_until_finished(patient_client, patient):
+    prediction = PredictionFactory(record=ECGRecordFactory(owner=patient))
+    url = reverse("predictions:detail", kwargs={"uuid": prediction.record.uuid})
+    status_url = reverse("predictions:status", kwargs={"uuid": prediction.record.uuid})
+    html = patient_client.get(url).content.decode()
+    assert 'data-status="pending"' in html and f'hx-get="{status_url}"' in html and 'hx-trigger="every 1500ms"' in html
+    assert "Queued" in html
+
+    Prediction.objects.filter(pk=prediction.pk).update(status="running", started_at=timezone.now())
+    fragment = patient_client.get(status_url, HTTP_HX_REQUEST="true")
+    assert fragment["Cache-Control"] == "no-store"
+    text = fragment.content.decode()
+    assert "<html" not in text and 'data-status="running"' in text and "Analysing" in text and "hx-trigger" in text
+
+    Prediction.objects.filter(pk=prediction.pk).update(status="inconclusive", finished_at=timezone.now(), inconclusive_reason="No ECG trace could be found in the image.")
+    text = patient_client.get(status_url).content.decode()
+    assert 'data-status="inconclusive"' in text and "No ECG trace could be found" in text
+    assert "hx-trigger" not in text  # polling stops
+
+
+def test_a_failed_result_says_so_and_offers_a_rerun(patient_client, patient):
+    record = ECGRecordFactory(owner=patient)
+    PredictionFactory(record=record, status="failed", finished_at=timezone.now(), error_code="timeout", error_message="The analysis took too long and was stopped.")
+    html = patient_client.get(reverse("predictions:detail", kwargs={"uuid": record.uuid})).content.decode()
+    assert "The analysis failed" in html and "took too long" in html and 'id="rerun-button"' in html
+
+
+def test_rerun_from_the_page_queues_a_new_analysis(patient_client, patient, django_capture_on_commit_callbacks):
+    old = DonePredictionFactory(record=ECGRecordFactory(owner=patient))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = patient_client.post(reverse("predictions:rerun", kwargs={"uuid": old.record.uuid}))
+    assert response.status_code == 302
+    current = old.record.current_prediction
+    assert current.pk != old.pk and current.is_finished  # ran eagerly with the stub
+    html = patient_client.get(response["Location"]).content.decode()
+    assert "Earlier analyses of this ECG" in html and "test-model-1" in html
+
+
+def test_delete_asks_for_confirmation_then_removes_everything(patient_client, patient, csv_bytes, settings, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        patient_client.post(reverse("predictions:upload"), {"file": [upload("ecg.csv", csv_bytes)]})
+    record = ECGRecord.objects.get()
+    url = reverse("predictions:delete", kwargs={"uuid": record.uuid})
+    page = patient_client.get(url).content.decode()
+    assert "cannot be undone" in page and ECGRecord.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = patient_client.post(url)
+    assert response.status_code == 302 and response["Location"] == reverse("predictions:history")
+    assert not ECGRecord.objects.exists() and media_files(settings) == []
+
+
+def test_history_is_newest_first_paginated_and_filterable(patient_client, patient, other_patient):
+    now = timezone.now()
+    for i in range(12):
+        record = ECGRecordFactory(owner=patient, original_filename=f"day-{i:02d}.csv", created_at=now - timedelta(days=i), note="after running" if i == 3 else "")
+        if i == 0:
+            DonePredictionFactory(record=record, counts={"N": 5, "V": 3})
+        elif i == 1:
+            DonePredictionFactory(record=record, counts={"N": 8})
+        else:
+            PredictionFactory(record=record)
+    ECGRecordFactory(owner=other_patient, original_filename="not-mine.csv")
+    url = reverse("predictions:history")
+    page1 = patient_client.get(url).content.decode()
+    assert page1.index("day-00.csv") < page1.index("day-01.csv") < page1.index("day-09.csv")
+    assert "day-10.csv" not in page1 and "not-mine.csv" not in page1 and "Page 1 of 2" in page1
+    page2 = patient_client.get(url, {"page": 2}).content.decode()
+    assert "day-10.csv" in page2 and "day-11.csv" in page2
+
+    assert _names(patient_client.get(url, {"code": "V"})) == ["day-00.csv"]
+    assert _names(patient_client.get(url, {"status": "done"})) == ["day-00.csv", "day-01.csv"]
+    assert _names(patient_client.get(url, {"q": "running"})) == ["day-03.csv"]
+    since = (now - timedelta(days=1)).date().isoformat()
+    assert _names(patient_client.get(url, {"date_from": since})) == ["day-00.csv", "day-01.csv"]
+    until = (now - timedelta(days=10)).date().isoformat()
+    assert _names(patient_client.get(url, {"date_to": until})) == ["day-10.csv", "day-11.csv"]
+    assert "No ECG matches" in patient_client.get(url, {"q": "nothing like this"}).content.decode()
+
+
+def _names(response):
+    import re
+
+    return re.findall(r'>(day-\d\d\.csv)</a>', response.content.decode())
+
+
+def test_patient_sees_the_doctors_review_and_correction(patient_client, patient, doctor):
+    prediction = DonePredictionFactory(record=ECGRecordFactory(owner=patient))
+    ReviewFactory(prediction=prediction, doctor=doctor, verdict="disagree", beat_index=2, corrected_code="A", note="Beat 3 is atrial.")
+    html = patient_client.get(reverse("predictions:detail", kwargs={"uuid": prediction.record.uuid})).content.decode()
+    assert "Dora Doc" in html and "Disagree" in html and "Beat 3 corrected to" in html
+    assert "Premature atrial contraction" in html and "Beat 3 is atrial." in html
+    assert 'id="review-form"' not in html
+
+
+def test_a_doctor_reviews_with_a_beat_correction(client, patient, doctor):
+    prediction = DonePredictionFactory(record=ECGRecordFactory(owner=patient))
+    client.force_login(doctor)
+    url = reverse("predictions:detail", kwargs={"uuid": prediction.record.uuid})
+    assert 'id="review-form"' in client.get(url).content.decode()
+    review_url = reverse("predictions:review", kwargs={"uuid": prediction.record.uuid})
+    bad = client.post(review_url, {"verdict": "disagree", "beat_number": 3})
+    assert bad.status_code == 400 and "Choose the correct class" in bad.content.decode()
+    out_of_range = client.post(review_url, {"verdict": "disagree", "beat_number": 99, "corrected_code": "A"})
+    assert out_of_range.status_code == 400 and "8 beats" in out_of_range.content.decode()
+    ok = client.post(review_url, {"verdict": "disagree", "beat_number": 3, "corrected_code": "A", "note": "Atrial."})
+    assert ok.status_code == 302
+    review = prediction.reviews.get()
+    assert (review.beat_index, review.corrected_code, review.doctor) == (2, "A", doctor)
+
+
+def test_cases_lists_linked_patients_with_pending_reviews(client, patient, doctor, other_patient):
+    reviewed = DonePredictionFactory(record=ECGRecordFactory(owner=patient, created_at=timezone.now() - timedelta(days=2)))
+    ReviewFactory(prediction=reviewed, doctor=doctor)
+    DonePredictionFactory(record=ECGRecordFactory(owner=patient, original_filename="latest.csv"))
+    ECGRecordFactory(owner=other_patient, original_filename="unlinked.csv")
+    client.force_login(doctor)
+    html = client.get(reverse("predictions:cases")).content.decode()
+    assert "Pat Ient" in html and "latest.csv" in html and "unlinked.csv" not in html
+    assert '<span class="badge text-bg-warning">1</span>' in html
+    history = client.get(reverse("predictions:patient_history", kwargs={"patient_id": patient.pk})).content.decode()
+    assert "ECGs of Pat Ient" in history and "latest.csv" in history
+
+
+def test_cases_is_for_verified_doctors_only(patient_client, client, unverified_doctor):
+    assert patient_client.get(reverse("predictions:cases")).status_code == 404
+    client.force_login(unverified_doctor)
+    assert client.get(reverse("predictions:cases")).status_code == 404
+
+
+def test_the_dashboard_panel_shows_recent_results_and_counts(patient_client, patient):
+    DonePredictionFactory(record=ECGRecordFactory(owner=patient, original_filename="recent.csv"), counts={"N": 4, "V": 1})
+    PredictionFactory(record=ECGRecordFactory(owner=patient))
+    html = patient_client.get(reverse("dashboard")).content.decode()
+    assert 'id="predictions-panel"' in html and "recent.csv" in html
+    assert reverse("predictions:upload") in html
+    assert "1 analysis in progress" in html
+    assert 'id="cases-panel"' not in html
+
+
+def test_the_dashboard_shows_a_doctor_their_cases(client, doctor, patient):
+    DonePredictionFactory(record=ECGRecordFactory(owner=patient))
+    client.force_login(doctor)
+    html = client.get(reverse("dashboard")).content.decode()
+    assert 'id="cases-panel"' in html and "Pat Ient" in html and "1 to review" in html
+
+
+def test_the_pdf_report_carries_what_a_doctor_needs(patient_client, patient, doctor):
+    import pypdfium2
+
+    record = ECGRecordFactory(owner=patient, recorded_on="2024-03-02", note="Dizzy <b>spells</b>")
+    prediction = DonePredictionFactory(record=record)
+    PredictionImageFactory(prediction=prediction)
+    ReviewFactory(prediction=prediction, doctor=doctor, note="Please repeat the ECG & call me.")
+    response = patient_client.get(reverse("predictions:report", kwargs={"uuid": record.uuid}))
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    pdf = pypdfium2.PdfDocument(response.content)
+    text = " ".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf)))
+    for expected in ("Pat Ient", "02 Mar 2024", "Beats analysed", "72 bpm", "Premature ventricular contraction",
+                     "test-model-1", "Dora Doc", "Please repeat the ECG & call me.", "not a diagnosis", "Dizzy <b>spells</b>"):
+        assert expected in text, expected
+
+
+def test_the_pdf_waits_for_a_finished_result(patient_client, patient):
+    prediction = PredictionFactory(record=ECGRecordFactory(owner=patient))
+    assert patient_client.get(reverse("predictions:report", kwargs={"uuid": prediction.record.uuid})).status_code == 404
