@@ -10,8 +10,6 @@ import tempfile
 from pathlib import Path
 
 import pypdfium2
-from PIL import Image
-
 from predictions.errors import UploadError
 
 PDF_DPI = 150
@@ -34,8 +32,8 @@ def wfdb_layout(header_text):
 
 def _safe_name(name, fallback):
     """Return ``name`` when it is a plain file name, else ``fallback`` (never a path)."""
-    name = Path(str(name)).name
-    if not name or name in (".", "..") or name != str(name) or "/" in name or "\\" in name:
+    name = str(name)
+    if not name or name in (".", "..") or Path(name).name != name or "\\" in name:
         return fallback
     return name
 
@@ -128,10 +126,3 @@ def pdf_first_page_png(data, *, max_pixels=40_000_000):
         return out.getvalue()
     finally:
         pdf.close()
-
-
-def image_size(fileobj):
-    """Return (width, height) read from an image header without decoding pixels."""
-    fileobj.seek(0)
-    with Image.open(fileobj) as img:
-        return img.size

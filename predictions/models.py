@@ -8,6 +8,7 @@ patient's name); the original name is kept in a column instead.
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -98,6 +99,10 @@ class ECGRecord(models.Model):
 
     def __str__(self):
         return f"{self.original_filename} ({self.created_at:%Y-%m-%d})"
+
+    def clean(self):
+        if self.recorded_on and self.recorded_on > timezone.localdate():
+            raise ValidationError({"recorded_on": "The recording date cannot be in the future."})
 
     @property
     def current_prediction(self):

@@ -45,7 +45,8 @@ def warm_model(**kwargs):
 @worker_ready.connect
 def sweep_on_start(sender=None, **kwargs):
     """Re-queue predictions a previous worker left behind (runs in a child, not the parent)."""
-    requeue_stale.delay()
+    options = {"queue": settings.PREDICTIONS_QUEUE} if settings.PREDICTIONS_QUEUE else {}
+    requeue_stale.apply_async(**options)
 
 
 @shared_task(

@@ -310,6 +310,10 @@ PREDICTIONS_STALE_PENDING_S = env.int("PREDICTIONS_STALE_PENDING_S", default=300
 PREDICTIONS_STALE_RUNNING_S = env.int("PREDICTIONS_STALE_RUNNING_S", default=CELERY_TASK_TIME_LIMIT + 60)
 PREDICTIONS_LOW_CONFIDENCE = 0.6
 CELERY_BEAT_SCHEDULE = {
-    "requeue-stale-predictions": {"task": "predictions.requeue_stale", "schedule": 300.0},
+    "requeue-stale-predictions": {
+        "task": "predictions.requeue_stale",
+        "schedule": 300.0,
+        "options": {"queue": PREDICTIONS_QUEUE} if PREDICTIONS_QUEUE else {},
+    },
 }
 # --- end Predictions ------------------------------------------------------------------------

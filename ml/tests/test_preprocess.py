@@ -9,7 +9,7 @@ def test_features_have_model_shapes_and_are_deterministic(record_segment):
     x, fs, peaks, _ = record_segment(100, 0, 20)
     a = preprocess.beat_features(x, fs, peaks)
     b = preprocess.beat_features(x.copy(), fs, peaks.copy())
-    assert a.images.shape == (len(peaks), 32, 32, 1)
+    assert a.images.shape == (len(peaks), 32, 32, 2)
     assert a.context.shape == (len(peaks), preprocess.N_CONTEXT)
     assert a.images.dtype == np.float32 and a.context.dtype == np.float32
     assert np.isfinite(a.images).all() and np.isfinite(a.context).all()

@@ -2,6 +2,8 @@
 and Chromium driving the pages. Uploads real MIT-BIH excerpts and a real single-beat image.
 """
 
+import os
+import signal
 import time
 from datetime import timedelta
 
@@ -245,6 +247,9 @@ def test_a_worker_killed_mid_task_is_replaced_and_the_prediction_completes(e2e_e
         first.kill()
     finally:
         first.stop()
+    # The replacement comes up once the dead worker's message is past its visibility timeout, so
+    # Redis hands it out again at the new worker's first poll.
+    time.sleep(5)
 
     second = WorkerProcess(
         database_url=e2e_env["database_url"], redis_url=e2e_env["redis_url"], media_root=e2e_env["media_root"],
@@ -260,6 +265,40 @@ def test_a_worker_killed_mid_task_is_replaced_and_the_prediction_completes(e2e_e
     finally:
         second.stop()
         purge_queue(e2e_env["redis_url"], first.queue)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pool_child_killed_mid_task_hands_the_message_back(e2e_env, shared, patient, wfdb_pair, tmp_path):
+    """SIGKILL only the pool child: reject_on_worker_lost requeues at once, a fresh child finishes it."""
+    marker = tmp_path / "started"
+    env = {
+        "PREDICTIONS_ANALYSER": "predictions.tests.fakes.slow_real_analyse",
+        "ECG_TEST_STARTED_FILE": str(marker),
+        "ECG_TEST_ANALYSE_DELAY": "60",
+        "ECG_TEST_DELAY_ONCE": "1",
+        "PREDICTIONS_STALE_RUNNING_S": "600",
+    }
+    proc = WorkerProcess(
+        database_url=e2e_env["database_url"], redis_url=e2e_env["redis_url"], media_root=e2e_env["media_root"],
+        log_path=e2e_env["artifacts"] / "predictions-worker-child-killed.log", extra_env=env,
+    ).start()
+    shared(proc)
+    hea, dat, _ = wfdb_pair
+    try:
+        record = services.ecg_record_create(owner=patient, files=[upload("x119.hea", hea), upload("x119.dat", dat)])
+        deadline = time.monotonic() + 60
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert marker.exists(), proc.log()[-3000:]
+        child = int(marker.read_text().split()[0])
+        os.kill(child, signal.SIGKILL)
+        prediction = wait_finished(record.uuid, timeout=120)
+        assert prediction.status == "done", proc.log()[-3000:]
+        assert prediction.attempts == 2
+        assert "WorkerLostError" in proc.log() or "SIGKILL" in proc.log()
+    finally:
+        proc.stop()
+        purge_queue(e2e_env["redis_url"], proc.queue)
 
 
 @pytest.mark.django_db(transaction=True)

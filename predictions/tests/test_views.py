@@ -213,3 +213,34 @@ def test_the_pdf_report_carries_what_a_doctor_needs(patient_client, patient, doc
 def test_the_pdf_waits_for_a_finished_result(patient_client, patient):
     prediction = PredictionFactory(record=ECGRecordFactory(owner=patient))
     assert patient_client.get(reverse("predictions:report", kwargs={"uuid": prediction.record.uuid})).status_code == 404
+
+
+def test_the_result_links_to_articles_about_the_predicted_classes(patient_client, patient):
+    from articles.selectors import article_links_for_codes
+
+    links = article_links_for_codes(codes=["V"])
+    if not links:
+        pytest.skip("no published article about premature ventricular contractions")
+    prediction = DonePredictionFactory(record=ECGRecordFactory(owner=patient))
+    html = patient_client.get(reverse("predictions:detail", kwargs={"uuid": prediction.record.uuid})).content.decode()
+    assert f'href="{links[0]["url"]}"' in html and links[0]["title"] in html
+    assert "is not a diagnosis of that disease" in html
+
+
+def test_large_uploads_stream_through_temporary_files(patient_client, wfdb_pair, settings, django_capture_on_commit_callbacks):
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 1024  # every file goes to a temporary file on disk
+    hea, dat, _ = wfdb_pair
+    with django_capture_on_commit_callbacks(execute=True):
+        response = patient_client.post(reverse("predictions:upload"), {"file": [upload("x119.hea", hea), upload("x119.dat", dat)]})
+    assert response.status_code == 302
+    record = ECGRecord.objects.get()
+    assert record.companion_file.open("rb").read() == dat
+    assert record.current_prediction.status == "done"
+
+
+def test_a_record_dated_in_the_future_is_invalid():
+    from django.core.exceptions import ValidationError
+
+    record = ECGRecordFactory.build(recorded_on=timezone.localdate() + timedelta(days=1))
+    with pytest.raises(ValidationError):
+        record.clean()

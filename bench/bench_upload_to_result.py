@@ -1,0 +1,184 @@
+"""Upload-to-result benchmark: time from an API upload to a finished result, with a real worker.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/ecgportal REDIS_URL=redis://127.0.0.1:6379/2 \\
+        python bench/bench_upload_to_result.py [--data ../shared/data] [--uploads 20]
+
+What it does, in one run on this machine:
+- creates a throw-away PostgreSQL database (``bench_ecg_upload``, migrated) and media folder;
+- starts a real Celery worker (``--pool=prefork --concurrency=1``) on its own queue in Redis;
+- serves the portal over HTTP (a local WSGI server) and, as a token-authenticated client, uploads
+  30 s of MIT-BIH record 119 (WFDB .hea + .dat) ``--uploads`` times, one after the other, polling
+  the status endpoint every 20 ms until the result is finished;
+- beside it, as the baseline, times the same file through ``ml.analyse()`` in this process (warm
+  model): what the worker spends on the analysis itself.
+Prints median / p95 of both and writes the same text to bench/RESULTS-upload.md. Two warm-up
+uploads (the worker's first task traces the model) are reported but not counted.
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _quantile(values, q):
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", default=os.environ.get("ECG_DATA_DIR", str(REPO.parent / "shared" / "data")))
+    p.add_argument("--uploads", type=int, default=20)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--out", default=str(REPO / "bench" / "RESULTS-upload.md"))
+    args = p.parse_args(argv)
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get("REDIS_URL"):
+        sys.exit("Set DATABASE_URL (PostgreSQL) and REDIS_URL: the benchmark needs the real services.")
+
+    media = tempfile.mkdtemp(prefix="bench-media-")
+    queue = f"predictions-bench-{uuid.uuid4().hex[:8]}"
+    os.environ.update(
+        {"DJANGO_SETTINGS_MODULE": "ecgportal.settings.test", "DJANGO_MEDIA_ROOT": media, "PREDICTIONS_QUEUE": queue}
+    )
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+
+    connection.settings_dict["TEST"].update(NAME="bench_ecg_upload")
+    test_db = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    worker = server = None
+    try:
+        import requests
+        from django.core.servers.basehttp import WSGIRequestHandler
+        from django.core.wsgi import get_wsgi_application
+        from rest_framework.authtoken.models import Token
+        from wsgiref.simple_server import WSGIServer, make_server
+
+        from accounts.tests.factories import UserFactory
+        from predictions.models import Prediction
+        from predictions.tests.samples import mitdb_excerpt
+        from predictions.tests.worker import WorkerProcess, database_url, purge_queue
+
+        settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["uploads"] = "10000/hour"
+        from rest_framework.throttling import SimpleRateThrottle
+
+        SimpleRateThrottle.THROTTLE_RATES = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+
+        class Quiet(WSGIRequestHandler):
+            def log_message(self, *a):
+                pass
+
+        server = make_server("127.0.0.1", 0, get_wsgi_application(), server_class=WSGIServer, handler_class=Quiet)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        base = f"http://127.0.0.1:{server.server_port}"
+
+        excerpt_dir = Path(media) / "excerpt"
+        hea, dat, reference = mitdb_excerpt(args.data, excerpt_dir, record="119", start_s=60, seconds=30)
+        files = [("file", ("x119.hea", hea.read_bytes())), ("file", ("x119.dat", dat.read_bytes()))]
+
+        worker = WorkerProcess(
+            database_url=database_url(connection.settings_dict),
+            redis_url=os.environ["REDIS_URL"],
+            media_root=media,
+            log_path=Path(media) / "worker.log",
+            queue=queue,
+        )
+        t = time.perf_counter()
+        worker.start()
+        worker_start_s = time.perf_counter() - t
+
+        user = UserFactory()
+        token = Token.objects.create(user=user)
+        session = requests.Session()
+        session.headers["Authorization"] = f"Token {token.key}"
+
+        def one_upload():
+            t0 = time.perf_counter()
+            r = session.post(f"{base}/api/v1/records/", files=files, timeout=60)
+            r.raise_for_status()
+            status_url = r.json()["links"]["status"]
+            t_accepted = time.perf_counter() - t0
+            while True:
+                s = session.get(status_url, timeout=30).json()
+                if s["is_finished"]:
+                    break
+                time.sleep(0.02)
+            total = time.perf_counter() - t0
+            assert s["status"] == "done", s
+            return total, t_accepted, s["duration_ms"] / 1000.0
+
+        warm = [one_upload() for _ in range(args.warmup)]
+        runs = [one_upload() for _ in range(args.uploads)]
+        waits = [
+            (p.started_at - p.created_at).total_seconds()
+            for p in Prediction.objects.filter(record__owner=user).order_by("created_at")[args.warmup :]
+        ]
+
+        # Baseline: the analysis alone, in this process, warm.
+        from ml import analyse
+
+        analyse(str(hea))
+        baseline = []
+        for _ in range(args.uploads):
+            t = time.perf_counter()
+            result = analyse(str(hea))
+            baseline.append(time.perf_counter() - t)
+        beats = len(result.labels)
+
+        totals = [r[0] for r in runs]
+        accepted = [r[1] for r in runs]
+        worker_analysis = [r[2] for r in runs]
+        lines = [
+            "# Upload to result: API upload -> real Celery worker -> finished result",
+            "",
+            f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}, "
+            f"PostgreSQL + Redis on localhost; worker `--pool=prefork --concurrency=1`.",
+            f"Input: 30 s of MIT-BIH record 119 (WFDB .hea + .dat, {beats} beats), uploaded {args.uploads} times "
+            f"over HTTP with token auth, one after the other; status polled every 20 ms.",
+            f"Worker start to ready (imports TensorFlow, loads the model): {worker_start_s:.1f} s. "
+            f"Warm-up uploads (not counted): {', '.join(f'{w[0]:.2f} s' for w in warm)}.",
+            "",
+            "| measure | median | p95 |",
+            "|---|---:|---:|",
+            f"| upload -> result (end to end, client side) | {statistics.median(totals):.3f} s | {_quantile(totals, 0.95):.3f} s |",
+            f"| upload request alone (checks, storage, row, enqueue) | {statistics.median(accepted):.3f} s | {_quantile(accepted, 0.95):.3f} s |",
+            f"| queue wait (created -> worker started) | {statistics.median(waits):.3f} s | {_quantile(waits, 0.95):.3f} s |",
+            f"| worker analysis incl. images (duration_ms) | {statistics.median(worker_analysis):.3f} s | {_quantile(worker_analysis, 0.95):.3f} s |",
+            f"| baseline: in-process `ml.analyse()` (warm) | {statistics.median(baseline):.3f} s | {_quantile(baseline, 0.95):.3f} s |",
+            "",
+            f"Overhead of the asynchronous path over the bare analysis (median): "
+            f"{statistics.median(totals) - statistics.median(baseline):.3f} s "
+            f"({statistics.median(totals) / statistics.median(baseline):.1f}x).",
+        ]
+        text = "\n".join(lines) + "\n"
+        print(text)
+        Path(args.out).write_text(text)
+    finally:
+        if worker is not None:
+            worker.stop()
+            purge_queue(os.environ["REDIS_URL"], queue)
+        if server is not None:
+            server.shutdown()
+        connection.creation.destroy_test_db(test_db, verbosity=0)
+        import shutil
+
+        shutil.rmtree(media, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
