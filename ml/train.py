@@ -84,7 +84,8 @@ def install_model(src, *, protocol, seed, epochs, metrics_path):
 
 
 def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records=None,
-          cache_dir=dataset.DEFAULT_CACHE_DIR, install=True, verbose=2, weight_power=0.5):
+          cache_dir=dataset.DEFAULT_CACHE_DIR, install=True, verbose=2, weight_power=0.5,
+          image_noise=0.0, image_dropout=0.25):
     """Train one protocol and return its metrics dict (also written to ``out/metrics.json``)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
@@ -105,7 +106,8 @@ def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records
           f"test {len(test_set)}; classes {names}; prepared in {time.time() - t0:.1f} s",
           flush=True)
 
-    model = build_model(preprocess.IMAGE_SHAPE, preprocess.N_CONTEXT, k)
+    model = build_model(preprocess.IMAGE_SHAPE, preprocess.N_CONTEXT, k,
+                        image_noise=image_noise, image_dropout=image_dropout)
     model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     best = out / "best.keras"
@@ -136,6 +138,8 @@ def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records
         "n_train": len(train_set),
         "n_validation": len(val_set),
         "weight_power": weight_power,
+        "image_noise": image_noise,
+        "image_dropout": image_dropout,
         "class_weights": {names[i]: w for i, w in weights.items()},
         "params": int(model.count_params()),
         "train_seconds": round(time.time() - t0, 1),
@@ -167,6 +171,9 @@ def main(argv=None):
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--weight-power", type=float, default=0.5,
                    help="class weight = frequency**-power (0: none, 0.5: default, 1: inverse)")
+    p.add_argument("--image-noise", type=float, default=0.0,
+                   help="std of Gaussian noise on the image while training (regularisation)")
+    p.add_argument("--image-dropout", type=float, default=0.25)
     p.add_argument("--records", help="comma-separated record subset (for quick checks)")
     p.add_argument("--cache-dir", default=str(dataset.DEFAULT_CACHE_DIR))
     p.add_argument("--no-install", action="store_true", help="serve: do not touch ml/models")
@@ -177,7 +184,8 @@ def main(argv=None):
     records = [int(r) for r in args.records.split(",")] if args.records else None
     train(data=args.data, protocol=args.protocol, epochs=args.epochs, seed=args.seed,
           out=args.out, batch_size=args.batch_size, lr=args.lr, records=records,
-          cache_dir=args.cache_dir, install=not args.no_install, weight_power=args.weight_power)
+          cache_dir=args.cache_dir, install=not args.no_install, weight_power=args.weight_power,
+          image_noise=args.image_noise, image_dropout=args.image_dropout)
     if args.install_inter and args.protocol == "inter-patient":
         install_copy(Path(args.out) / "best.keras", INTER_MODEL)
     return 0

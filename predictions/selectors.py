@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Subquery
 
 from accounts.models import User
+from articles.selectors import article_links_for_codes
 from ml.classes import BY_CODE, CODES
 from predictions import access
 from predictions.models import BeatCount, ECGRecord, Prediction, PredictionImage, Review
@@ -157,11 +158,7 @@ def prediction_view(*, prediction, user):
 
 
 def article_links(*, codes):
-    """Return the articles about the predicted classes (empty until the articles app provides them)."""
-    try:
-        from articles.selectors import article_links_for_codes
-    except ImportError:
-        return []
+    """Return the articles about the predicted classes, abnormal classes first."""
     # Abnormal classes first: those are the ones a reader wants to learn about.
     ordered = sorted(codes, key=lambda c: c == "N")
     return article_links_for_codes(codes=ordered)

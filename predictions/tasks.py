@@ -37,7 +37,9 @@ def warm_model(**kwargs):
     try:
         from ml import store
 
-        store.get_classifier()
+        started = time.monotonic()
+        classifier = store.get_classifier()
+        logger.info("ECG model %s loaded in worker child in %d ms", classifier.version, _ms(started))
     except Exception:  # the first task reports a broken model; the child must still start
         logger.exception("Could not preload the ECG model in this worker child")
 

@@ -209,3 +209,11 @@ def test_requeue_command_reports_what_it_did(monkeypatch, capsys, django_capture
 
 def test_accounts_deletion_hook_is_callable_for_a_user_without_records():
     assert services.ecg_record_purge_for_user(user=UserFactory()) == 0
+
+
+def test_a_renamed_dat_file_is_paired_with_its_header_by_content(patient, wfdb_pair, django_capture_on_commit_callbacks):
+    hea, dat, _ = wfdb_pair
+    files = [upload("signal-data.bin", dat), upload("my-record.hea", hea)]  # any order, any names
+    record = _create(patient, files, django_capture_on_commit_callbacks)
+    assert record.original_filename == "my-record.hea" and record.companion_filename == "signal-data.bin"
+    assert record.current_prediction.status == Prediction.Status.DONE
