@@ -11,18 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from ecgportal.testing import IN_CI, require  # noqa: F401  (re-exported for fixtures)
+
 REPO = Path(__file__).resolve().parent
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 ARTIFACTS = REPO / "test-artifacts"
-
-
-def require(condition, reason):
-    """Skip (locally) or fail (under CI=true) when a required service is unavailable."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"required in CI: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(autouse=True)

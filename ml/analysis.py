@@ -151,17 +151,20 @@ def _pick_representatives(probs, labels_idx, limit):
     return picks
 
 
-def _representatives(classifier, feats, probs, labels_idx, limit):
+def _representatives(classifier, images, context, probs, labels_idx, limit):
     from ml import saliency
 
     reps = []
     model = getattr(classifier, "model", None)
+    output_codes = list(getattr(classifier, "codes", None) or classes.CODES)
     for i in _pick_representatives(probs, labels_idx, limit):
         c = int(labels_idx[i])
-        image = feats.images[i]
+        image = images[i]
         spectral = saliency.spectral_png(image)
         if model is not None:
-            sal = saliency.saliency_map(model, image, feats.context[i], c)
+            # Saliency of the model's own output column for this class.
+            sal = saliency.saliency_map(model, image, context[i],
+                                        output_codes.index(classes.CODES[c]))
             overlay = saliency.overlay_png(image, sal)
         else:  # a stand-in classifier without gradients (tests)
             overlay = spectral
@@ -170,12 +173,27 @@ def _representatives(classifier, feats, probs, labels_idx, limit):
     return reps
 
 
+def _as_eight_classes(probs, classifier):
+    """Return ``probs`` with one column per code of ``ml.classes`` (0 for classes it lacks)."""
+    codes = getattr(classifier, "codes", None)
+    probs = np.asarray(probs, dtype=np.float64)
+    if codes is None or tuple(codes) == classes.CODES:
+        return probs
+    full = np.zeros((len(probs), len(classes.CODES)))
+    full[:, [classes.CODES.index(c) for c in codes]] = probs
+    return full
+
+
 def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
-            n_representatives=len(classes.CODES)):
+            image_classifier=None, n_representatives=len(classes.CODES)):
     """Return the :class:`AnalysisResult` for the ECG in ``source`` (path or numpy array).
 
     ``classifier`` is an object with ``predict(images, context) -> (n, 8) probabilities`` and a
-    ``version``; by default the shipped model (``ml.store.get_classifier()``).
+    ``version``; by default the shipped model (``ml.store.get_classifier()``). It labels signals
+    and rhythm strips. A single-beat plot (kind ``"image-beat"``) is labelled by
+    ``image_classifier`` instead, by default the shipped image-beat model
+    (``ml.store.get_image_classifier()``, 6 classes: it never outputs P or E); its inputs come
+    from ``ml.preprocess.image_beat_features`` of the digitised trace.
     Raise an :class:`ECGInputError` subclass for a file that cannot be read at all (empty,
     unsupported format, incomplete WFDB record, no usable sampling rate).
     """
@@ -200,8 +218,9 @@ def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
     if single_beat:
         # The whole array is one beat: its R peak is the largest deflection from the baseline.
         r_peaks = np.array([int(np.argmax(np.abs(x - np.median(x))))])
-        known["notes"].append("Single-beat image: classified with neutral rhythm context "
-                              "(RR 0.8 s, all RR ratios 1); no heart rate.")
+        known["notes"].append("Single-beat image: classified by the single-beat image model "
+                              "(trained on plots of this kind; 6 classes, never paced or "
+                              "ventricular escape), without rhythm context; no heart rate.")
     else:
         from ml.detect import detect_r_peaks
 
@@ -222,13 +241,23 @@ def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
         known["notes"].append("Signal quality is poor: " + "; ".join(q.reasons)
                               + " Treat the labels with extra caution.")
 
-    if classifier is None:
-        from ml.store import get_classifier
+    if single_beat:
+        if image_classifier is None:
+            from ml.store import get_image_classifier
 
-        classifier = get_classifier()
-    feats = preprocess.beat_features(cleaned, rec.fs, r_peaks, single_beat=single_beat,
-                                     cleaned=True)
-    probs = np.asarray(classifier.predict(feats.images, feats.context), dtype=np.float64)
+            image_classifier = get_image_classifier()
+        classifier = image_classifier
+        # The raw digitised trace, as the image model was trained on it (ml.image_dataset).
+        image, trace_context = preprocess.image_beat_features(x)
+        images, context = image[None], trace_context[None]
+    else:
+        if classifier is None:
+            from ml.store import get_classifier
+
+            classifier = get_classifier()
+        feats = preprocess.beat_features(cleaned, rec.fs, r_peaks, cleaned=True)
+        images, context = feats.images, feats.context
+    probs = _as_eight_classes(classifier.predict(images, context), classifier)
     labels_idx = probs.argmax(axis=1)
     top = probs.max(axis=1)
     codes = [classes.CODES[i] for i in labels_idx]
@@ -247,7 +276,7 @@ def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
         confidence=round(float(top.mean()), 3),
         low_confidence_beats=int((top < LOW_CONFIDENCE).sum()),
         model_version=getattr(classifier, "version", None),
-        representatives=_representatives(classifier, feats, probs, labels_idx,
+        representatives=_representatives(classifier, images, context, probs, labels_idx,
                                           n_representatives),
         **known,
     )

@@ -81,11 +81,14 @@ def resample(signal, fs, target_fs=MODEL_FS):
     return sps.resample_poly(signal, ratio.numerator, ratio.denominator)
 
 
-@lru_cache(maxsize=1)
-def _wavelet_matrix():
-    """Return the (segment, 2*freq*time) float32 matrix mapping a beat segment to its scalogram."""
+@lru_cache(maxsize=4)
+def _wavelet_matrix(first_center=_SEG_BEFORE - _PRE, step=_STEP):
+    """Return the (segment, 2*freq*time) float32 matrix mapping a segment to its scalogram.
+
+    Image column ``j`` is centred on segment sample ``first_center + step * j``.
+    """
     t = np.arange(_SEG_LEN)
-    centers = _SEG_BEFORE - _PRE + _STEP * np.arange(IMAGE_SIZE)
+    centers = first_center + step * np.arange(IMAGE_SIZE)
     kernels = np.zeros((_SEG_LEN, IMAGE_SIZE, IMAGE_SIZE), dtype=np.complex128)
     for i, f in enumerate(FREQS_HZ):
         sigma = min(_N_CYCLES / (2 * np.pi * f), _MAX_SIGMA_S) * MODEL_FS
@@ -98,6 +101,14 @@ def _wavelet_matrix():
     flat = kernels.reshape(_SEG_LEN, IMAGE_SIZE * IMAGE_SIZE)
     # Real and imaginary parts side by side: one float32 GEMM instead of a complex one.
     return np.concatenate([flat.real, flat.imag], axis=1).astype(np.float32)
+
+
+def _scalograms(segments, **matrix_args):
+    """Return the (n, 32, 32) log-magnitude scalograms of (n, _SEG_LEN) segments."""
+    proj = np.asarray(segments, dtype=np.float32) @ _wavelet_matrix(**matrix_args)
+    half = IMAGE_SIZE * IMAGE_SIZE
+    mags = np.hypot(proj[:, :half], proj[:, half:])
+    return np.log1p(8.0 * mags).reshape(len(segments), IMAGE_SIZE, IMAGE_SIZE).astype(np.float32)
 
 
 def _refine(x, peaks):
@@ -156,10 +167,7 @@ def beat_features(signal, fs, r_peaks, *, single_beat=False, cleaned=False):
     xp = np.pad(x / scale, (_SEG_LEN, _SEG_LEN))
     starts = peaks + _SEG_LEN - _SEG_BEFORE
     segments = xp[starts[:, None] + np.arange(_SEG_LEN)[None, :]].astype(np.float32)
-    proj = segments @ _wavelet_matrix()
-    half = IMAGE_SIZE * IMAGE_SIZE
-    mags = np.hypot(proj[:, :half], proj[:, half:])
-    scalograms = np.log1p(8.0 * mags).reshape(n, IMAGE_SIZE, IMAGE_SIZE).astype(np.float32)
+    scalograms = _scalograms(segments)
     if single_beat:
         relative = np.zeros_like(scalograms)  # no other beats to compare with
     else:
@@ -167,3 +175,38 @@ def beat_features(signal, fs, r_peaks, *, single_beat=False, cleaned=False):
     images = np.stack([scalograms, relative], axis=-1)
     context = rr_context(r_peaks, fs, single_beat=single_beat)
     return BeatFeatures(images, context, r_peaks, fs)
+
+
+# --- single-beat images ---------------------------------------------------------------------------
+# A single-beat plot has no time scale, no amplitude scale and no rhythm, so it gets its own input:
+# the whole digitised trace, stretched to a fixed nominal span, as the same kind of 32x32 wavelet
+# scalogram, beside the coarse trace shape. The image-beat model (ml/models/ecg_cnn_image.keras) is
+# trained on exactly this function's output.
+BEAT_TRACE_SAMPLES = 128  # the trace is resampled to this many samples at MODEL_FS (~0.71 s)
+BEAT_IMAGE_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
+N_TRACE_CONTEXT = 32  # the trace itself at 32 points, for the dense branch
+
+
+def image_beat_features(trace):
+    """Return (image (32, 32, 1), context (N_TRACE_CONTEXT,)) for one digitised single-beat plot.
+
+    ``trace`` is the signal ``ml.io.load`` read from the plot, at any rate: it is taken as one
+    beat spanning the plot, resampled to :data:`BEAT_TRACE_SAMPLES`, centred on its median and
+    scaled to a peak |amplitude| of 1 (the plots carry no mV scale). The scalogram columns span
+    the whole trace; the context holds the normalised trace at 32 evenly spaced points.
+    """
+    x = np.asarray(trace, dtype=np.float64).ravel()
+    if x.size < 2:
+        x = np.zeros(2)
+    pos = np.linspace(0.0, x.size - 1.0, BEAT_TRACE_SAMPLES)
+    x = np.interp(pos, np.arange(x.size), x)
+    x = x - np.median(x)
+    peak = np.max(np.abs(x))
+    x = x / peak if peak > 1e-9 else x
+    pad_before = (_SEG_LEN - BEAT_TRACE_SAMPLES) // 2
+    # Edge padding: the plot's ends continue flat rather than dropping to zero.
+    segment = np.pad(x, (pad_before, _SEG_LEN - BEAT_TRACE_SAMPLES - pad_before), mode="edge")
+    step = BEAT_TRACE_SAMPLES // IMAGE_SIZE
+    image = _scalograms(segment[None, :], first_center=pad_before + step // 2, step=step)[0]
+    context = x[np.linspace(0, BEAT_TRACE_SAMPLES - 1, N_TRACE_CONTEXT).round().astype(int)]
+    return image[..., None], context.astype(np.float32)

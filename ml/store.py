@@ -1,7 +1,9 @@
-"""Load the shipped model once per process and classify batches of beats with it.
+"""Load the shipped models once per process and classify batches of beats with them.
 
-The model file is checked against its SHA-256 (``ml/models/ecg_cnn.sha256``) before Keras reads
-it: a truncated or swapped file is a deployment fault (:class:`ml.errors.ModelFileError`), not a
+Two models are shipped: ``ecg_cnn.keras`` (8 classes, for signals and rhythm strips) and
+``ecg_cnn_image.keras`` (6 classes, for single-beat plots; inputs from
+``ml.preprocess.image_beat_features``). Each model file is checked against its SHA-256
+(``<name>.sha256`` beside it) before Keras reads it: a truncated or swapped file is a deployment fault (:class:`ml.errors.ModelFileError`), not a
 wrong answer. TensorFlow is imported here, on first load, never at ``import ml`` time, and the
 cache is per process id so a forked Celery child never reuses its parent's TensorFlow state.
 """
@@ -16,6 +18,7 @@ import numpy as np
 from ml.errors import ModelFileError
 
 MODEL_PATH = Path(__file__).resolve().parent / "models" / "ecg_cnn.keras"
+IMAGE_MODEL_PATH = MODEL_PATH.with_name("ecg_cnn_image.keras")
 BATCH = 4096  # beats per forward pass: bounds memory on long records
 
 
@@ -57,11 +60,13 @@ class Classifier:
     ``predict(images, context)`` returns the (n, n_classes) softmax probabilities. It runs the
     model as one traced ``tf.function`` per batch of up to :data:`BATCH` beats (never
     ``model.predict`` per beat, which costs ~50-150 ms of fixed overhead per call).
+    ``codes`` are the class codes of the output columns, in order.
     """
 
-    def __init__(self, model, *, version):
+    def __init__(self, model, *, version, codes=None):
         self.model = model
         self.version = version
+        self.codes = tuple(codes) if codes is not None else None
         self._fn = None
 
     @property
@@ -100,12 +105,12 @@ class Classifier:
         return np.concatenate(out)
 
 
-def load_classifier(path=MODEL_PATH, *, loader=keras_loader, verify=True):
+def load_classifier(path=MODEL_PATH, *, loader=keras_loader, verify=True, codes=None):
     """Return a :class:`Classifier` for the model at ``path`` after checking its SHA-256."""
     path = Path(path)
     if not path.is_file():
-        raise ModelFileError(f"The model file {path} is missing. Train it: python -m ml.train "
-                             "--protocol serve ... (see ml/MODEL_CARD.md).")
+        raise ModelFileError(f"The model file {path} is missing. Train it with python -m ml.train "
+                             "(commands in ml/MODEL_CARD.md, section Reproduce).")
     digest = sha256_of(path)
     if verify:
         expected = expected_sha256(path)
@@ -113,34 +118,48 @@ def load_classifier(path=MODEL_PATH, *, loader=keras_loader, verify=True):
             raise ModelFileError(
                 f"The model file {path} does not match its checksum "
                 f"(expected {expected[:12]}..., found {digest[:12]}...): it is corrupt or was "
-                "replaced without updating ecg_cnn.sha256."
+                f"replaced without updating {path.with_suffix('.sha256').name}."
             )
     try:
         model = loader(path)
     except Exception as exc:  # a file that passes the checksum but Keras cannot read
         raise ModelFileError(f"The model file {path} could not be loaded: {exc}") from exc
-    return Classifier(model, version=digest[:12])
+    return Classifier(model, version=digest[:12], codes=codes)
 
 
 _lock = threading.Lock()
-_cached = {}  # pid -> Classifier
+_cached = {}  # (pid, model path) -> Classifier
 _loader = keras_loader
 
 
 def set_loader(loader):
-    """Replace how the shipped model is loaded (a test seam); ``None`` restores Keras. Clears the cache."""
+    """Replace how the shipped models are loaded (a test seam); ``None`` restores Keras. Clears the cache."""
     global _loader
     with _lock:
         _loader = loader or keras_loader
         _cached.clear()
 
 
-def get_classifier():
-    """Return this process's :class:`Classifier` for the shipped model, loading it on first use."""
+def _get(path, codes):
     pid = os.getpid()
     with _lock:
-        clf = _cached.get(pid)
+        clf = _cached.get((pid, path))
         if clf is None:
-            _cached.clear()  # drop a parent's entry after a fork
-            clf = _cached[pid] = load_classifier(MODEL_PATH, loader=_loader)
+            for key in [k for k in _cached if k[0] != pid]:
+                del _cached[key]  # drop a parent's entries after a fork
+            clf = _cached[(pid, path)] = load_classifier(path, loader=_loader, codes=codes)
         return clf
+
+
+def get_classifier():
+    """Return this process's :class:`Classifier` for the shipped 8-class model, loading it on first use."""
+    from ml.classes import CODES
+
+    return _get(MODEL_PATH, CODES)
+
+
+def get_image_classifier():
+    """Return this process's :class:`Classifier` for the single-beat image model (6 classes)."""
+    from ml.image_dataset import IMAGE_CODES
+
+    return _get(IMAGE_MODEL_PATH, IMAGE_CODES)

@@ -7,6 +7,13 @@ Protocols (see ``ml.dataset``): ``intra-patient`` (8 classes, stratified 80/20 b
 on the intra-patient training split, so the intra-patient test beats stay unseen and its figures
 are measured on them). Validation for checkpointing is 10 % of the training side, never the test.
 
+``image-beats`` trains the separate single-beat-image model (``ml.image_dataset``: 6 classes,
+unique images split 70/15/15, checkpoint on the 15 % validation images) from the image folders:
+
+    python -m ml.train --protocol image-beats --data ../shared/data/ecg-images/train --epochs 20 --seed 1 --out .cache/runs/image-beats
+
+and installs it as ``ml/models/ecg_cnn_image.keras`` with its ``.sha256`` (unless ``--no-install``).
+
 Class imbalance: class weights proportional to 1/sqrt(class frequency), normalised to a mean of 1
 over the training beats. Full inverse-frequency weights would multiply the rarest classes (E: 85
 training beats vs 60,000 N) by ~700 and cost many false positives; no weighting lets the head
@@ -34,6 +41,7 @@ from ml import dataset, metrics, preprocess
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 SHIPPED = MODELS_DIR / "ecg_cnn.keras"
 INTER_MODEL = MODELS_DIR / "ecg_cnn_ds1_aami.keras"
+IMAGE_MODEL = MODELS_DIR / "ecg_cnn_image.keras"
 
 
 def class_weights(y, n_classes, power=0.5):
@@ -96,18 +104,27 @@ def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    arrays = dataset.load_all_beats(
-        data, records=tuple(records) if records else dataset.ALL_RECORDS, cache_dir=cache_dir
-    )
-    train_set, val_set, test_set = dataset.protocol_splits(arrays, protocol, seed)
-    names = train_set.class_names
+    if protocol == "image-beats":
+        from ml import image_dataset
+
+        entries, facts, arrays, splits = image_dataset.load_splits(data, cache_dir=cache_dir)
+        train_set, val_set, test_set = (image_dataset.beat_set(entries, arrays, idx)
+                                        for idx in splits)
+        names = image_dataset.IMAGE_CODES
+        shapes = (preprocess.BEAT_IMAGE_SHAPE, preprocess.N_TRACE_CONTEXT)
+    else:
+        arrays = dataset.load_all_beats(
+            data, records=tuple(records) if records else dataset.ALL_RECORDS, cache_dir=cache_dir
+        )
+        train_set, val_set, test_set = dataset.protocol_splits(arrays, protocol, seed)
+        names = train_set.class_names
+        shapes = (preprocess.IMAGE_SHAPE, preprocess.N_CONTEXT)
     k = len(names)
     print(f"[{protocol}] beats: train {len(train_set)}, validation {len(val_set)}, "
           f"test {len(test_set)}; classes {names}; prepared in {time.time() - t0:.1f} s",
           flush=True)
 
-    model = build_model(preprocess.IMAGE_SHAPE, preprocess.N_CONTEXT, k,
-                        image_noise=image_noise, image_dropout=image_dropout)
+    model = build_model(*shapes, k, image_noise=image_noise, image_dropout=image_dropout)
     model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     best = out / "best.keras"
@@ -153,6 +170,12 @@ def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records
         digest = install_model(best, protocol=protocol, seed=seed, epochs=epochs,
                                metrics_path=out / "metrics.json")
         print(f"installed {SHIPPED} sha256 {digest}", flush=True)
+    if protocol == "image-beats":
+        result["data"] = facts
+        (out / "metrics.json").write_text(json.dumps(result, indent=1))
+        if install:
+            digest = install_copy(best, IMAGE_MODEL)
+            print(f"installed {IMAGE_MODEL} sha256 {digest}", flush=True)
     rep = result["test"]
     print(f"[{protocol}] test accuracy {rep['accuracy']:.4f}; " + ", ".join(
         f"{c} F1 {v['f1']:.3f}" for c, v in rep["per_class"].items() if v["f1"] is not None),
@@ -162,8 +185,10 @@ def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", required=True, help="folder with the MIT-BIH WFDB files")
-    p.add_argument("--protocol", required=True, choices=["intra-patient", "inter-patient", "serve"])
+    p.add_argument("--data", required=True, help="folder with the MIT-BIH WFDB files (image-beats: "
+                   "the ecg-images/train folder with one sub-folder per class)")
+    p.add_argument("--protocol", required=True,
+                   choices=["intra-patient", "inter-patient", "serve", "image-beats"])
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", required=True)
@@ -176,7 +201,8 @@ def main(argv=None):
     p.add_argument("--image-dropout", type=float, default=0.25)
     p.add_argument("--records", help="comma-separated record subset (for quick checks)")
     p.add_argument("--cache-dir", default=str(dataset.DEFAULT_CACHE_DIR))
-    p.add_argument("--no-install", action="store_true", help="serve: do not touch ml/models")
+    p.add_argument("--no-install", action="store_true",
+                   help="serve, image-beats: do not touch ml/models")
     p.add_argument("--install-inter", action="store_true",
                    help="inter-patient: keep the model as ml/models/ecg_cnn_ds1_aami.keras "
                         "(evaluated by ml.evaluate)")

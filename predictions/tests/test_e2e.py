@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from conftest import require
+from ecgportal.testing import require
 from ml.classes import CODES
 from predictions import services
 from predictions.models import ECGRecord, Prediction
