@@ -36,7 +36,7 @@ seed: migrate
 run: seed
 	@if [ -n "$$REDIS_URL" ]; then \
 		echo "Starting a Celery worker against $$REDIS_URL"; \
-		$(VENV)/bin/celery -A ecgportal worker --loglevel=INFO --concurrency=1 & \
+		$(VENV)/bin/celery -A ecgportal worker --beat --loglevel=INFO --concurrency=1 &\
 		trap "kill $$!" EXIT; \
 		$(PY) manage.py runserver $(HOST):$(PORT); \
 	else \

@@ -105,6 +105,25 @@ def main(argv=None):
     naive_probs = model.predict({"image": images[:k], "context": context[:k]}, verbose=0)
     agree = float(np.mean(naive_probs.argmax(1) == clf.predict(images[:k], context[:k]).argmax(1)))
 
+    # A single-beat plot: digitiser + the image-beat model (loaded once, like the signal model).
+    image = Path(args.data) / "ecg-images" / "train" / "Normal" / "fig_10008.png"
+    image_lines = []
+    if image.is_file():
+        t = time.perf_counter()
+        image_clf = store.get_image_classifier()
+        image_load_s = time.perf_counter() - t
+        analyse(image, image_classifier=image_clf)  # warm-up: tracing, saliency graph
+        plain_s = _best_of(lambda: analyse(image, image_classifier=image_clf, n_representatives=0),
+                           args.repeats)
+        full_s = _best_of(lambda: analyse(image, image_classifier=image_clf), args.repeats)
+        image_lines = [
+            f"Single-beat image ({image.parent.name}/{image.name}, 192x128 PNG) -> label with the "
+            f"image-beat model {image_clf.version}: {plain_s * 1000:.0f} ms; with the spectral and "
+            f"saliency images as the worker makes them: {full_s * 1000:.0f} ms. Image model load "
+            f"(checksum + Keras): {image_load_s:.2f} s, once per worker process.",
+            "",
+        ]
+
     lines = [
         "# Inference benchmark",
         "",
@@ -133,6 +152,7 @@ def main(argv=None):
         "",
         f"Model load (checksum + Keras): {load_model_s:.2f} s, once per worker process.",
         "",
+        *image_lines,
         f"Peak memory: process peak RSS {_peak_rss_mib():,.0f} MiB (TensorFlow included); "
         f"peak Python/numpy allocations during one whole-record analysis {py_peak / 2**20:,.1f} MiB "
         "(tracemalloc; TensorFlow's own buffers are not traced).",

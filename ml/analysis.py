@@ -22,6 +22,10 @@ from ml.errors import (
 
 DISCLAIMER = "This is an automated screening result, not a diagnosis."
 LOW_CONFIDENCE = 0.6  # a beat whose top probability is below this is flagged
+# A small, not-wide image is in the single-beat plot format (e.g. 192x128) even when its trace has
+# several peaks (ventricular flutter/fibrillation waves): no rhythm strip fits in it legibly.
+PLOT_MAX_SIZE = (400, 300)
+PLOT_MAX_ASPECT = 2.0
 MAX_TRACE_POINTS = 5000
 MIN_BEATS = 3
 # Unreadable files are raised; unusable content (flat line, noise, no trace) becomes inconclusive.
@@ -184,6 +188,19 @@ def _as_eight_classes(probs, classifier):
     return full
 
 
+def _is_small_plot(source):
+    """Return True when ``source`` is an image file of the single-beat plot size and shape."""
+    from PIL import Image
+
+    try:
+        with Image.open(source) as img:
+            width, height = img.size
+    except Exception:  # not an image file (or an array): not a plot
+        return False
+    return (width <= PLOT_MAX_SIZE[0] and height <= PLOT_MAX_SIZE[1]
+            and width <= PLOT_MAX_ASPECT * height)
+
+
 def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
             image_classifier=None, n_representatives=len(classes.CODES)):
     """Return the :class:`AnalysisResult` for the ECG in ``source`` (path or numpy array).
@@ -207,11 +224,18 @@ def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
         return _inconclusive(str(exc))
 
     x = np.asarray(rec.signal, dtype=np.float64)
+    kind = rec.kind
+    notes = list(rec.notes)
+    if kind == "image-strip" and not isinstance(source, np.ndarray) and _is_small_plot(source):
+        kind = "image-beat"
+        notes.append("The image has the size and shape of a single-beat plot, so its trace was "
+                     "read as one beat (several peaks, as in flutter/fibrillation waves), not as "
+                     "a rhythm strip.")
     known = {"fs": float(rec.fs), "duration_s": round(len(x) / rec.fs, 3), "lead": rec.lead,
-             "kind": rec.kind, "notes": list(rec.notes)}
+             "kind": kind, "notes": notes}
     cleaned = preprocess.clean(x, rec.fs)
     known["trace"] = _trace(cleaned, rec.fs)
-    single_beat = rec.kind == "image-beat"
+    single_beat = kind == "image-beat"
 
     from ml.quality import assess
 
@@ -225,7 +249,7 @@ def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
         from ml.detect import detect_r_peaks
 
         r_peaks = np.asarray(detect_r_peaks(x, rec.fs), dtype=np.int64)
-    q = assess(x, rec.fs, r_peaks, kind=rec.kind)
+    q = assess(x, rec.fs, r_peaks, kind=kind)
     known["quality"] = q.to_dict()
     if q.verdict == "unusable":
         reasons = "; ".join(q.reasons) or "the signal quality is too low"

@@ -76,19 +76,20 @@ def scan(image_dir):
         files[folder] = len(paths)
         for p in paths:
             by_sha.setdefault(_sha256(p), []).append((str(p), code))
-    entries, blank, conflicting, copies_removed = [], 0, 0, 0
+    entries, blank, blank_files, conflicting, copies_removed = [], 0, 0, 0, 0
     for sha, items in sorted(by_sha.items()):
         codes = {c for _, c in items}
         copies_removed += len(items) - 1
         if is_blank(items[0][0]):
             blank += 1
+            blank_files += len(items)
             continue
         if len(codes) > 1:
             conflicting += 1
             continue
         entries.append(ImageEntry(sha, items[0][0], items[0][1], len(items)))
     facts = {"files": files, "n_files": sum(files.values()), "unique": len(by_sha),
-             "duplicate_copies_removed": copies_removed, "blank_unique_dropped": blank,
+             "duplicate_copies_removed": copies_removed, "blank_unique_dropped": blank, "blank_files": blank_files,
              "conflicting_labels_dropped": conflicting, "kept": len(entries)}
     return entries, facts
 

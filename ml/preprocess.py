@@ -13,6 +13,10 @@ serving (``ml.analysis``), so the two cannot drift apart. Per beat it returns
 
 The wavelet transform is a fixed linear map, precomputed once as a matrix, so a batch of beats
 costs one matrix product: fast enough for whole 30-minute records in well under a second.
+
+:func:`image_beat_features` is the one path for single-beat plots (training in
+``ml.image_dataset``, serving in ``ml.analysis``): the same wavelet scalogram, taken over the
+whole digitised trace, beside the coarse trace shape (a plot has no time scale and no rhythm).
 """
 
 from dataclasses import dataclass

@@ -91,10 +91,79 @@ def install_model(src, *, protocol, seed, epochs, metrics_path):
     return digest
 
 
+def _amplitude_batch(images, factors):
+    """Return beat images as if each beat's amplitude were multiplied by ``factors``.
+
+    Channel 0 is log(1 + 8|W|) and |W| is linear in amplitude, so the rescaled scalogram is
+    log(1 + a * expm1(image)); channel 1 (minus the record's median beat image, which is
+    unchanged) moves by the same amount.
+    """
+    scal = images[..., 0]
+    new = np.log1p(factors[:, None, None] * np.expm1(scal))
+    out = images.copy()
+    out[..., 0] = new
+    if images.shape[-1] > 1:
+        out[..., 1] = images[..., 1] + (new - scal)
+    return out
+
+
+def _augmented_sequence_class():
+    import keras
+
+    class AmplitudeAugmented(keras.utils.PyDataset):
+        """Shuffled class-weighted batches with a fresh random amplitude per beat each epoch."""
+
+        def __init__(self, beats, y, weights, batch_size, spread, seed):
+            super().__init__()
+            self.beats, self.y, self.batch_size, self.spread = beats, y, batch_size, spread
+            self.sample_weight = np.array([weights[c] for c in beats.y], dtype=np.float32)
+            self.rng = np.random.default_rng(seed)
+            self.order = self.rng.permutation(len(beats))
+
+        def __len__(self):
+            return int(np.ceil(len(self.beats) / self.batch_size))
+
+        def __getitem__(self, i):
+            idx = np.sort(self.order[i * self.batch_size:(i + 1) * self.batch_size])
+            log_spread = np.log1p(self.spread)
+            factors = np.exp(self.rng.uniform(-log_spread, log_spread, len(idx)))
+            images = _amplitude_batch(self.beats.images[idx], factors.astype(np.float32))
+            return ({"image": images, "context": self.beats.context[idx]}, self.y[idx],
+                    self.sample_weight[idx])
+
+        def on_epoch_end(self):
+            self.order = self.rng.permutation(len(self.beats))
+
+    return AmplitudeAugmented
+
+
+def _AmplitudeAugmented(*args):  # noqa: N802 (keras is imported lazily)
+    return _augmented_sequence_class()(*args)
+
+
+def install_inter(run):
+    """Keep a run's inter-patient model as ``ml/models/ecg_cnn_ds1_aami.keras`` with its
+    checksum and a ``.json`` that tells ``ml.evaluate`` which RR context it was trained with."""
+    digest = install_copy(run / "best.keras", INTER_MODEL)
+    facts = json.loads((run / "metrics.json").read_text())
+    meta = {"sha256": digest, "run": str(run), "rr_context": facts.get("rr_context", "centred"),
+            **{k: facts[k] for k in ("seed", "seeds", "ensemble_of", "loss", "augment_amplitude",
+                                     "weight_power", "epochs") if k in facts}}
+    INTER_MODEL.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
+    return digest
+
+
 def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records=None,
           cache_dir=dataset.DEFAULT_CACHE_DIR, install=True, verbose=2, weight_power=0.5,
-          image_noise=0.0, image_dropout=0.25):
-    """Train one protocol and return its metrics dict (also written to ``out/metrics.json``)."""
+          image_noise=0.0, image_dropout=0.25, rr_context="centred", loss="ce",
+          augment_amplitude=0.0):
+    """Train one protocol and return its metrics dict (also written to ``out/metrics.json``).
+
+    Inter-patient experiments only (the served model keeps the defaults): ``rr_context="past"``
+    uses ``dataset.past_rr_context``; ``loss="focal"`` a categorical focal loss (gamma 2);
+    ``augment_amplitude=s`` rescales each training beat's amplitude by a random factor in
+    [1/(1+s), 1+s] every epoch (exactly, in the scalogram domain: see :func:`_amplitude_batch`).
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
@@ -116,6 +185,8 @@ def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records
         arrays = dataset.load_all_beats(
             data, records=tuple(records) if records else dataset.ALL_RECORDS, cache_dir=cache_dir
         )
+        if rr_context == "past":
+            arrays = dict(arrays, context=dataset.past_rr_context(arrays))
         train_set, val_set, test_set = dataset.protocol_splits(arrays, protocol, seed)
         names = train_set.class_names
         shapes = (preprocess.IMAGE_SHAPE, preprocess.N_CONTEXT)
@@ -125,8 +196,15 @@ def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records
           flush=True)
 
     model = build_model(*shapes, k, image_noise=image_noise, image_dropout=image_dropout)
-    model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    if loss == "focal":
+        model.compile(optimizer=keras.optimizers.Adam(lr),
+                      loss=keras.losses.CategoricalFocalCrossentropy(gamma=2.0, alpha=1.0),
+                      metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
+        target = lambda y: keras.utils.to_categorical(y, k)  # noqa: E731
+    else:
+        model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        target = lambda y: y  # noqa: E731
     best = out / "best.keras"
     callbacks = [
         keras.callbacks.ModelCheckpoint(best, monitor="val_loss", save_best_only=True),
@@ -135,18 +213,24 @@ def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records
     ]
     weights = class_weights(train_set.y, k, weight_power)
     print("class weights:", {names[i]: round(w, 2) for i, w in weights.items()}, flush=True)
+    if augment_amplitude:
+        fit_data = dict(x=_AmplitudeAugmented(train_set, target(train_set.y), weights,
+                                              batch_size, augment_amplitude, seed))
+    else:
+        fit_data = dict(x=_inputs(train_set), y=target(train_set.y), batch_size=batch_size,
+                        class_weight=weights, shuffle=True)
     hist = model.fit(
-        _inputs(train_set), train_set.y,
-        validation_data=(_inputs(val_set), val_set.y),
-        epochs=epochs, batch_size=batch_size, class_weight=weights, shuffle=True,
-        callbacks=callbacks, verbose=verbose,
+        **fit_data, validation_data=(_inputs(val_set), target(val_set.y)),
+        epochs=epochs, callbacks=callbacks, verbose=verbose,
     )
     history = {key: [float(v) for v in vals] for key, vals in hist.history.items()}
     (out / "history.json").write_text(json.dumps(history, indent=1))
 
-    model = keras.models.load_model(best)
+    model = keras.models.load_model(best, compile=False)
     probs = model.predict(_inputs(test_set), batch_size=2048, verbose=0)
     cm = metrics.confusion(test_set.y, probs.argmax(axis=1), k)
+    val_probs = model.predict(_inputs(val_set), batch_size=2048, verbose=0)
+    val_cm = metrics.confusion(val_set.y, val_probs.argmax(axis=1), k)
     result = {
         "protocol": protocol,
         "seed": seed,
@@ -154,9 +238,15 @@ def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records
         "best_epoch": int(np.argmin(history["val_loss"]) + 1),
         "n_train": len(train_set),
         "n_validation": len(val_set),
+        "batch_size": batch_size,
+        "lr": lr,
         "weight_power": weight_power,
         "image_noise": image_noise,
         "image_dropout": image_dropout,
+        "rr_context": rr_context,
+        "loss": loss,
+        "augment_amplitude": augment_amplitude,
+        "validation": metrics.report(val_cm, names),
         "class_weights": {names[i]: w for i, w in weights.items()},
         "params": int(model.count_params()),
         "train_seconds": round(time.time() - t0, 1),
@@ -183,6 +273,53 @@ def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records
     return result
 
 
+def ensemble(*, data, runs, out, cache_dir=dataset.DEFAULT_CACHE_DIR):
+    """Average the softmax outputs of the inter-patient models in ``runs`` (folders of
+    ``ml.train`` runs with the same settings but different seeds) into one Keras model, and
+    score it like a run: ``out/best.keras`` and ``out/metrics.json`` (validation and test)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    runs = [Path(r) for r in runs]
+    facts = [json.loads((r / "metrics.json").read_text()) for r in runs]
+    rr = {f.get("rr_context", "centred") for f in facts}
+    if len(rr) != 1 or {f["protocol"] for f in facts} != {"inter-patient"}:
+        raise ValueError("an ensemble needs inter-patient runs with the same RR context")
+    members = [keras.models.load_model(r / "best.keras", compile=False) for r in runs]
+    inputs = {t.name.split(":")[0]: keras.Input(shape=tuple(t.shape[1:]), name=t.name.split(":")[0])
+              for t in members[0].inputs}
+    for i, m in enumerate(members):
+        m.name = f"member_{i + 1}"
+    avg = keras.layers.Average(name="probabilities")([m(inputs) for m in members])
+    model = keras.Model(inputs, avg, name="ecg_beat_cnn_ensemble")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(out / "best.keras")
+
+    arrays = dataset.load_all_beats(data, cache_dir=cache_dir)
+    if rr == {"past"}:
+        arrays = dict(arrays, context=dataset.past_rr_context(arrays))
+    _, val_set, test_set = dataset.protocol_splits(arrays, "inter-patient", 0)
+    names = test_set.class_names
+    result = {**{k: facts[0][k] for k in ("protocol", "epochs", "weight_power", "image_noise",
+                                          "image_dropout", "rr_context", "loss",
+                                          "augment_amplitude") if k in facts[0]},
+              "ensemble_of": [str(r) for r in runs], "seeds": [f["seed"] for f in facts],
+              "best_epoch": [f["best_epoch"] for f in facts],
+              "n_train": facts[0]["n_train"], "n_validation": facts[0]["n_validation"],
+              "params": int(model.count_params())}
+    for key, beats in (("validation", val_set), ("test", test_set)):
+        probs = model.predict(_inputs(beats), batch_size=2048, verbose=0)
+        result[key] = metrics.report(metrics.confusion(beats.y, probs.argmax(axis=1), len(names)),
+                                     names)
+    (out / "metrics.json").write_text(json.dumps(result, indent=1))
+    rep = result["test"]
+    print(f"[ensemble of {len(runs)}] test accuracy {rep['accuracy']:.4f}; " + ", ".join(
+        f"{c} F1 {v['f1']:.3f}" for c, v in rep["per_class"].items() if v["f1"] is not None),
+        flush=True)
+    return result
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True, help="folder with the MIT-BIH WFDB files (image-beats: "
@@ -199,6 +336,12 @@ def main(argv=None):
     p.add_argument("--image-noise", type=float, default=0.0,
                    help="std of Gaussian noise on the image while training (regularisation)")
     p.add_argument("--image-dropout", type=float, default=0.25)
+    p.add_argument("--rr-context", choices=["centred", "past"], default="centred",
+                   help="inter-patient experiment: local mean RR over a centred window (as "
+                        "served) or over the preceding beats only")
+    p.add_argument("--loss", choices=["ce", "focal"], default="ce")
+    p.add_argument("--augment-amplitude", type=float, default=0.0,
+                   help="random per-beat amplitude factor in [1/(1+s), 1+s] while training")
     p.add_argument("--records", help="comma-separated record subset (for quick checks)")
     p.add_argument("--cache-dir", default=str(dataset.DEFAULT_CACHE_DIR))
     p.add_argument("--no-install", action="store_true",
@@ -206,14 +349,23 @@ def main(argv=None):
     p.add_argument("--install-inter", action="store_true",
                    help="inter-patient: keep the model as ml/models/ecg_cnn_ds1_aami.keras "
                         "(evaluated by ml.evaluate)")
+    p.add_argument("--ensemble-of",
+                   help="inter-patient: comma-separated run folders to average (no training)")
     args = p.parse_args(argv)
+    if args.ensemble_of:
+        ensemble(data=args.data, runs=args.ensemble_of.split(","), out=args.out,
+                 cache_dir=args.cache_dir)
+        if args.install_inter:
+            install_inter(Path(args.out))
+        return 0
     records = [int(r) for r in args.records.split(",")] if args.records else None
     train(data=args.data, protocol=args.protocol, epochs=args.epochs, seed=args.seed,
           out=args.out, batch_size=args.batch_size, lr=args.lr, records=records,
           cache_dir=args.cache_dir, install=not args.no_install, weight_power=args.weight_power,
-          image_noise=args.image_noise, image_dropout=args.image_dropout)
+          image_noise=args.image_noise, image_dropout=args.image_dropout,
+          rr_context=args.rr_context, loss=args.loss, augment_amplitude=args.augment_amplitude)
     if args.install_inter and args.protocol == "inter-patient":
-        install_copy(Path(args.out) / "best.keras", INTER_MODEL)
+        install_inter(Path(args.out))
     return 0
 
 

@@ -105,7 +105,9 @@ def test_single_beat_image_is_one_beat_without_rhythm(data_dir, shipped_classifi
     assert res.status == "ok", res.reason
     assert len(res.labels) == 1 and res.heart_rate_bpm is None
     assert "without rhythm context" in res.rhythm_summary
-    assert any("neutral rhythm context" in n for n in res.notes)
+    # Labelled by the image-beat model, not the signal model passed in.
+    assert any("single-beat image model" in n for n in res.notes)
+    assert res.model_version != shipped_classifier.version
 
 
 def test_import_ml_does_not_import_tensorflow():
