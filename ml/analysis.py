@@ -195,10 +195,17 @@ def _is_small_plot(source):
     try:
         with Image.open(source) as img:
             width, height = img.size
-    except Exception:  # not an image file (or an array): not a plot
+    except Exception:  # not an image file: not a plot
         return False
     return (width <= PLOT_MAX_SIZE[0] and height <= PLOT_MAX_SIZE[1]
             and width <= PLOT_MAX_ASPECT * height)
+
+
+def _ungridded_strip(rec):
+    """Return True when the digitiser found no paper grid and so assumed the strip's length."""
+    from ml.io.image import ASSUMED_STRIP_S
+
+    return abs(rec.duration_s - ASSUMED_STRIP_S) < 0.02 * ASSUMED_STRIP_S
 
 
 def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
@@ -226,7 +233,7 @@ def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
     x = np.asarray(rec.signal, dtype=np.float64)
     kind = rec.kind
     notes = list(rec.notes)
-    if kind == "image-strip" and not isinstance(source, np.ndarray) and _is_small_plot(source):
+    if kind == "image-strip" and _ungridded_strip(rec) and _is_small_plot(source):
         kind = "image-beat"
         notes.append("The image has the size and shape of a single-beat plot, so its trace was "
                      "read as one beat (several peaks, as in flutter/fibrillation waves), not as "

@@ -27,9 +27,6 @@ ML_DIR = Path(__file__).resolve().parent
 REPORTS = ML_DIR / "reports"
 CARD = ML_DIR / "MODEL_CARD.md"
 INTER_MODEL = ML_DIR / "models" / "ecg_cnn_ds1_aami.keras"
-IMAGE_FOLDERS = image_dataset.IMAGE_FOLDERS
-
-
 def evaluate_beats(classifier, beats, class_names, *, output_map=None):
     """Return the metrics report of ``classifier`` on ``beats`` (optionally mapping outputs)."""
     probs = classifier.predict(beats.images, beats.context)
@@ -208,7 +205,8 @@ def IMAGE_SECTION(images, run):  # noqa: N802 (reads like the other card blocks)
         "",
         "**Before this model**, single-beat plots went to the signal model (one beat, neutral "
         "RR context, the plot assumed to span 1.2 s). On the same held-out test images read as "
-        f"one beat (n = {old['n']}) that route scores {_pct(old['accuracy'])} % accuracy "
+        f"one beat (n = {old['n']}, that route applied to each) it scores "
+        f"{_pct(old['accuracy'])} % accuracy "
         f"(macro F1 {old['macro_f1']:.3f}).",
         "",
         "**Limits.** (1) These plots are one specific rendering (line width, size, margins, "
@@ -220,15 +218,56 @@ def IMAGE_SECTION(images, run):  # noqa: N802 (reads like the other card blocks)
         "are very likely on both sides. Like protocol 1 this is an intra-patient-style figure and "
         "overstates accuracy on beats of new patients. (3) Without rhythm, A is told from N by "
         "shape alone; the rendering itself evidently carries that information here, which need "
-        "not hold for other A beats. (4) The test set was used once, after choosing the input "
-        "and training settings on the validation images.",
+        "not hold for other A beats. (4) The input and training settings were chosen on the "
+        "validation images; the model was not changed after it was scored on the test images. "
+        "The plot-size rule above was added after the first end-to-end test run showed the VF "
+        "strip readings (a routing fix with round limits, not a tuned threshold; the strip-read "
+        "rate is the same over the whole set). (5) An image of this size and shape that is "
+        "really a tiny rhythm strip would be read as one beat.",
     ]
     return "\n".join(lines)
 
 
-def write_card(*, intra, inter, images, runs, model_sha, detection_md, commands, started):
+def _inter_setup(facts):
+    """Return one sentence describing how the inter-patient model in ``facts`` was trained."""
+    parts = ["focal loss (gamma 2)" if facts.get("loss") == "focal" else "cross-entropy",
+             "RR context with the local mean over the preceding 10 beats only"
+             if facts.get("rr_context") == "past" else "RR context with a centred local mean"]
+    if facts.get("augment_amplitude"):
+        parts.append(f"random per-beat amplitude x[1/{1 + facts['augment_amplitude']:g}, "
+                     f"{1 + facts['augment_amplitude']:g}]")
+    if facts.get("ensemble_of"):
+        parts.append(f"average of {len(facts['ensemble_of'])} models (seeds "
+                     f"{', '.join(str(x) for x in facts['seeds'])}; best epochs "
+                     f"{', '.join(str(x) for x in facts['best_epoch'])})")
+    else:
+        parts.append(f"seed {facts.get('seed', '?')}, best epoch {facts.get('best_epoch', '?')}")
+    return "; ".join(parts)
+
+
+def _f1(rep, c):
+    v = rep["per_class"].get(c, {}).get("f1")
+    return "—" if v is None else f"{v:.3f}"
+
+
+def _experiments_md(rows):
+    """Return the markdown table of inter-patient experiments (rows: (name, facts dict))."""
+    lines = ["| run | DS1-val accuracy % | DS1-val S F1 | DS1-val V F1 | selection score "
+             "(mean of DS1-val S and V F1) | DS2 accuracy % | DS2 S F1 | DS2 V F1 | DS2 F F1 |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, f in rows:
+        v, t = f["validation"], f["test"]
+        score = (v["per_class"]["S"]["f1"] + v["per_class"]["V"]["f1"]) / 2
+        lines.append(f"| {name} | {_pct(v['accuracy'])} | {_f1(v, 'S')} | {_f1(v, 'V')} | "
+                     f"{score:.3f} | {_pct(t['accuracy'])} | {_f1(t, 'S')} | {_f1(t, 'V')} | "
+                     f"{_f1(t, 'F')} |")
+    return "\n".join(lines)
+
+
+def write_card(*, intra, inter, images, runs, model_sha, detection_md, commands, started,
+               inter_run=None, experiments_md=""):
     serve = _train_facts(runs, "serve") or {}
-    inter_run = _train_facts(runs, "inter-patient") or {}
+    inter_run = inter_run or _train_facts(runs, "inter-patient") or {}
     s = inter["per_class"]
     lines = [
         "# Model card — ECG beat classifiers (`ml/models/ecg_cnn.keras`, "
@@ -315,7 +354,9 @@ def write_card(*, intra, inter, images, runs, model_sha, detection_md, commands,
         f"{inter_run.get('n_validation', '?')} beats of 4 other DS1 records (106, 118, 124, 223) "
         "for checkpointing, so the checkpoint is chosen on unseen patients too; class weights "
         f"∝ frequency^-{inter_run.get('weight_power', '?')}; "
-        f"{inter_run.get('epochs', '?')} epochs, best epoch {inter_run.get('best_epoch', '?')}).",
+        f"{inter_run.get('epochs', '?')} epochs; {_inter_setup(inter_run)}). The RR-context and "
+        "loss variants are used by this inter-patient model only; the served 8-class model keeps "
+        "the centred RR context and cross-entropy.",
         "",
         _table(inter),
         "",
@@ -333,6 +374,8 @@ def write_card(*, intra, inter, images, runs, model_sha, detection_md, commands,
         f"S F1 ≥ 0.60 ({'met' if s['S']['f1'] >= 0.60 else 'missed'}).",
         "",
         INTER_TRIALS,
+        "",
+        experiments_md,
         "",
         "## 3. R-peak detection",
         "",
@@ -357,6 +400,9 @@ def write_card(*, intra, inter, images, runs, model_sha, detection_md, commands,
         "- In serving, R peaks come from the detector (protocol 3), not from the reference "
         "annotations used for training and for the figures above; missed or extra detections "
         "add errors these tables do not count.",
+        "- Single-beat plots are classified by the image-beat model (section 4), validated only "
+        "on the rendering of the ecg-images set and on images of patients it has probably seen; "
+        "it cannot say P or E, and it has no rhythm to tell A from N other than by shape.",
         "- No P-wave or atrial-rhythm analysis: the rhythm summary counts beats and gives the "
         "heart rate; it does not diagnose atrial fibrillation or any disease.",
         "",
@@ -381,9 +427,9 @@ def write_card(*, intra, inter, images, runs, model_sha, detection_md, commands,
 
 # Measured by this command before analyse had the plot-size rule (same model, same test images).
 STRIP_RULE_NOTE = (
-    "Without that rule the strip readings went to the signal model and were mostly called P "
-    "(paced): end-to-end VF sensitivity on these test images was 56.0 % (28 of 50) and "
-    "accuracy 98.33 %."
+    "Without that rule the strip readings went to the signal model: of the 66 VF test images "
+    "only 28 were labelled VF end to end (15 P, 7 V, 16 inconclusive: too few beats in a "
+    "'strip'), and accuracy was 98.33 % on the 2,273 test images that got a label."
 )
 
 # Chosen on the validation images only (10 epochs each, seed 1, batch 128).
@@ -394,7 +440,7 @@ IMAGE_TRIALS = (
 )
 
 # Measured on DS2 by ml.train (metrics.json of each run, kept under .cache/runs/).
-INTER_TRIALS = """**What we tried (all measured on DS2, same preprocessing unless noted).** Choosing among
+INTER_TRIALS = """**Earlier trials (all measured on DS2, same preprocessing unless noted).** Choosing among
 these by their DS2 figures makes the chosen one slightly optimistic; all are listed.
 
 | run | validation for checkpoint | class weight ∝ freq^-p | best epoch | accuracy % | S F1 | V F1 | F F1 |
@@ -402,28 +448,91 @@ these by their DS2 figures makes the chosen one slightly optimistic; all are lis
 | 1-channel image (no record-relative channel; run stopped after 11 of 20 epochs) | 10 % of DS1 beats | 0.5 | ≤ 11 | 91.19 | 0.184 | 0.729 | 0.120 |
 | 2-channel image, 15 epochs | 10 % of DS1 beats | 0.5 | 15 | 92.82 | 0.225 | 0.821 | 0.015 |
 | 2-channel image, 10 epochs | 10 % of DS1 beats | 1.0 | 9 | 91.49 | 0.279 | 0.811 | 0.164 |
-| **2-channel image, 12 epochs (reported above)** | DS1 records 106, 118, 124, 223 | 0.75 | 3 | 90.99 | 0.341 | 0.835 | 0.106 |
+| **2-channel image, 12 epochs (the earlier model)** | DS1 records 106, 118, 124, 223 | 0.75 | 3 | 90.99 | 0.341 | 0.835 | 0.106 |
 | 2-channel, 12 epochs, + training-only Gaussian noise 0.1 on the image and image dropout 0.5 (`--image-noise 0.1 --image-dropout 0.5`; run after the one above was chosen) | DS1 records 106, 118, 124, 223 | 0.75 | 4 | 92.75 | 0.322 | 0.839 | 0.155 |
 
 The record-relative image channel is what lifted V (0.73 -> 0.82-0.84) and also the intra-patient
 accuracy (99.33 % -> 99.62 %). S stays far below target: 1,382 of the 1,837 S beats of DS2 come from
 one record, 232 (runs of atrial beats between long sinus pauses: the atrial beats have a normal
 post/pre RR ratio and are the majority morphology of that record), and most of them are called N.
-Not tried for lack of time: RR features relative to the preceding beats only, focal loss,
-signal-level augmentation (amplitude, baseline, time shift), longer multi-beat context, an ensemble of seeds."""
+The ideas not tried then (RR relative to preceding beats, focal loss, amplitude augmentation, a
+seed ensemble) were tried next: see the table below."""
 
 COMMANDS = [
     "cd /path/to/repo   # with ../shared/data/mitdb holding the MIT-BIH files",
     "python -m ml.train --data ../shared/data/mitdb --protocol serve --epochs 20 --seed 1 "
     "--out .cache/runs/serve",
     "python -m ml.train --data ../shared/data/mitdb --protocol inter-patient --epochs 12 --seed 1 "
-    "--weight-power 0.75 --out .cache/runs/inter-patient --install-inter",
+    "--weight-power 0.75 --out .cache/runs/inter-patient   # the earlier model",
+    "# the experiments of section 2 (each --out .cache/runs/p2/<name>), e.g. the kept one:",
+    "python -m ml.train --data ../shared/data/mitdb --protocol inter-patient --epochs 12 --seed 3 "
+    "--weight-power 0.75 --loss focal --out .cache/runs/p2/focal-s3 --install-inter",
+    "python -m ml.train --data ../shared/data/mitdb --protocol inter-patient --ensemble-of "
+    ".cache/runs/p2/focal,.cache/runs/p2/focal-s2,.cache/runs/p2/focal-s3 --out .cache/runs/p2/focal-ens",
     "python -m ml.train --protocol image-beats --data ../shared/data/ecg-images/train --epochs 20 "
     "--seed 1 --batch-size 128 --out .cache/runs/image-beats",
     "python -m ml.evaluate_detector --data ../shared/data/mitdb --out ml/reports/rpeak_detection.md",
     "python -m ml.evaluate --data ../shared/data --runs .cache/runs",
     "python bench/bench_inference.py   # writes bench/RESULTS.md",
 ]
+
+
+# Time-boxed inter-patient experiments (ml.train ... --out <runs>/p2/<name>), in the order run.
+EXPERIMENTS = (
+    ("past", "RR context over preceding beats only (`--rr-context past`)"),
+    ("focal", "focal loss (`--loss focal`)"),
+    ("amp", "amplitude augmentation ±30 % (`--augment-amplitude 0.3`)"),
+    ("focal-past", "focal loss + preceding-beats RR context"),
+    ("focal-s2", "focal loss, seed 2"),
+    ("focal-s3", "**focal loss, seed 3 (kept: highest selection score; reported above)**"),
+    ("focal-ens", "average of the 3 focal-loss seeds (1, 2, 3)"),
+    ("focal-past-s2", "focal loss + preceding-beats RR, seed 2"),
+    ("focal-past-s3", "focal loss + preceding-beats RR, seed 3"),
+    ("focal-past-ens", "average of the 3 focal + preceding-beats RR seeds (1, 2, 3)"),
+)
+
+
+def _inter_experiments(runs, arrays):
+    """Return the markdown of the DS1-validation-chosen inter-patient experiments, or ""."""
+    rows = []
+    base = runs / "inter-patient" / "best.keras"
+    if base.exists():  # the earlier model, scored the same way for comparison
+        clf = store.load_classifier(base, verify=False)
+        rows.append(("earlier model (table above, bold row): cross-entropy, centred RR", {
+            "validation": evaluate_beats(clf, dataset.aami_beats(arrays, dataset.DS1_VALIDATION),
+                                         dataset.AAMI_CLASSES),
+            "test": evaluate_beats(clf, dataset.aami_beats(arrays, dataset.DS2),
+                                   dataset.AAMI_CLASSES)}))
+    for name, label in EXPERIMENTS:
+        facts = _train_facts(runs / "p2", name)
+        if facts and "validation" in facts:
+            rows.append((label, facts))
+    if len(rows) < 2:
+        return ""
+    return (
+        "**Time-boxed experiments with the untried ideas (chosen on DS1 validation records only).** "
+        "Each run: 12 epochs, class weights ∝ frequency^-0.75, seed 1 unless noted, checkpoint = "
+        "lowest loss on DS1 records 106, 118, 124, 223; the model to keep was chosen by the "
+        "mean of S and V F1 on those same DS1 records (decided before the runs), never by DS2. "
+        "DS2 figures of every run are listed.\n\n" + _experiments_md(rows) + "\n\n"
+        + INTER_EXPERIMENT_NOTES
+    )
+
+
+INTER_EXPERIMENT_NOTES = (
+    "Reading: focal loss is the one change that helped consistently on the held-out DS1 "
+    "patients (all three seeds above the earlier model's selection score); RR relative to the "
+    "preceding beats helped alone, but combined with focal loss it was mixed (0.27–0.54 over 3 "
+    "seeds); amplitude augmentation made S worse "
+    "(its checkpoint was epoch 1). The seed-to-seed spread on 4 validation patients is as large "
+    "as the differences between ideas (focal: 0.47–0.54), so the kept run is only a little "
+    "better than its siblings in expectation; the 3-seed average is the steadier choice on DS2 "
+    "but scored lower on DS1, and the rule fixed in advance was followed. **The project targets "
+    "are still missed** (accuracy ≥ 93 %, S F1 ≥ 0.60, V F1 ≥ 0.88): no run reached S F1 0.40 "
+    "or V F1 0.86 on DS2. Record 232 (1,382 of the 1,837 DS2 S beats) still dominates the S "
+    "errors. Not tried: longer multi-beat context, signal-level noise/baseline augmentation, "
+    "patient-adaptive fine-tuning."
+)
 
 
 def main(argv=None):
@@ -443,15 +552,26 @@ def main(argv=None):
     print(f"intra-patient accuracy {intra['accuracy']:.4f}", flush=True)
 
     inter_clf = store.load_classifier(INTER_MODEL)
-    ds2 = dataset.aami_beats(arrays, dataset.DS2)
+    inter_meta = INTER_MODEL.with_suffix(".json")
+    inter_meta = json.loads(inter_meta.read_text()) if inter_meta.exists() else {}
+    inter_arrays = arrays
+    if inter_meta.get("rr_context") == "past":  # trained with the preceding-beats RR context
+        inter_arrays = dict(arrays, context=dataset.past_rr_context(arrays))
+    ds2 = dataset.aami_beats(inter_arrays, dataset.DS2)
     inter = evaluate_beats(inter_clf, ds2, dataset.AAMI_CLASSES)
     print(f"inter-patient accuracy {inter['accuracy']:.4f}", flush=True)
+
+    inter_dir = Path(inter_meta.get("run") or Path(args.runs) / "inter-patient")
+    inter_facts = _train_facts(inter_dir.parent, inter_dir.name) or {}
+    experiments_md = _inter_experiments(Path(args.runs), arrays)
 
     for name, rep in (("intra_patient", intra), ("inter_patient", inter)):
         metrics.plot_confusion(rep["confusion"], rep["class_names"],
                                REPORTS / f"confusion_{name}.png",
                                f"{name.replace('_', '-')}: held-out test (n={rep['n']})")
-        run = Path(args.runs) / ("serve" if name == "intra_patient" else "inter-patient")
+        run = Path(args.runs) / "serve" if name == "intra_patient" else inter_dir
+        if name == "inter_patient" and inter_facts.get("ensemble_of"):
+            run = Path(inter_facts["ensemble_of"][0])  # curves of the first member
         hist = run / "history.json"
         if hist.exists():
             metrics.plot_history(json.loads(hist.read_text()), REPORTS / f"curves_{name}.png",
@@ -483,7 +603,8 @@ def main(argv=None):
                         "generated).")
     summary = {"intra_patient": intra, "inter_patient": inter, "images": images}
     (REPORTS / "evaluation.json").write_text(json.dumps(summary, indent=1))
-    write_card(intra=intra, inter=inter, images=images, runs=args.runs,
+    write_card(intra=intra, inter=inter, images=images, runs=args.runs, inter_run=inter_facts,
+               experiments_md=experiments_md,
                model_sha=shipped.version and store.sha256_of(store.MODEL_PATH),
                detection_md=detection_md, commands=COMMANDS, started=started)
     print(f"wrote {CARD}", flush=True)

@@ -89,7 +89,8 @@ def scan(image_dir):
             continue
         entries.append(ImageEntry(sha, items[0][0], items[0][1], len(items)))
     facts = {"files": files, "n_files": sum(files.values()), "unique": len(by_sha),
-             "duplicate_copies_removed": copies_removed, "blank_unique_dropped": blank, "blank_files": blank_files,
+             "duplicate_copies_removed": copies_removed, "blank_unique_dropped": blank,
+             "blank_files": blank_files,
              "conflicting_labels_dropped": conflicting, "kept": len(entries)}
     return entries, facts
 
@@ -180,8 +181,11 @@ def beat_set(entries, arrays, idx):
     """Return the :class:`ImageBeatSet` of entries ``idx`` that the digitiser could read."""
     idx = np.asarray([i for i in idx if arrays["traces"][i] is not None], dtype=np.int64)
     feats = [preprocess.image_beat_features(arrays["traces"][i]) for i in idx]
-    images = np.stack([f[0] for f in feats]) if feats else np.zeros((0,) + preprocess.BEAT_IMAGE_SHAPE, np.float32)
-    context = np.stack([f[1] for f in feats]) if feats else np.zeros((0, preprocess.N_TRACE_CONTEXT), np.float32)
+    if feats:
+        images, context = (np.stack(parts) for parts in zip(*feats))
+    else:
+        images = np.zeros((0,) + preprocess.BEAT_IMAGE_SHAPE, np.float32)
+        context = np.zeros((0, preprocess.N_TRACE_CONTEXT), np.float32)
     y = np.array([IMAGE_CODES.index(entries[i].code) for i in idx], dtype=np.int64)
     return ImageBeatSet(images.astype(np.float32), context.astype(np.float32), y,
                         arrays["kind"][idx], idx)

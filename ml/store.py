@@ -3,9 +3,10 @@
 Two models are shipped: ``ecg_cnn.keras`` (8 classes, for signals and rhythm strips) and
 ``ecg_cnn_image.keras`` (6 classes, for single-beat plots; inputs from
 ``ml.preprocess.image_beat_features``). Each model file is checked against its SHA-256
-(``<name>.sha256`` beside it) before Keras reads it: a truncated or swapped file is a deployment fault (:class:`ml.errors.ModelFileError`), not a
-wrong answer. TensorFlow is imported here, on first load, never at ``import ml`` time, and the
-cache is per process id so a forked Celery child never reuses its parent's TensorFlow state.
+(``<name>.sha256`` beside it) before Keras reads it: a truncated or swapped file is a deployment
+fault (:class:`ml.errors.ModelFileError`), not a wrong answer. TensorFlow is imported here, on
+first load, never at ``import ml`` time, and the cache is per process id so a forked Celery child
+never reuses its parent's TensorFlow state.
 """
 
 import hashlib

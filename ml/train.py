@@ -20,8 +20,14 @@ training beats vs 60,000 N) by ~700 and cost many false positives; no weighting 
 ignore them. The square root sits between, needs no duplicated beats (unlike oversampling) and
 leaves the loss a plain cross-entropy (unlike focal loss, one less hyper-parameter to tune).
 
+Inter-patient experiments (the served model keeps the defaults): ``--rr-context past`` (local
+mean RR over the preceding beats only), ``--loss focal``, ``--augment-amplitude S`` (random
+per-beat amplitude), and ``--ensemble-of RUN1,RUN2,...`` (average the softmax of finished runs into
+one model, no training). ``--install-inter`` keeps the result as
+``ml/models/ecg_cnn_ds1_aami.keras`` with a ``.json`` naming its RR context for ``ml.evaluate``.
+
 Writes to ``--out``: ``best.keras`` (lowest validation loss), ``history.json``, ``metrics.json``
-(test figures of the best checkpoint), ``curves.png`` and ``confusion.png``. ``--protocol serve``
+(validation and test figures of the best checkpoint), ``curves.png`` and ``confusion.png``. ``--protocol serve``
 also installs the model as ``ml/models/ecg_cnn.keras`` with its ``.sha256`` (unless
 ``--no-install``).
 """
