@@ -23,6 +23,20 @@ def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def _initial_content(request):
+    """Reload the articles the data migration ships, for tests that flush the database.
+
+    Transactional tests (live server, real worker) empty every table when they end, including
+    rows a data migration loaded; the portal always has its articles, so these tests do too.
+    """
+    if "transactional_db" in request.fixturenames or "live_server" in request.fixturenames:
+        request.getfixturevalue("transactional_db")
+        from articles.services import article_load_content
+
+        article_load_content()
+
+
 @pytest.fixture(scope="session")
 def data_dir():
     """Return the shared data folder (MIT-BIH, ECG images); never copied into the repo."""
