@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
+DATA ?= $(or $(ECG_DATA_DIR),../shared/data)
 PORT ?= 8000
 
 .PHONY: run test install install-test system-deps migrate seed worker train evaluate bench clean
@@ -52,11 +53,15 @@ test: install system-deps
 	$(PY) manage.py makemigrations --check --dry-run --settings=ecgportal.settings.test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Retrain the shipped models (minutes on 2 cores; see ml/MODEL_CARD.md), then rewrite the card.
 train: install
-	$(PY) -m ml.train --data $${ECG_DATA_DIR:-../shared/data}/mitdb --protocol serve --out ml/models
+	$(PY) -m ml.train --data $(DATA)/mitdb --protocol serve --epochs 20 --seed 1 --out .cache/runs/serve
+	$(PY) -m ml.train --data $(DATA)/mitdb --protocol inter-patient --epochs 12 --seed 3 --weight-power 0.75 --loss focal --out .cache/runs/p2/focal-s3 --install-inter
+	$(PY) -m ml.train --data $(DATA)/ecg-images/train --protocol image-beats --epochs 20 --seed 1 --batch-size 128 --out .cache/runs/image-beats
 
 evaluate: install
-	$(PY) -m ml.evaluate --data $${ECG_DATA_DIR:-../shared/data}
+	$(PY) -m ml.evaluate_detector --data $(DATA)/mitdb --out ml/reports/rpeak_detection.md
+	$(PY) -m ml.evaluate --data $(DATA) --runs .cache/runs
 
 bench: install
 	$(PY) bench/bench_inference.py

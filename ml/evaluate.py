@@ -403,6 +403,13 @@ def write_card(*, intra, inter, images, runs, model_sha, detection_md, commands,
         "- Single-beat plots are classified by the image-beat model (section 4), validated only "
         "on the rendering of the ecg-images set and on images of patients it has probably seen; "
         "it cannot say P or E, and it has no rhythm to tell A from N other than by shape.",
+        "- Short recordings with frequent ectopy are a weak spot: the image's second channel and "
+        "the RR context are relative to the recording's own median beat and mean RR, so when a "
+        "short strip is mostly ectopic (bigeminy) the 'usual beat' is itself ectopic. Seen here: "
+        "on the first 20 s of record 208 (17 reference V beats, as a CSV) only 1 beat was called "
+        "V (others N, F-like beats called VF or L), while the whole 30-min record gives 949 V "
+        "against 992 reference V. Prefer recordings of a minute or more; a clinician must "
+        "read short strips.",
         "- No P-wave or atrial-rhythm analysis: the rhythm summary counts beats and gives the "
         "heart rate; it does not diagnose atrial fibrillation or any disease.",
         "",

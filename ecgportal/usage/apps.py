@@ -5,3 +5,6 @@ class UsageConfig(AppConfig):
     name = "ecgportal.usage"
     label = "usage"
     verbose_name = "Usage metrics"
+
+    def ready(self):
+        from ecgportal.usage import signals  # noqa: F401  (connects the activity receivers)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from ml.errors import InvalidSignalError, UnsupportedFormatError
+from ml.errors import ECGInputError, InvalidSignalError, UnsupportedFormatError
 from ml.io.recording import Recording, check_fs, check_signal
 
 MAX_PIXELS = 40_000_000  # a 600-dpi A4 scan is ~35 MP
@@ -127,6 +127,8 @@ def _decode(path: Path, shown: str) -> np.ndarray:
                 if img.width > WORK_WIDTH:
                     img = img.resize((WORK_WIDTH, max(1, round(img.height * WORK_WIDTH / img.width))), Image.LANCZOS)
                 return np.asarray(img, dtype=np.float64)
+    except ECGInputError:
+        raise  # our own size checks (ECGInputError is a ValueError: keep it out of the clause below)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise InvalidSignalError(
             f"The image {shown} is too large to open safely. Upload an image of at most "
