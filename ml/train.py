@@ -33,7 +33,6 @@ also installs the model as ``ml/models/ecg_cnn.keras`` with its ``.sha256`` (unl
 """
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -42,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ml import dataset, metrics, preprocess
+from ml import dataset, metrics, preprocess, store
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 SHIPPED = MODELS_DIR / "ecg_cnn.keras"
@@ -62,19 +61,12 @@ def _inputs(beats):
     return {"image": beats.images, "context": beats.context}
 
 
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def install_copy(src, dst):
     """Copy a model file to ``dst`` and write its ``.sha256`` beside it; return the digest."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     dst.write_bytes(Path(src).read_bytes())
-    digest = sha256_file(dst)
+    digest = store.sha256_of(dst)
     dst.with_suffix(".sha256").write_text(f"{digest}  {dst.name}\n")
     return digest
 

@@ -77,6 +77,17 @@ class ECGUploadForm(forms.Form):
             if name != "file":
                 field.widget.attrs.setdefault("class", "form-control")
 
+    def record_fields(self):
+        """Return the keyword arguments of ``services.ecg_record_create`` from a valid form."""
+        data = self.cleaned_data
+        return {
+            "files": data["file"],
+            "recorded_on": data["recorded_on"],
+            "lead": data["lead"],
+            "sampling_rate": data["sampling_rate"],
+            "note": data["note"],
+        }
+
     def error_code(self):
         """Return a machine-readable code for the first error (for the API)."""
         file_codes = {"required": "missing_file", "missing": "missing_file", "empty": "empty"}

@@ -51,16 +51,8 @@ def upload(request):
     """Show the upload form; on a valid upload store it, queue the analysis, go to the result."""
     form = ECGUploadForm(request.POST, request.FILES) if request.method == "POST" else ECGUploadForm()
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
         try:
-            record = services.ecg_record_create(
-                owner=request.user,
-                files=data["file"],
-                recorded_on=data["recorded_on"],
-                lead=data["lead"],
-                sampling_rate=data["sampling_rate"],
-                note=data["note"],
-            )
+            record = services.ecg_record_create(owner=request.user, **form.record_fields())
         except UploadError as exc:
             form.add_error("file" if exc.field == "file" else None, exc.message)
         else:

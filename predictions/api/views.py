@@ -103,16 +103,8 @@ class RecordListCreateView(GenericAPIView):
             errors = {k: [str(e) for e in v] for k, v in form.errors.items()}
             first = next(iter(errors.values()))[0]
             return Response({"code": form.error_code(), "detail": first, "fields": errors}, status=400)
-        data = form.cleaned_data
         try:
-            record = services.ecg_record_create(
-                owner=request.user,
-                files=data["file"],
-                recorded_on=data["recorded_on"],
-                lead=data["lead"],
-                sampling_rate=data["sampling_rate"],
-                note=data["note"],
-            )
+            record = services.ecg_record_create(owner=request.user, **form.record_fields())
         except UploadError as exc:
             return Response(exc.as_dict(), status=400)
         record = selectors.ecg_record_get(user=request.user, uuid=record.uuid)
