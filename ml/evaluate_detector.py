@@ -106,14 +106,14 @@ def write_report(scores: list[RecordScore], out: Path, command: str) -> str:
         "",
         "| | TP | FN | FP | Se (%) | +P (%) |",
         "|---|---:|---:|---:|---:|---:|",
-        f"| this detector, 48 records | {tp:,} | {fn:,} | {fp:,} | **{se:.2f}** | **{ppv:.2f}** |",
+        f"| this detector, {len(scores)} records | {tp:,} | {fn:,} | {fp:,} | **{se:.2f}** | **{ppv:.2f}** |",
         f"| same detections, reference without `!` flutter waves | {tp2:,} | {fn2:,} | {fp2:,} | {se2:.2f} | {ppv2:.2f} |",
         f"| Pan & Tompkins 1985 (published) | | | | {PAN_TOMPKINS_1985['se']:.2f} | {PAN_TOMPKINS_1985['ppv']:.2f} |",
         "",
         f"Target Se and +P >= {TARGET} %: **{'met' if ok else 'NOT met'}**.",
         "",
-        f"Run time: {sum(seconds):.1f} s of detection for all 48 records (median {np.median(seconds) * 1000:.0f} ms "
-        f"per 30-minute record, max {max(seconds) * 1000:.0f} ms) on {platform.machine()}, "
+        f"Run time: {sum(seconds):.1f} s of detection for all {len(scores)} records (median {np.median(seconds) * 1000:.0f} ms "
+        f"per record, max {max(seconds) * 1000:.0f} ms) on {platform.machine()}, "
         f"Python {platform.python_version()}.",
         "",
         "## Per record",

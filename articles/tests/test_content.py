@@ -1,5 +1,7 @@
 """The shipped articles: present after migrations, complete, linked, and loaded idempotently."""
 
+from urllib.parse import urlsplit
+
 import pytest
 
 from articles.frontmatter import ArticleFileError, parse_article
@@ -16,6 +18,11 @@ REQUIRED_CONDITIONS = {
     "sudden-cardiac-arrest",
     "conduction-system-disease",
     "pacemakers",
+}
+# Health services, government health institutes, professional societies and the data set's home.
+REPUTABLE_HOSTS = {
+    "www.nhs.uk", "www.nhlbi.nih.gov", "medlineplus.gov", "www.heart.org", "cpr.heart.org", "www.escardio.org",
+    "www.resus.org.uk", "www.stroke.org", "physionet.org",
 }
 BEAT_SECTIONS = (
     "## What it is",
@@ -99,3 +106,10 @@ def test_bad_article_files_are_rejected_with_a_clear_message(tmp_path, text, mes
     path.write_text(text)
     with pytest.raises(ArticleFileError, match=message):
         parse_article(path)
+
+
+def test_every_article_cites_reputable_sources_by_name_and_link():
+    for item in _files():
+        for name, url in item["references"]:
+            assert len(name.strip()) >= 5, (item["slug"], name)  # the organisation, by name
+            assert urlsplit(url).hostname in REPUTABLE_HOSTS, (item["slug"], url)

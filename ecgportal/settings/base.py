@@ -53,6 +53,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "ecgportal.usage.middleware.ActivityMiddleware",
 ]
 
 ROOT_URLCONF = "ecgportal.urls"

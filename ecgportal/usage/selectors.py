@@ -16,6 +16,7 @@ from django.db.models import Case, CharField, Count, Exists, OuterRef, Q, Sum, V
 from django.db.models.functions import TruncDate
 
 from ecgportal.usage.aggregates import PercentileCont
+from ecgportal.usage.models import DailyActivity
 from ml.classes import BEAT_CLASSES
 from predictions.models import BeatCount, ECGRecord, Prediction
 
@@ -71,8 +72,15 @@ def signups_per_day(*, period):
 
 
 def active_users_per_day(*, period):
-    """Return, per day, the users whose most recent sign-in was that day (Django keeps only the last)."""
-    return _per_day(get_user_model().objects.order_by(), "last_login", period, count=Count("id"))
+    """Return, per day, how many users were active: signed in or uploaded an ECG that day."""
+    rows = (
+        DailyActivity.objects.order_by()
+        .filter(day__gte=period.start, day__lte=period.end)
+        .values("day")
+        .annotate(count=Count("user", distinct=True))
+    )
+    by_day = {row["day"]: row["count"] for row in rows}
+    return [{"date": day.isoformat(), "count": by_day.get(day, 0)} for day in period.days()]
 
 
 def uploads_per_day(*, period):

@@ -206,11 +206,28 @@ def _grid_period(profile: np.ndarray):
     for k in (2, 3):
         if k * lag < n and ac[k * lag - 1 : k * lag + 2].max() < 0.15:
             return None
-    # Refine to sub-pixel with the repeat at the largest multiple that fits.
-    mult = max(1, min(20, (n // 3) // lag))
-    win = ac[max(1, mult * lag - mult) : mult * lag + mult + 1]
-    period = (max(1, mult * lag - mult) + int(np.argmax(win))) / mult
-    emphasis5 = 5 * lag < n and ac[5 * lag - 1 : 5 * lag + 2].max() > ac[4 * lag - 1 : 4 * lag + 2].max() + 0.05
+    # Refine to sub-pixel at doubling multiples of the period. Each search window stays narrower
+    # than the period: a wider one lands on a neighbouring repeat (often the heavier 5-mm line) and
+    # skews the period by 10-25 %, so the x and y periods disagree and the grid is missed.
+    period, unc, mult = float(lag), 0.5, 2
+    while mult <= 64 and mult * (period + unc) + 2 < n // 3:
+        lo_i = max(1, int(np.floor(mult * (period - unc))))
+        hi_i = int(np.ceil(mult * (period + unc)))
+        k = lo_i + int(np.argmax(ac[lo_i : hi_i + 1]))
+        frac = 0.0
+        if lo_i < k < hi_i:  # parabolic interpolation of the peak
+            a, b, c = ac[k - 1], ac[k], ac[k + 1]
+            denom = a - 2 * b + c
+            frac = 0.5 * (a - c) / denom if denom < 0 else 0.0
+        period = (k + frac) / mult
+        unc = max(0.5 / mult, 0.05 * period / mult) + 0.5 / mult
+        mult *= 2
+
+    def level(m):
+        i = int(round(m * period))
+        return ac[max(0, i - 1) : i + 2].max() if i + 2 <= n else -1.0
+
+    emphasis5 = 5 * period < n - 2 and level(5) > level(4) + 0.05
     return period, False, bool(emphasis5)
 
 
@@ -223,6 +240,11 @@ def _trace_mask(ink, chroma, lum, grid_mask):
     dark = ink > 0.15
     # Dark but strongly coloured pixels are heavy grid lines (a dark-blue pen trace is kept).
     grid_coloured = (chroma > 60) & (lum > 60)
+    if grid_mask.any():
+        # On found paper, also drop pixels tinted like the grid for their darkness. JPEG halves the
+        # colour resolution, so thin red lines keep only chroma 40-60 and would otherwise join the
+        # trace where it crosses them (the whole grid then reads as one "trace").
+        grid_coloured |= grid_mask & (lum > 60) & (chroma > 0.3 * np.maximum(255.0 - lum, 1.0))
     values = ink[dark & ~grid_coloured]
     if values.size == 0:
         empty = np.zeros_like(dark)

@@ -20,7 +20,7 @@ def load(source, *, fs=None, lead=None, filename=None) -> Recording:
     Raise an :class:`ml.errors.ECGInputError` subclass with a plain-language message when the input
     is not a usable ECG.
     """
-    if isinstance(source, np.ndarray) or (isinstance(source, (list, tuple)) and source):
+    if isinstance(source, (np.ndarray, list, tuple)):
         return _load_array(np.asarray(source), fs=fs, lead=lead)
     if not isinstance(source, (str, Path)):
         raise TypeError(f"source must be a path or a numpy array, not {type(source).__name__}")

@@ -41,7 +41,7 @@ def check_fs(fs, *, origin: str) -> float:
         ) from None
     if not np.isfinite(value) or not (MIN_FS <= value <= MAX_FS):
         raise SamplingRateError(
-            f"The sampling rate {fs!r} Hz ({origin}) is not plausible for an ECG: "
+            f"The sampling rate {value:g} Hz ({origin}) is not plausible for an ECG: "
             f"it must be between {MIN_FS:g} and {MAX_FS:g} Hz."
         )
     return value

@@ -53,6 +53,9 @@ def read_text(path: Path, *, shown: str, fs=None, lead=None) -> Recording:
         data_rows = data_rows[:-1]  # a cut-off last line (truncated upload)
         notes.append("The last line of the file was incomplete and was ignored")
 
+    if delimiter is None and ncols == 1:
+        # Whitespace-delimited single column: a header such as "ECG (uV)" is one name, not two cells.
+        header = [[" ".join(row)] for row in header]
     names, units = _names_and_units(header, ncols)
     table = _to_table(data_rows, ncols, decimal_comma=delimiter in (";", "\t"))
     bad = np.isnan(table).mean() if table.size else 1.0
@@ -202,7 +205,8 @@ def _time_and_index_columns(table, names, units):
         elif _TIME_NAME.search(name) and time_col is None:
             time_col = c
             unit = (units[c] or "").lower()
-            if unit == "ms" or re.search(r"\bms\b|msec|milli", name, re.IGNORECASE):
+            # "time_ms", "t[ms]", "Time (msec)": "_" is a word character, so no \b before "ms".
+            if unit == "ms" or re.search(r"(?<![a-z])ms(?![a-z])|msec|milli", name, re.IGNORECASE):
                 scale = 1e-3
     if time_col is None and index_col is None and not any(names):
         first = table[:, 0]

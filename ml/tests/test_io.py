@@ -384,3 +384,51 @@ def test_errors_carry_stable_codes():
     assert errors.InvalidSignalError("x").code == "invalid_signal"
     assert errors.EmptyInputError("x").code == "empty"
     assert issubclass(errors.SamplingRateError, errors.ECGInputError)
+
+
+def test_csv_physionet_rdsamp_export(tmp_path, segment):
+    x, names, fs = segment("100")
+    lines = ["'Elapsed time','MLII','V5'", "'hh:mm:ss.mmm','mV','mV'"]
+    for i, row in enumerate(x):
+        t = i / fs
+        lines.append(f"'{int(t // 60)}:{t % 60:06.3f}',{row[0]:.3f},{row[1]:.3f}")
+    path = tmp_path / "rdsamp.csv"
+    path.write_text("\n".join(lines))
+    rec = load(path)
+    assert rec.fs == 360 and rec.lead == "MLII"
+    np.testing.assert_allclose(rec.signal, x[:, 0], atol=1e-3)
+
+
+@pytest.mark.parametrize("name", ["time_ms", "t[ms]", "Time (msec)"])
+def test_csv_time_column_named_in_milliseconds(tmp_path, segment, name):
+    x, fs = _mlii(segment)
+    path = tmp_path / "ms_named.csv"
+    rows = [f"{round(i * 1000 / 250)},{v:.4f}" for i, v in enumerate(x)]  # 250 Hz: 4-ms steps
+    path.write_text("\n".join([f"{name},ecg"] + rows))
+    rec = load(path)
+    assert rec.fs == 250
+    assert len(rec.signal) == len(x)
+
+
+def test_csv_single_column_in_microvolts_with_spaced_header(tmp_path, segment):
+    x, fs = _mlii(segment)
+    path = tmp_path / "uv.csv"
+    path.write_bytes(("ECG (uV)\r\n" + "\r\n".join(str(int(round(v * 1000))) for v in x)).encode())
+    rec = load(path, fs=fs)
+    np.testing.assert_allclose(rec.signal, x, atol=1e-3)  # in mV, not raw microvolts
+    assert any("converted from uV to mV" in n for n in rec.notes)
+
+
+def test_sampling_rate_message_is_plain(tmp_path, segment):
+    x, fs = _mlii(segment)
+    path = tmp_path / "slow.csv"
+    np.savetxt(path, np.column_stack([np.arange(len(x)) * 4.0, x]), fmt="%.4f", delimiter=",",
+               header="seconds,ecg", comments="")  # 4 s per sample: 0.25 Hz
+    err = _raises(path, errors.SamplingRateError, "0.25 Hz (computed from the time column)")
+    assert "np.float" not in str(err)
+
+
+def test_empty_list_is_an_empty_input():
+    with pytest.raises(errors.EmptyInputError):
+        load([], fs=360)
+    assert load([0.0, 1.0] * 400, fs=360).fs == 360

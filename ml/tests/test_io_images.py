@@ -65,7 +65,7 @@ def test_real_single_beat_plot(beat_png):
     assert any("Single heartbeat" in n for n in rec.notes)
 
 
-@pytest.mark.parametrize("record,start", [("100", 10.0), ("119", 60.0)])
+@pytest.mark.parametrize("record,start", [("100", 10.0), ("119", 60.0), ("208", 100.0)])
 def test_rhythm_strip_on_pink_paper(tmp_path, record_segment, record, start):
     x, fs, beats, _ = record_segment(record, start, 10.0)
     path = tmp_path / f"strip_{record}.png"
@@ -85,10 +85,37 @@ def test_rhythm_strip_on_pink_paper(tmp_path, record_segment, record, start):
     assert np.ptp(rec.signal) == pytest.approx(np.ptp(x), rel=0.3)
 
 
-def test_rhythm_strip_photo_style_jpeg(tmp_path, record_segment):
+def test_rhythm_strip_without_grid_assumes_ten_seconds(tmp_path, record_segment):
+    x, fs, beats, _ = record_segment("208", 100.0, 10.0)
+    path = tmp_path / "plain.png"
+    _render_strip(path, x, fs, dpi=150, grid=False)
+    rec = load(path)
+    assert rec.kind == "image-strip"
+    assert any("No paper grid was found" in n for n in rec.notes)
+    assert rec.duration_s == pytest.approx(10.0, rel=0.01)
+    assert abs(len(detect_r_peaks(rec.signal, rec.fs)) - len(beats)) <= 1
+
+
+def test_transparent_and_16_bit_images(tmp_path, record_segment):
+    x, fs, beats, _ = record_segment("100", 10.0, 10.0)
+    src = tmp_path / "src.png"
+    _render_strip(src, x, fs, dpi=150, grid=False)
+    grey = np.asarray(Image.open(src).convert("L"))
+    rgba = np.zeros(grey.shape + (4,), np.uint8)
+    rgba[..., 3] = 255 - grey  # black ink on a transparent background
+    Image.fromarray(rgba).save(tmp_path / "alpha.png")
+    Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "deep.png")
+    for name in ("alpha.png", "deep.png"):
+        rec = load(tmp_path / name)
+        assert rec.kind == "image-strip"
+        assert abs(len(detect_r_peaks(rec.signal, rec.fs)) - len(beats)) <= 1, name
+
+
+@pytest.mark.parametrize("dpi", [100, 120, 150])
+def test_rhythm_strip_photo_style_jpeg(tmp_path, record_segment, dpi):
     x, fs, beats, _ = record_segment("100", 10.0, 10.0)
     png = tmp_path / "strip.png"
-    _render_strip(png, x, fs, dpi=120)
+    _render_strip(png, x, fs, dpi=dpi)
     img = np.asarray(Image.open(png).convert("RGB"), dtype=np.float64)
     # Uneven lighting, as in a phone photo of paper.
     shade = np.linspace(1.0, 0.75, img.shape[1])[None, :, None]
@@ -96,6 +123,8 @@ def test_rhythm_strip_photo_style_jpeg(tmp_path, record_segment):
     Image.fromarray((img * shade).astype(np.uint8)).save(jpg, format="JPEG", quality=85)
     rec = load(jpg)
     assert rec.kind == "image-strip"
+    assert any("paper grid" in n for n in rec.notes)  # grid found despite JPEG colour loss
+    assert rec.duration_s == pytest.approx(10.0, rel=0.05)
     assert abs(len(detect_r_peaks(rec.signal, rec.fs)) - len(beats)) <= 1
 
 

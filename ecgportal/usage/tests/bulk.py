@@ -6,6 +6,7 @@ from collections import Counter
 
 from django.utils import timezone
 
+from ecgportal.usage.models import DailyActivity
 from ml.classes import CODES
 from predictions.models import BeatCount, ECGRecord, Prediction
 
@@ -50,6 +51,11 @@ def bulk_usage_data(*, owner, predictions, records=1000, days=30, start=0, batch
             )
         )
     created_records = ECGRecord.objects.bulk_create(record_rows, batch_size=batch_size)
+    # bulk_create sends no post_save, so mark the uploader active on each upload day here.
+    active_days = {timezone.localdate(r.created_at) for r in created_records}
+    DailyActivity.objects.bulk_create(
+        [DailyActivity(user=owner, day=day) for day in active_days], ignore_conflicts=True
+    )
 
     statuses, durations, class_predictions = Counter(), [], Counter()
     prediction_rows = []

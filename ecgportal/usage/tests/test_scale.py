@@ -31,6 +31,7 @@ def test_dashboard_queries_stay_constant_from_1k_to_100k_predictions(client, dja
     page, api, csv = reverse("usage:dashboard"), reverse("usage-api:metrics"), reverse("usage:export_csv")
 
     small = bulk_usage_data(owner=staff, predictions=1_000, records=100)
+    client.get(page)  # the day's first request also records the staff member's activity
     counts_at_1k = [_queries(client, url)[0] for url in (page, api, csv)]
 
     large = bulk_usage_data(owner=staff, predictions=99_000, records=900, start=1_000)

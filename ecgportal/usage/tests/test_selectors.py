@@ -33,18 +33,28 @@ def test_users_by_role_and_signup_method():
     assert selectors.users_by_signup_method() == {"form": 3, "google": 1, "linkedin": 1}
 
 
-def test_signups_and_active_users_per_day_fill_every_day(period):
+def test_signups_and_active_users_per_day_fill_every_day(period, client):
     today = timezone.now()
-    UserFactory(date_joined=today - datetime.timedelta(days=2), last_login=today)
-    UserFactory(date_joined=today - datetime.timedelta(days=2))
+    signed_in = UserFactory(date_joined=today - datetime.timedelta(days=2))
+    uploader = UserFactory(date_joined=today - datetime.timedelta(days=2))
     UserFactory(date_joined=today - datetime.timedelta(days=30))  # outside the period
     signups = selectors.signups_per_day(period=period)
     assert len(signups) == 7
     by_day = {d["date"]: d["count"] for d in signups}
     assert by_day[(timezone.localdate() - datetime.timedelta(days=2)).isoformat()] == 2
     assert sum(by_day.values()) == 2
-    active = selectors.active_users_per_day(period=period)
-    assert active[-1] == {"date": timezone.localdate().isoformat(), "count": 1}
+
+    # Active: signed in or uploaded that day; every day counts, not only the latest sign-in.
+    RecordFactory(owner=uploader, created_at=today - datetime.timedelta(days=1))
+    RecordFactory(owner=uploader, created_at=today - datetime.timedelta(days=1))
+    RecordFactory(owner=uploader)
+    client.force_login(signed_in)
+    client.force_login(signed_in)  # signing in twice a day is still one active user
+    active = {d["date"]: d["count"] for d in selectors.active_users_per_day(period=period)}
+    assert len(active) == 7
+    assert active[timezone.localdate().isoformat()] == 2
+    assert active[(timezone.localdate() - datetime.timedelta(days=1)).isoformat()] == 1
+    assert sum(active.values()) == 3
 
 
 def test_uploads_per_day_by_input_type(period):

@@ -21,7 +21,7 @@
     type: "line",
     data: {labels: days, datasets: [
       {label: "New sign-ups", data: report.signups_per_day.map((d) => d.count), borderColor: palette[0], backgroundColor: palette[0], tension: 0.2},
-      {label: "Active users (last sign-in)", data: report.active_users_per_day.map((d) => d.count), borderColor: palette[2], backgroundColor: palette[2], tension: 0.2},
+      {label: "Active users (signed in or uploaded)", data: report.active_users_per_day.map((d) => d.count), borderColor: palette[2], backgroundColor: palette[2], tension: 0.2},
     ]},
     options: {scales: {y: integerAxis}},
   });
