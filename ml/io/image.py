@@ -163,12 +163,14 @@ def _paper_grid(rgb, lum, chroma, ink):
     candidate = coloured | faint
     if candidate.mean() < 0.01:
         return None, np.zeros_like(candidate)
-    px_x = _grid_period(candidate.mean(axis=0))
-    px_y = _grid_period(candidate.mean(axis=1))
-    if px_x is None or px_y is None:
-        return None, np.zeros_like(candidate)
-    # Square paper: the two periods agree (within 15 %).
-    if abs(px_x[0] - px_y[0]) > 0.15 * max(px_x[0], px_y[0]):
+    # Square paper: the x and y spacings agree (within 15 %). Photos: sensor noise makes the binary
+    # mask cover the paper, so the grey levels are tried next.
+    for lines in (candidate, np.minimum(ink, 0.5) + chroma / 255.0):
+        px_x = _grid_period(lines.mean(axis=0))
+        px_y = _grid_period(lines.mean(axis=1))
+        if px_x and px_y and abs(px_x[0] - px_y[0]) <= 0.15 * max(px_x[0], px_y[0]):
+            break
+    else:
         return None, np.zeros_like(candidate)
     period = (px_x[0] + px_y[0]) / 2
     big = px_x[1] or px_y[1]
@@ -252,7 +254,8 @@ def _trace_mask(ink, chroma, lum, grid_mask):
     # Otsu between the trace and any remaining faint structure (light grid, shadows).
     thr = max(0.2, _otsu(values))
     strong = (ink > thr) & ~grid_coloured
-    weak = (ink > max(0.1, 0.5 * thr)) & ~grid_coloured
+    # Faint pixels count only beside dark ones: blurred grid lines of a photo must not join the trace.
+    weak = (ink > max(0.1, 0.5 * thr)) & ~grid_coloured & ndimage.binary_dilation(strong, iterations=2)
     return strong, weak
 
 

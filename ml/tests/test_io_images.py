@@ -128,6 +128,26 @@ def test_rhythm_strip_photo_style_jpeg(tmp_path, record_segment, dpi):
     assert abs(len(detect_r_peaks(rec.signal, rec.fs)) - len(beats)) <= 1
 
 
+def test_phone_photo_of_a_strip_tilted_blurred_and_unevenly_lit(tmp_path, record_segment, rng):
+    from PIL import ImageFilter
+
+    x, fs, beats, _ = record_segment("100", 10.0, 10.0)
+    png = tmp_path / "strip.png"
+    _render_strip(png, x, fs, dpi=150)
+    img = Image.open(png).convert("RGB").rotate(1.5, expand=True, fillcolor=(200, 200, 200), resample=Image.BICUBIC)
+    a = np.asarray(img.filter(ImageFilter.GaussianBlur(0.8)), dtype=np.float64)
+    a = a * np.linspace(0.75, 1.0, a.shape[1])[None, :, None] + rng.normal(0, 4, a.shape)
+    photo = tmp_path / "IMG_0042.jpg"
+    Image.fromarray(np.clip(a, 0, 255).astype(np.uint8)).save(photo, quality=80)
+    rec = load(photo)
+    assert rec.kind == "image-strip"
+    assert any("paper grid" in n for n in rec.notes)  # found through blur, noise and a 1.5 degree tilt
+    assert rec.duration_s == pytest.approx(10.0, rel=0.05)
+    peaks = detect_r_peaks(rec.signal, rec.fs) / rec.fs
+    near = np.min(np.abs(beats[:, None] / fs - peaks[None, :]), axis=1)
+    assert np.all(near < 0.15) and abs(len(peaks) - len(beats)) <= 1
+
+
 def _png_header_only(path, width, height):
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
