@@ -7,8 +7,9 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 DATA ?= $(or $(ECG_DATA_DIR),../shared/data)
 PORT ?= 8000
+TRAIN = $(PY) -m ml.train --data $(DATA)/mitdb
 
-.PHONY: run test install install-test system-deps migrate seed worker train evaluate bench clean
+.PHONY: run test install install-test system-deps migrate seed worker train select evaluate bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -55,9 +56,16 @@ test: install system-deps
 
 # Retrain the shipped models (minutes on 2 cores; see ml/MODEL_CARD.md), then rewrite the card.
 train: install
-	$(PY) -m ml.train --data $(DATA)/mitdb --protocol serve --epochs 20 --seed 1 --out .cache/runs/serve
-	$(PY) -m ml.train --data $(DATA)/mitdb --protocol inter-patient --epochs 12 --seed 3 --weight-power 0.75 --loss focal --out .cache/runs/p2/focal-s3 --install-inter
+	for s in 1 2 3; do $(TRAIN) --protocol serve --epochs 20 --seed $$s --no-install --out .cache/runs/serve-s$$s || exit 1; done
+	$(TRAIN) --protocol serve --ensemble-of .cache/runs/serve-s1,.cache/runs/serve-s2,.cache/runs/serve-s3 --out .cache/runs/serve
+	for s in 1 2 3; do $(TRAIN) --protocol inter-patient --epochs 12 --seed $$s --weight-power 0.75 --loss focal --out .cache/runs/inter-s$$s || exit 1; done
+	$(TRAIN) --protocol inter-patient --ensemble-of .cache/runs/inter-s1,.cache/runs/inter-s2,.cache/runs/inter-s3 --out .cache/runs/inter-patient --install-inter
 	$(PY) -m ml.train --data $(DATA)/ecg-images/train --protocol image-beats --epochs 20 --seed 1 --batch-size 128 --out .cache/runs/image-beats
+
+# Compare inter-patient designs inside DS1 only (record-wise 4-fold cross-validation; never DS2).
+select: install
+	$(TRAIN) --protocol ds1-cv --epochs 6 --seed 1 --weight-power 0.75 --loss focal --out .cache/runs/cv/rhythm-head-s1
+	$(TRAIN) --protocol ds1-cv --epochs 6 --seed 1 --weight-power 0.75 --loss focal --no-rhythm-head --out .cache/runs/cv/cnn-only-s1
 
 evaluate: install
 	$(PY) -m ml.evaluate_detector --data $(DATA)/mitdb --out ml/reports/rpeak_detection.md

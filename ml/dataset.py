@@ -178,34 +178,3 @@ def protocol_splits(arrays, protocol, seed):
         raise ValueError(f"unknown protocol {protocol!r}")
     fit_idx, val_idx = stratified_split(train_all.y, 0.1, seed=seed)
     return train_all.subset(fit_idx), train_all.subset(val_idx), test
-
-
-def past_rr_context(arrays, fs=360.0):
-    """Return RR context like ``preprocess.rr_context`` but with the local mean RR taken over
-    the up-to-10 RR intervals *before* each beat only (not a centred window).
-
-    An inter-patient experiment (``ml.train --rr-context past``): the served 8-class model keeps
-    ``preprocess.rr_context``. Same 8 columns and order as ``preprocess.CONTEXT_NAMES``, with
-    "local" meaning "preceding".
-    """
-    out = np.empty_like(arrays["context"])
-    records = arrays["record"]
-    for rec in np.unique(records):
-        idx = np.flatnonzero(records == rec)
-        peaks = np.asarray(arrays["sample"][idx], dtype=np.float64)
-        n = len(idx)
-        if n < 2:
-            out[idx] = preprocess.rr_context(peaks, fs)
-            continue
-        rr = np.clip(np.diff(peaks) / fs, 0.15, 3.0)
-        pre = np.concatenate([[rr[0]], rr])
-        post = np.concatenate([rr, [rr[-1]]])
-        record_mean = rr.mean()
-        csum = np.concatenate([[0.0], np.cumsum(pre)])
-        hi = np.arange(n)  # intervals strictly before this beat's own pre-RR
-        lo = np.maximum(hi - 10, 0)
-        past = np.where(hi > lo, (csum[hi] - csum[lo]) / np.maximum(hi - lo, 1), pre)
-        feats = np.column_stack([pre, post, pre / past, post / past, pre / record_mean,
-                                 post / record_mean, past / record_mean, post / pre])
-        out[idx] = np.clip(feats, 0.0, 5.0)
-    return out.astype(np.float32)

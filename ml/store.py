@@ -46,6 +46,8 @@ def keras_loader(path):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
+    import ml.model  # noqa: F401  (registers the model's custom layer with Keras)
+
     return keras.models.load_model(path, compile=False)
 
 

@@ -20,11 +20,16 @@ training beats vs 60,000 N) by ~700 and cost many false positives; no weighting 
 ignore them. The square root sits between, needs no duplicated beats (unlike oversampling) and
 leaves the loss a plain cross-entropy (unlike focal loss, one less hyper-parameter to tune).
 
-Inter-patient experiments (the served model keeps the defaults): ``--rr-context past`` (local
-mean RR over the preceding beats only), ``--loss focal``, ``--augment-amplitude S`` (random
-per-beat amplitude), and ``--ensemble-of RUN1,RUN2,...`` (average the softmax of finished runs into
-one model, no training). ``--install-inter`` keeps the result as
-``ml/models/ecg_cnn_ds1_aami.keras`` with a ``.json`` naming its RR context for ``ml.evaluate``.
+Both signal models have two heads (``ml.model``): the CNN and a linear rhythm head, each fitted
+on its own loss with the class weights as sample weights. Inter-patient settings: ``--loss focal``
+(focal loss on the CNN head), ``--weight-power`` (class weights ~ frequency**-p),
+``--augment-amplitude S`` (random per-beat amplitude), ``--no-rhythm-head`` (the earlier CNN-only
+design). ``--ensemble-of RUN1,RUN2,...`` averages the softmax of finished runs of one protocol into
+one model (no training): a ``serve`` ensemble is installed as the shipped model, an inter-patient
+one is kept as ``ml/models/ecg_cnn_ds1_aami.keras`` with ``--install-inter``.
+
+Model selection for the inter-patient protocol never looks at DS2: ``--protocol ds1-cv`` scores a
+design by record-wise 4-fold cross-validation inside DS1 (see :func:`ds1_cross_validation`).
 
 Writes to ``--out``: ``best.keras`` (lowest validation loss), ``history.json``, ``metrics.json``
 (validation and test figures of the best checkpoint), ``curves.png`` and ``confusion.png``. ``--protocol serve``
@@ -111,10 +116,10 @@ def _augmented_sequence_class():
     class AmplitudeAugmented(keras.utils.PyDataset):
         """Shuffled class-weighted batches with a fresh random amplitude per beat each epoch."""
 
-        def __init__(self, beats, y, weights, batch_size, spread, seed):
+        def __init__(self, beats, targets, sample_weights, batch_size, spread, seed):
             super().__init__()
-            self.beats, self.y, self.batch_size, self.spread = beats, y, batch_size, spread
-            self.sample_weight = np.array([weights[c] for c in beats.y], dtype=np.float32)
+            self.beats, self.batch_size, self.spread = beats, batch_size, spread
+            self.targets, self.sample_weights = targets, sample_weights
             self.rng = np.random.default_rng(seed)
             self.order = self.rng.permutation(len(beats))
 
@@ -126,8 +131,9 @@ def _augmented_sequence_class():
             log_spread = np.log1p(self.spread)
             factors = np.exp(self.rng.uniform(-log_spread, log_spread, len(idx)))
             images = _amplitude_batch(self.beats.images[idx], factors.astype(np.float32))
-            return ({"image": images, "context": self.beats.context[idx]}, self.y[idx],
-                    self.sample_weight[idx])
+            y = self.beats.y[idx]
+            return ({"image": images, "context": self.beats.context[idx]}, self.targets(y),
+                    self.sample_weights(y))
 
         def on_epoch_end(self):
             self.order = self.rng.permutation(len(self.beats))
@@ -139,12 +145,94 @@ def _AmplitudeAugmented(*args):  # noqa: N802 (keras is imported lazily)
     return _augmented_sequence_class()(*args)
 
 
+def _fit_setup(model, train_set, val_set, k, weights, *, lr, loss, batch_size, seed,
+               augment_amplitude=0.0):
+    """Return (model to fit, its ``fit`` arguments, validation data), compiled.
+
+    A model with the rhythm head is fitted through ``ml.model.training_view``: the morphology
+    head on ``loss`` (cross-entropy or focal), the rhythm head on cross-entropy, each with the
+    class weights as sample weights. The served model shares the weights.
+    """
+    import keras
+
+    from ml.model import has_rhythm_head, training_view
+
+    morph_loss = (keras.losses.CategoricalFocalCrossentropy(gamma=2.0, alpha=1.0)
+                  if loss == "focal" else keras.losses.CategoricalCrossentropy())
+    w = np.array([weights[c] for c in range(k)], dtype=np.float32)
+    if has_rhythm_head(model):
+        fitted = training_view(model)
+        fitted.compile(optimizer=keras.optimizers.Adam(lr),
+                       loss={"morphology": morph_loss,
+                             "rhythm": keras.losses.CategoricalCrossentropy()},
+                       metrics={"morphology": [keras.metrics.CategoricalAccuracy(name="accuracy")],
+                                "rhythm": [keras.metrics.CategoricalAccuracy(name="accuracy")]})
+
+        def targets(y):
+            onehot = keras.utils.to_categorical(y, k)
+            return {"morphology": onehot, "rhythm": onehot}
+
+        def sample_weights(y):
+            return {"morphology": w[y], "rhythm": w[y]}
+    else:
+        fitted = model
+        fitted.compile(optimizer=keras.optimizers.Adam(lr), loss=morph_loss,
+                       metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
+
+        def targets(y):
+            return keras.utils.to_categorical(y, k)
+
+        def sample_weights(y):
+            return w[y]
+
+    if augment_amplitude:
+        fit_data = dict(x=_AmplitudeAugmented(train_set, targets, sample_weights, batch_size,
+                                              augment_amplitude, seed))
+    else:
+        fit_data = dict(x=_inputs(train_set), y=targets(train_set.y), batch_size=batch_size,
+                        sample_weight=sample_weights(train_set.y), shuffle=True)
+    return fitted, fit_data, (_inputs(val_set), targets(val_set.y))
+
+
+def _keep_best_class():
+    import keras
+
+    class KeepBest(keras.callbacks.Callback):
+        """Save the served model (not the training view) whenever validation loss improves."""
+
+        def __init__(self, served, path):
+            super().__init__()
+            self.served, self.path, self.best = served, Path(path), np.inf
+
+        def on_epoch_end(self, epoch, logs=None):
+            val = (logs or {}).get("val_loss", np.inf)
+            if val < self.best:
+                self.best = val
+                self.served.save(self.path)
+
+    return KeepBest
+
+
+def _KeepBest(served, path):  # noqa: N802 (keras is imported lazily)
+    return _keep_best_class()(served, path)
+
+
+def _history(hist):
+    """Return the Keras history as plain floats; for two-head models the accuracy curves are the
+    morphology head's (the loss is the sum of both heads' losses)."""
+    history = {key: [float(v) for v in vals] for key, vals in hist.history.items()}
+    for split in ("", "val_"):
+        if f"{split}morphology_accuracy" in history:
+            history[f"{split}accuracy"] = history[f"{split}morphology_accuracy"]
+    return history
+
+
 def install_inter(run):
     """Keep a run's inter-patient model as ``ml/models/ecg_cnn_ds1_aami.keras`` with its
     checksum and a ``.json`` that tells ``ml.evaluate`` which RR context it was trained with."""
     digest = install_copy(run / "best.keras", INTER_MODEL)
     facts = json.loads((run / "metrics.json").read_text())
-    meta = {"sha256": digest, "run": str(run), "rr_context": facts.get("rr_context", "centred"),
+    meta = {"sha256": digest, "run": str(run),
             **{k: facts[k] for k in ("seed", "seeds", "ensemble_of", "loss", "augment_amplitude",
                                      "weight_power", "epochs") if k in facts}}
     INTER_MODEL.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
@@ -153,12 +241,12 @@ def install_inter(run):
 
 def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records=None,
           cache_dir=dataset.DEFAULT_CACHE_DIR, install=True, verbose=2, weight_power=0.5,
-          image_noise=0.0, image_dropout=0.25, rr_context="centred", loss="ce",
-          augment_amplitude=0.0):
+          image_noise=0.0, image_dropout=0.25, loss="ce",
+          augment_amplitude=0.0, rhythm_head=True):
     """Train one protocol and return its metrics dict (also written to ``out/metrics.json``).
 
-    Inter-patient experiments only (the served model keeps the defaults): ``rr_context="past"``
-    uses ``dataset.past_rr_context``; ``loss="focal"`` a categorical focal loss (gamma 2);
+    Inter-patient experiments only (the served model keeps the defaults): ``loss="focal"`` a
+    categorical focal loss (gamma 2) on the CNN head;
     ``augment_amplitude=s`` rescales each training beat's amplitude by a random factor in
     [1/(1+s), 1+s] every epoch (exactly, in the scalogram domain: see :func:`_amplitude_batch`).
     """
@@ -183,8 +271,6 @@ def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records
         arrays = dataset.load_all_beats(
             data, records=tuple(records) if records else dataset.ALL_RECORDS, cache_dir=cache_dir
         )
-        if rr_context == "past":
-            arrays = dict(arrays, context=dataset.past_rr_context(arrays))
         train_set, val_set, test_set = dataset.protocol_splits(arrays, protocol, seed)
         names = train_set.class_names
         shapes = (preprocess.IMAGE_SHAPE, preprocess.N_CONTEXT)
@@ -193,35 +279,22 @@ def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records
           f"test {len(test_set)}; classes {names}; prepared in {time.time() - t0:.1f} s",
           flush=True)
 
-    model = build_model(*shapes, k, image_noise=image_noise, image_dropout=image_dropout)
-    if loss == "focal":
-        model.compile(optimizer=keras.optimizers.Adam(lr),
-                      loss=keras.losses.CategoricalFocalCrossentropy(gamma=2.0, alpha=1.0),
-                      metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
-        target = lambda y: keras.utils.to_categorical(y, k)  # noqa: E731
-    else:
-        model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
-        target = lambda y: y  # noqa: E731
+    model = build_model(*shapes, k, image_noise=image_noise, image_dropout=image_dropout,
+                        rhythm_head=rhythm_head and protocol != "image-beats")
+    weights = class_weights(train_set.y, k, weight_power)
+    print("class weights:", {names[i]: round(w, 2) for i, w in weights.items()}, flush=True)
     best = out / "best.keras"
+    fitted, fit_data, val_data = _fit_setup(model, train_set, val_set, k, weights, lr=lr,
+                                            loss=loss, batch_size=batch_size, seed=seed,
+                                            augment_amplitude=augment_amplitude)
     callbacks = [
-        keras.callbacks.ModelCheckpoint(best, monitor="val_loss", save_best_only=True),
+        _KeepBest(model, best),
         keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2,
                                           min_lr=1e-5),
     ]
-    weights = class_weights(train_set.y, k, weight_power)
-    print("class weights:", {names[i]: round(w, 2) for i, w in weights.items()}, flush=True)
-    if augment_amplitude:
-        fit_data = dict(x=_AmplitudeAugmented(train_set, target(train_set.y), weights,
-                                              batch_size, augment_amplitude, seed))
-    else:
-        fit_data = dict(x=_inputs(train_set), y=target(train_set.y), batch_size=batch_size,
-                        class_weight=weights, shuffle=True)
-    hist = model.fit(
-        **fit_data, validation_data=(_inputs(val_set), target(val_set.y)),
-        epochs=epochs, callbacks=callbacks, verbose=verbose,
-    )
-    history = {key: [float(v) for v in vals] for key, vals in hist.history.items()}
+    hist = fitted.fit(**fit_data, validation_data=val_data, epochs=epochs, callbacks=callbacks,
+                      verbose=verbose)
+    history = _history(hist)
     (out / "history.json").write_text(json.dumps(history, indent=1))
 
     model = keras.models.load_model(best, compile=False)
@@ -241,9 +314,9 @@ def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records
         "weight_power": weight_power,
         "image_noise": image_noise,
         "image_dropout": image_dropout,
-        "rr_context": rr_context,
         "loss": loss,
         "augment_amplitude": augment_amplitude,
+        "rhythm_head": rhythm_head and protocol != "image-beats",
         "validation": metrics.report(val_cm, names),
         "class_weights": {names[i]: w for i, w in weights.items()},
         "params": int(model.count_params()),
@@ -263,6 +336,11 @@ def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records
         (out / "metrics.json").write_text(json.dumps(result, indent=1))
         if install:
             digest = install_copy(best, IMAGE_MODEL)
+            facts = {k: result[k] for k in ("protocol", "seed", "epochs", "batch_size",
+                                            "best_epoch", "params")}
+            facts["test"] = {k: result["test"][k] for k in ("n", "accuracy", "macro_f1")}
+            IMAGE_MODEL.with_suffix(".json").write_text(
+                json.dumps({"sha256": digest, **facts}, indent=1) + "\n")
             print(f"installed {IMAGE_MODEL} sha256 {digest}", flush=True)
     rep = result["test"]
     print(f"[{protocol}] test accuracy {rep['accuracy']:.4f}; " + ", ".join(
@@ -272,18 +350,21 @@ def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records
 
 
 def ensemble(*, data, runs, out, cache_dir=dataset.DEFAULT_CACHE_DIR):
-    """Average the softmax outputs of the inter-patient models in ``runs`` (folders of
-    ``ml.train`` runs with the same settings but different seeds) into one Keras model, and
-    score it like a run: ``out/best.keras`` and ``out/metrics.json`` (validation and test)."""
+    """Average the softmax outputs of the models in ``runs`` (folders of ``ml.train`` runs of one
+    protocol, ``serve`` or ``inter-patient``, with the same settings but different seeds) into one
+    Keras model, and score it like a run: ``out/best.keras`` and ``out/metrics.json`` (the first
+    member's validation beats, and the protocol's test beats). Seeds disagree most on the rare
+    classes of unseen patients; their average is steadier than any one of them."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
     runs = [Path(r) for r in runs]
     facts = [json.loads((r / "metrics.json").read_text()) for r in runs]
-    rr = {f.get("rr_context", "centred") for f in facts}
-    if len(rr) != 1 or {f["protocol"] for f in facts} != {"inter-patient"}:
-        raise ValueError("an ensemble needs inter-patient runs with the same RR context")
-    members = [keras.models.load_model(r / "best.keras", compile=False) for r in runs]
+    protocols = {f["protocol"] for f in facts}
+    if len(protocols) != 1 or not protocols <= {"inter-patient", "serve"}:
+        raise ValueError("an ensemble needs runs of one protocol, serve or inter-patient")
+    protocol = protocols.pop()
+    members = [store.keras_loader(r / "best.keras") for r in runs]
     inputs = {t.name.split(":")[0]: keras.Input(shape=tuple(t.shape[1:]), name=t.name.split(":")[0])
               for t in members[0].inputs}
     for i, m in enumerate(members):
@@ -295,12 +376,10 @@ def ensemble(*, data, runs, out, cache_dir=dataset.DEFAULT_CACHE_DIR):
     model.save(out / "best.keras")
 
     arrays = dataset.load_all_beats(data, cache_dir=cache_dir)
-    if rr == {"past"}:
-        arrays = dict(arrays, context=dataset.past_rr_context(arrays))
-    _, val_set, test_set = dataset.protocol_splits(arrays, "inter-patient", 0)
+    _, val_set, test_set = dataset.protocol_splits(arrays, protocol, facts[0]["seed"])
     names = test_set.class_names
     result = {**{k: facts[0][k] for k in ("protocol", "epochs", "weight_power", "image_noise",
-                                          "image_dropout", "rr_context", "loss",
+                                          "image_dropout", "loss", "rhythm_head",
                                           "augment_amplitude") if k in facts[0]},
               "ensemble_of": [str(r) for r in runs], "seeds": [f["seed"] for f in facts],
               "best_epoch": [f["best_epoch"] for f in facts],
@@ -312,9 +391,68 @@ def ensemble(*, data, runs, out, cache_dir=dataset.DEFAULT_CACHE_DIR):
                                      names)
     (out / "metrics.json").write_text(json.dumps(result, indent=1))
     rep = result["test"]
-    print(f"[ensemble of {len(runs)}] test accuracy {rep['accuracy']:.4f}; " + ", ".join(
+    print(f"[{protocol}: ensemble of {len(runs)}] test accuracy {rep['accuracy']:.4f}; " + ", ".join(
         f"{c} F1 {v['f1']:.3f}" for c, v in rep["per_class"].items() if v["f1"] is not None),
         flush=True)
+    return result
+
+
+# DS1 records in 4 folds for model selection (``--protocol ds1-cv``): each fold holds whole
+# patients, and the S-rich records (209, 220, 118, 223, 201, 207) are spread over the folds.
+DS1_FOLDS = ((101, 106, 108, 109, 112, 209), (114, 115, 116, 118, 119, 220),
+             (122, 124, 201, 203, 205, 223), (207, 208, 215, 230))
+
+
+def ds1_cross_validation(*, data, epochs, seed, out, batch_size=256, lr=2e-3, weight_power=0.75,
+                         loss="focal", rhythm_head=True, folds=DS1_FOLDS,
+                         cache_dir=dataset.DEFAULT_CACHE_DIR):
+    """Score one inter-patient design by record-wise 4-fold cross-validation inside DS1.
+
+    Each fold's model trains on the other three folds for a fixed number of ``epochs`` (no
+    checkpointing, so no beat of the held-out fold steers training); the out-of-fold predictions
+    of all 22 DS1 records are pooled into one AAMI confusion matrix. The selection score is the
+    mean of its S and V F1. DS2 is never touched: designs are chosen here, then the chosen one
+    is trained on DS1 and scored once on DS2 (``--protocol inter-patient``).
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    from ml.model import build_model
+
+    records = tuple(sorted(r for fold in folds for r in fold))
+    arrays = dataset.load_all_beats(data, records=records, cache_dir=cache_dir, progress=False)
+    names, k = dataset.AAMI_CLASSES, len(dataset.AAMI_CLASSES)
+    y_true, y_pred, fold_facts = [], [], []
+    t0 = time.time()
+    for fold in folds:
+        keras.utils.set_random_seed(seed)
+        train_set = dataset.aami_beats(arrays, [r for r in records if r not in fold])
+        held = dataset.aami_beats(arrays, list(fold))
+        model = build_model(preprocess.IMAGE_SHAPE, preprocess.N_CONTEXT, k,
+                            rhythm_head=rhythm_head)
+        weights = class_weights(train_set.y, k, weight_power)
+        fitted, fit_data, _ = _fit_setup(model, train_set, held, k, weights, lr=lr, loss=loss,
+                                         batch_size=batch_size, seed=seed)
+        fitted.fit(**fit_data, epochs=epochs, verbose=0)
+        pred = model.predict(_inputs(held), batch_size=4096, verbose=0).argmax(axis=1)
+        rep = metrics.report(metrics.confusion(held.y, pred, k), names)
+        fold_facts.append({"records": list(fold), "n": len(held), "S_sensitivity":
+                      rep["per_class"]["S"]["sensitivity"], "accuracy": rep["accuracy"]})
+        print(f"[ds1-cv] fold {fold}: accuracy {rep['accuracy']:.4f}, S sensitivity "
+              f"{rep['per_class']['S']['sensitivity']}", flush=True)
+        y_true.append(held.y)
+        y_pred.append(pred)
+    rep = metrics.report(metrics.confusion(np.concatenate(y_true), np.concatenate(y_pred), k),
+                         names)
+    score = (rep["per_class"]["S"]["f1"] + rep["per_class"]["V"]["f1"]) / 2
+    result = {"protocol": "ds1-cv", "seed": seed, "epochs": epochs, "weight_power": weight_power,
+              "loss": loss, "rhythm_head": rhythm_head, "folds": fold_facts, "cv": rep,
+              "selection_score": score, "train_seconds": round(time.time() - t0, 1)}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(result, indent=1))
+    print(f"[ds1-cv] pooled accuracy {rep['accuracy']:.4f}; S F1 {rep['per_class']['S']['f1']:.3f}"
+          f", V F1 {rep['per_class']['V']['f1']:.3f}; selection score {score:.3f}", flush=True)
     return result
 
 
@@ -323,7 +461,7 @@ def main(argv=None):
     p.add_argument("--data", required=True, help="folder with the MIT-BIH WFDB files (image-beats: "
                    "the ecg-images/train folder with one sub-folder per class)")
     p.add_argument("--protocol", required=True,
-                   choices=["intra-patient", "inter-patient", "serve", "image-beats"])
+                   choices=["intra-patient", "inter-patient", "serve", "image-beats", "ds1-cv"])
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", required=True)
@@ -334,12 +472,11 @@ def main(argv=None):
     p.add_argument("--image-noise", type=float, default=0.0,
                    help="std of Gaussian noise on the image while training (regularisation)")
     p.add_argument("--image-dropout", type=float, default=0.25)
-    p.add_argument("--rr-context", choices=["centred", "past"], default="centred",
-                   help="inter-patient experiment: local mean RR over a centred window (as "
-                        "served) or over the preceding beats only")
     p.add_argument("--loss", choices=["ce", "focal"], default="ce")
     p.add_argument("--augment-amplitude", type=float, default=0.0,
                    help="random per-beat amplitude factor in [1/(1+s), 1+s] while training")
+    p.add_argument("--no-rhythm-head", action="store_true",
+                   help="build the CNN without the linear rhythm head (the earlier design)")
     p.add_argument("--records", help="comma-separated record subset (for quick checks)")
     p.add_argument("--cache-dir", default=str(dataset.DEFAULT_CACHE_DIR))
     p.add_argument("--no-install", action="store_true",
@@ -348,20 +485,33 @@ def main(argv=None):
                    help="inter-patient: keep the model as ml/models/ecg_cnn_ds1_aami.keras "
                         "(evaluated by ml.evaluate)")
     p.add_argument("--ensemble-of",
-                   help="inter-patient: comma-separated run folders to average (no training)")
+                   help="comma-separated run folders (serve or inter-patient) to average into one "
+                        "model, no training; serve ensembles are installed unless --no-install")
     args = p.parse_args(argv)
     if args.ensemble_of:
-        ensemble(data=args.data, runs=args.ensemble_of.split(","), out=args.out,
-                 cache_dir=args.cache_dir)
-        if args.install_inter:
-            install_inter(Path(args.out))
+        result = ensemble(data=args.data, runs=args.ensemble_of.split(","), out=args.out,
+                          cache_dir=args.cache_dir)
+        out = Path(args.out)
+        if result["protocol"] == "serve" and not args.no_install:
+            digest = install_model(out / "best.keras", protocol="serve", seed=result["seeds"],
+                                   epochs=result["epochs"], metrics_path=out / "metrics.json")
+            print(f"installed {SHIPPED} sha256 {digest}", flush=True)
+        if args.install_inter and result["protocol"] == "inter-patient":
+            install_inter(out)
+        return 0
+    if args.protocol == "ds1-cv":
+        ds1_cross_validation(data=args.data, epochs=args.epochs, seed=args.seed, out=args.out,
+                             batch_size=args.batch_size, lr=args.lr,
+                             weight_power=args.weight_power, loss=args.loss,
+                             rhythm_head=not args.no_rhythm_head, cache_dir=args.cache_dir)
         return 0
     records = [int(r) for r in args.records.split(",")] if args.records else None
     train(data=args.data, protocol=args.protocol, epochs=args.epochs, seed=args.seed,
           out=args.out, batch_size=args.batch_size, lr=args.lr, records=records,
           cache_dir=args.cache_dir, install=not args.no_install, weight_power=args.weight_power,
           image_noise=args.image_noise, image_dropout=args.image_dropout,
-          rr_context=args.rr_context, loss=args.loss, augment_amplitude=args.augment_amplitude)
+          loss=args.loss, augment_amplitude=args.augment_amplitude,
+          rhythm_head=not args.no_rhythm_head)
     if args.install_inter and args.protocol == "inter-patient":
         install_inter(Path(args.out))
     return 0

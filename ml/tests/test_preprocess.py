@@ -47,8 +47,24 @@ def test_premature_beat_has_short_relative_rr():
 def test_single_beat_gets_neutral_context():
     ctx = preprocess.rr_context(np.array([100]), 360.0, single_beat=True)
     assert ctx.shape == (1, preprocess.N_CONTEXT)
+    names = preprocess.CONTEXT_NAMES
     assert ctx[0, 0] == preprocess.NEUTRAL_RR_S
-    np.testing.assert_array_equal(ctx[0, 2:], 1.0)
+    np.testing.assert_array_equal(ctx[0, 2:names.index("local_irregularity")], 1.0)
+    assert ctx[0, names.index("local_irregularity")] == 0.0
+
+
+def test_irregular_rhythm_is_told_from_isolated_premature_beats(rng):
+    fs = 360.0
+    names = preprocess.CONTEXT_NAMES
+    regular = np.full(60, 0.8)
+    regular[30] = 0.5  # one premature beat, then a compensatory pause
+    regular[31] = 1.1
+    fibrillation = rng.uniform(0.4, 1.2, 60)  # atrial fibrillation: RR irregularly irregular
+    irr = names.index("local_irregularity")
+    ctx_regular = preprocess.rr_context((np.cumsum(regular) * fs).astype(int), fs)
+    ctx_af = preprocess.rr_context((np.cumsum(fibrillation) * fs).astype(int), fs)
+    assert ctx_regular[31, irr] < 0.05  # the isolated premature beat does not raise it
+    assert np.median(ctx_af[:, irr]) > 0.2
 
 
 def test_clean_removes_baseline_wander():

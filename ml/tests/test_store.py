@@ -5,7 +5,7 @@ import shutil
 import numpy as np
 import pytest
 
-from ml import classes, dataset, store
+from ml import classes, dataset, preprocess, store
 from ml.errors import ModelFileError
 
 
@@ -16,7 +16,7 @@ def test_shipped_model_matches_its_checksum():
 def test_shipped_model_has_expected_inputs_and_outputs(shipped_classifier):
     model = shipped_classifier.model
     shapes = {t.name.split(":")[0]: tuple(t.shape) for t in model.inputs}
-    assert shapes == {"image": (None, 32, 32, 2), "context": (None, 8)}
+    assert shapes == {"image": (None, 32, 32, 2), "context": (None, preprocess.N_CONTEXT)}
     assert tuple(model.outputs[0].shape) == (None, classes.N_CLASSES)
     assert shipped_classifier.version == store.sha256_of(store.MODEL_PATH)[:12]
 

@@ -27,3 +27,23 @@ def test_class_weights_favour_rare_classes():
     w = train.class_weights(y, 4)
     assert w[2] > w[1] > w[0]
     assert abs(np.mean([w[c] for c in y]) - 1.0) < 1e-9
+
+
+def test_ds1_cross_validation_scores_each_record_only_when_held_out(mitdb, tmp_path):
+    import numpy as np
+
+    from ml import dataset
+
+    folds = ((119, 209), (208, 201))
+    result = train.ds1_cross_validation(data=mitdb, epochs=1, seed=1, out=tmp_path / "cv",
+                                        folds=folds, cache_dir=tmp_path / "cache")
+    arrays = dataset.load_all_beats(mitdb, records=(119, 201, 208, 209),
+                                    cache_dir=tmp_path / "cache", progress=False)
+    n_per_fold = [len(dataset.aami_beats(arrays, list(f))) for f in folds]
+    assert [f["n"] for f in result["folds"]] == n_per_fold
+    assert result["cv"]["n"] == sum(n_per_fold)
+    assert 0.0 <= result["selection_score"] <= 1.0
+    saved = json.loads((tmp_path / "cv" / "metrics.json").read_text())
+    assert saved["cv"]["confusion"] == result["cv"]["confusion"]
+    # One epoch on two patients still finds most ventricular beats of two others.
+    assert np.array(result["cv"]["confusion"])[2, 2] > 0.5 * np.array(result["cv"]["confusion"])[2].sum()
