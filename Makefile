@@ -58,8 +58,8 @@ test: install system-deps
 train: install
 	for s in 1 2 3; do $(TRAIN) --protocol serve --epochs 20 --seed $$s --no-install --out .cache/runs/serve-s$$s || exit 1; done
 	$(TRAIN) --protocol serve --ensemble-of .cache/runs/serve-s1,.cache/runs/serve-s2,.cache/runs/serve-s3 --out .cache/runs/serve
-	for s in 1 2 3; do $(TRAIN) --protocol inter-patient --epochs 12 --seed $$s --weight-power 0.75 --loss focal --out .cache/runs/inter-s$$s || exit 1; done
-	$(TRAIN) --protocol inter-patient --ensemble-of .cache/runs/inter-s1,.cache/runs/inter-s2,.cache/runs/inter-s3 --out .cache/runs/inter-patient --install-inter
+	for s in 1 2 3; do $(TRAIN) --protocol inter-patient --all-ds1 --epochs 6 --seed $$s --weight-power 0.75 --loss focal --out .cache/runs/inter-all-s$$s || exit 1; done
+	$(TRAIN) --protocol inter-patient --ensemble-of .cache/runs/inter-all-s1,.cache/runs/inter-all-s2,.cache/runs/inter-all-s3 --out .cache/runs/inter-patient-all --install-inter
 	$(PY) -m ml.train --data $(DATA)/ecg-images/train --protocol image-beats --epochs 20 --seed 1 --batch-size 128 --out .cache/runs/image-beats
 
 # Compare inter-patient designs inside DS1 only (record-wise 4-fold cross-validation; never DS2).

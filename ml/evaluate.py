@@ -244,12 +244,25 @@ def _members(facts):
     return f"seed {facts.get('seed', '?')}, best epoch {facts.get('best_epoch', '?')}"
 
 
+def _inter_fit(facts):
+    """Return how the inter-patient model was fitted: which DS1 records, and its checkpoint."""
+    if facts.get("all_ds1"):
+        return (f"{facts.get('n_train', '?')} beats of all 22 DS1 records, a fixed "
+                f"{facts.get('epochs', '?')} epochs and the last one kept, the recipe the DS1 "
+                "cross-validation scores (no checkpoint is chosen; in its curves 'validation' is "
+                "DS1 records 106, 118, 124, 223, which this recipe also trains on)")
+    return (f"{facts.get('epochs', '?')} epochs; {facts.get('n_train', '?')} beats of 18 DS1 "
+            "records for fitting; "
+            f"{facts.get('n_validation', '?')} beats of 4 other DS1 records (106, 118, 124, 223) "
+            "for checkpointing, so the checkpoint is chosen on unseen patients too")
+
+
 def _inter_setup(facts):
     """Return one sentence describing how the inter-patient model in ``facts`` was trained."""
     parts = ["CNN head on focal loss (gamma 2)" if facts.get("loss") == "focal"
              else "CNN head on cross-entropy",
-             "with the linear rhythm head" if facts.get("rhythm_head", True)
-             else "without the rhythm head"]
+             f"with the linear rhythm head (logit weight {facts.get('rhythm_weight', 0.5):g})"
+             if facts.get("rhythm_head", True) else "without the rhythm head"]
     if facts.get("augment_amplitude"):
         parts.append(f"random per-beat amplitude x[1/{1 + facts['augment_amplitude']:g}, "
                      f"{1 + facts['augment_amplitude']:g}]")
@@ -357,11 +370,9 @@ def write_card(*, intra, inter, images, runs, model_sha, detection_md, commands,
         "(22 other patients) only; paced records 102, 104, 107, 217 excluded; AAMI mapping "
         "N = N, L, R, e, j; S = A, a, J, S; V = V, E; F = F. Same architecture and preprocessing "
         "with a 4-class output, file `ml/models/ecg_cnn_ds1_aami.keras` "
-        f"({inter_run.get('n_train', '?')} beats of 18 DS1 records for fitting; "
-        f"{inter_run.get('n_validation', '?')} beats of 4 other DS1 records (106, 118, 124, 223) "
-        "for checkpointing, so the checkpoint is chosen on unseen patients too; class weights "
+        f"({_inter_fit(inter_run)}; class weights "
         f"∝ frequency^-{inter_run.get('weight_power', '?')}; "
-        f"{inter_run.get('epochs', '?')} epochs; {_inter_setup(inter_run)}). Focal loss and the "
+        f"{_inter_setup(inter_run)}). Focal loss and the "
         "stronger class weights are used by this inter-patient model only; the served 8-class "
         "model has the same two heads, inputs and 3-seed averaging, with cross-entropy and "
         "weights ∝ 1/√frequency. The design was chosen by cross-validation inside DS1, never on "
@@ -473,12 +484,17 @@ COMMANDS = [
     "# the served 8-class model: 3 seeds, averaged, installed as ml/models/ecg_cnn.keras",
     "for s in 1 2 3; do $T --protocol serve --epochs 20 --seed $s --no-install --out .cache/runs/serve-s$s; done",
     "$T --protocol serve --ensemble-of .cache/runs/serve-s1,.cache/runs/serve-s2,.cache/runs/serve-s3 --out .cache/runs/serve",
-    "# the inter-patient model (DS1 only): 3 seeds, averaged, kept as ml/models/ecg_cnn_ds1_aami.keras",
+    "# the inter-patient model (all 22 DS1 records, the cross-validated recipe): 3 seeds, averaged,",
+    "# kept as ml/models/ecg_cnn_ds1_aami.keras",
+    "for s in 1 2 3; do $T --protocol inter-patient --all-ds1 --epochs 6 --seed $s --weight-power 0.75 --loss focal --out .cache/runs/inter-all-s$s; done",
+    "$T --protocol inter-patient --ensemble-of .cache/runs/inter-all-s1,.cache/runs/inter-all-s2,.cache/runs/inter-all-s3 --out .cache/runs/inter-patient-all --install-inter",
+    "# the first candidate of this design (18 DS1 records, 12 epochs, checkpoint on 4 DS1 records):",
     "for s in 1 2 3; do $T --protocol inter-patient --epochs 12 --seed $s --weight-power 0.75 --loss focal --out .cache/runs/inter-s$s; done",
-    "$T --protocol inter-patient --ensemble-of .cache/runs/inter-s1,.cache/runs/inter-s2,.cache/runs/inter-s3 --out .cache/runs/inter-patient --install-inter",
+    "$T --protocol inter-patient --ensemble-of .cache/runs/inter-s1,.cache/runs/inter-s2,.cache/runs/inter-s3 --out .cache/runs/inter-patient",
     "# design selection inside DS1 (section 2): record-wise 4-fold cross-validation",
     "$T --protocol ds1-cv --epochs 6 --seed 1 --weight-power 0.75 --loss focal --out .cache/runs/cv/rhythm-head-s1",
     "$T --protocol ds1-cv --epochs 6 --seed 1 --weight-power 0.75 --loss focal --no-rhythm-head --out .cache/runs/cv/cnn-only-s1",
+    "$T --protocol ds1-cv --epochs 6 --seed 1 --weight-power 0.75 --loss focal --rhythm-weight 0.35 --out .cache/runs/cv/weight-035-s1",
     "python -m ml.train --protocol image-beats --data ../shared/data/ecg-images/train --epochs 20 "
     "--seed 1 --batch-size 128 --out .cache/runs/image-beats",
     "python -m ml.evaluate_detector --data ../shared/data/mitdb --out ml/reports/rpeak_detection.md",
@@ -494,8 +510,9 @@ def _experiments_log():
     """Return the committed log of inter-patient experiments, headings demoted for the card."""
     if not EXPERIMENTS_LOG.exists():
         return ""
-    body = EXPERIMENTS_LOG.read_text().strip().splitlines()[1:]  # drop the file's own title
-    return "\n".join(("#" + ln) if ln.startswith("#") else ln for ln in body).strip()
+    body = EXPERIMENTS_LOG.read_text().strip().splitlines()[1:]  # the file's own title
+    body = "\n".join(("#" + ln) if ln.startswith("#") else ln for ln in body).strip()
+    return f"### Experiment log ([{EXPERIMENTS_LOG.name}](reports/{EXPERIMENTS_LOG.name}))\n\n{body}"
 
 
 def main(argv=None):
@@ -553,7 +570,7 @@ def main(argv=None):
     det = REPORTS / "rpeak_detection.md"
     if det.exists():
         body = det.read_text().strip().splitlines()
-        body = [("#" + ln) if ln.startswith("#") else ln for ln in body]  # demote headings
+        body = [("##" + ln) if ln.startswith("#") else ln for ln in body]  # under section 3
         detection_md = ("Reference-annotation comparison on all 48 records, 150 ms tolerance; "
                         "report written by `python -m ml.evaluate_detector` "
                         "([ml/reports/rpeak_detection.md](reports/rpeak_detection.md)), included "

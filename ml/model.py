@@ -45,13 +45,15 @@ class LogFeatures(layers.Layer):
 
 
 def build_model(image_shape, n_context, n_classes, *, image_noise=0.0, image_dropout=0.25,
-                rhythm_head=True):
+                rhythm_head=True, rhythm_weight=0.5):
     """Return an uncompiled Keras functional model ``{image, context} -> class probabilities``.
 
     ``image_noise`` (std of Gaussian noise added to the image while training only) and
     ``image_dropout`` regularise the image branch, which is the part that can memorise the
     training patients' beat shapes. ``rhythm_head`` adds the linear head on log RR features
     (signal models); the single-beat image model has no rhythm and is built without it.
+    ``rhythm_weight`` w weighs the heads' logits, (1 - w) * CNN + w * rhythm: the output is
+    proportional to p_cnn ** (1 - w) * p_rhythm ** w (0.5: the geometric mean).
     """
     image = keras.Input(shape=image_shape, name="image")
     context = keras.Input(shape=(n_context,), name="context")
@@ -79,7 +81,12 @@ def build_model(image_shape, n_context, n_classes, *, image_noise=0.0, image_dro
     z_rhythm = layers.Dense(n_classes, use_bias=False, kernel_initializer="zeros",
                             name=RHYTHM_LOGITS)(
         LogFeatures(name="log_rr")(context))
-    z = layers.Average(name="mean_logits")([z_morph, z_rhythm])
+    if rhythm_weight == 0.5:
+        z = layers.Average(name="mean_logits")([z_morph, z_rhythm])
+    else:
+        z = layers.Add(name="mean_logits")([
+            layers.Rescaling(1.0 - rhythm_weight, name="morphology_weight")(z_morph),
+            layers.Rescaling(rhythm_weight, name="rhythm_weight")(z_rhythm)])
     out = layers.Activation("softmax", name="probabilities")(z)
     return keras.Model({"image": image, "context": context}, out, name="ecg_beat_cnn")
 

@@ -234,7 +234,8 @@ def install_inter(run):
     facts = json.loads((run / "metrics.json").read_text())
     meta = {"sha256": digest, "run": str(run),
             **{k: facts[k] for k in ("seed", "seeds", "ensemble_of", "loss", "augment_amplitude",
-                                     "weight_power", "epochs") if k in facts}}
+                                     "weight_power", "epochs", "rhythm_weight", "all_ds1")
+               if k in facts}}
     INTER_MODEL.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
     return digest
 
@@ -242,11 +243,13 @@ def install_inter(run):
 def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records=None,
           cache_dir=dataset.DEFAULT_CACHE_DIR, install=True, verbose=2, weight_power=0.5,
           image_noise=0.0, image_dropout=0.25, loss="ce",
-          augment_amplitude=0.0, rhythm_head=True):
+          augment_amplitude=0.0, rhythm_head=True, rhythm_weight=0.5, all_ds1=False):
     """Train one protocol and return its metrics dict (also written to ``out/metrics.json``).
 
     Inter-patient experiments only (the served model keeps the defaults): ``loss="focal"`` a
-    categorical focal loss (gamma 2) on the CNN head;
+    categorical focal loss (gamma 2) on the CNN head; ``all_ds1`` fits on all 22 DS1 records
+    for exactly ``epochs`` epochs and keeps the last one (the recipe ``ds1-cv`` scores; the 4
+    validation records are then training records, so no checkpoint is chosen on them);
     ``augment_amplitude=s`` rescales each training beat's amplitude by a random factor in
     [1/(1+s), 1+s] every epoch (exactly, in the scalogram domain: see :func:`_amplitude_batch`).
     """
@@ -272,6 +275,8 @@ def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records
             data, records=tuple(records) if records else dataset.ALL_RECORDS, cache_dir=cache_dir
         )
         train_set, val_set, test_set = dataset.protocol_splits(arrays, protocol, seed)
+        if all_ds1 and protocol == "inter-patient":
+            train_set = dataset.aami_beats(arrays, dataset.DS1)
         names = train_set.class_names
         shapes = (preprocess.IMAGE_SHAPE, preprocess.N_CONTEXT)
     k = len(names)
@@ -280,20 +285,25 @@ def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records
           flush=True)
 
     model = build_model(*shapes, k, image_noise=image_noise, image_dropout=image_dropout,
-                        rhythm_head=rhythm_head and protocol != "image-beats")
+                        rhythm_head=rhythm_head and protocol != "image-beats",
+                        rhythm_weight=rhythm_weight)
     weights = class_weights(train_set.y, k, weight_power)
     print("class weights:", {names[i]: round(w, 2) for i, w in weights.items()}, flush=True)
     best = out / "best.keras"
     fitted, fit_data, val_data = _fit_setup(model, train_set, val_set, k, weights, lr=lr,
                                             loss=loss, batch_size=batch_size, seed=seed,
                                             augment_amplitude=augment_amplitude)
-    callbacks = [
-        _KeepBest(model, best),
-        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2,
-                                          min_lr=1e-5),
-    ]
-    hist = fitted.fit(**fit_data, validation_data=val_data, epochs=epochs, callbacks=callbacks,
-                      verbose=verbose)
+    if all_ds1:  # fixed epochs, as cross-validated: no checkpoint, no schedule on val loss
+        hist = fitted.fit(**fit_data, validation_data=val_data, epochs=epochs, verbose=verbose)
+        model.save(best)
+    else:
+        callbacks = [
+            _KeepBest(model, best),
+            keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2,
+                                              min_lr=1e-5),
+        ]
+        hist = fitted.fit(**fit_data, validation_data=val_data, epochs=epochs,
+                          callbacks=callbacks, verbose=verbose)
     history = _history(hist)
     (out / "history.json").write_text(json.dumps(history, indent=1))
 
@@ -306,7 +316,8 @@ def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records
         "protocol": protocol,
         "seed": seed,
         "epochs": epochs,
-        "best_epoch": int(np.argmin(history["val_loss"]) + 1),
+        "best_epoch": epochs if all_ds1 else int(np.argmin(history["val_loss"]) + 1),
+        "all_ds1": all_ds1,
         "n_train": len(train_set),
         "n_validation": len(val_set),
         "batch_size": batch_size,
@@ -317,6 +328,7 @@ def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records
         "loss": loss,
         "augment_amplitude": augment_amplitude,
         "rhythm_head": rhythm_head and protocol != "image-beats",
+        "rhythm_weight": rhythm_weight,
         "validation": metrics.report(val_cm, names),
         "class_weights": {names[i]: w for i, w in weights.items()},
         "params": int(model.count_params()),
@@ -380,6 +392,7 @@ def ensemble(*, data, runs, out, cache_dir=dataset.DEFAULT_CACHE_DIR):
     names = test_set.class_names
     result = {**{k: facts[0][k] for k in ("protocol", "epochs", "weight_power", "image_noise",
                                           "image_dropout", "loss", "rhythm_head",
+                                          "rhythm_weight", "all_ds1",
                                           "augment_amplitude") if k in facts[0]},
               "ensemble_of": [str(r) for r in runs], "seeds": [f["seed"] for f in facts],
               "best_epoch": [f["best_epoch"] for f in facts],
@@ -404,7 +417,7 @@ DS1_FOLDS = ((101, 106, 108, 109, 112, 209), (114, 115, 116, 118, 119, 220),
 
 
 def ds1_cross_validation(*, data, epochs, seed, out, batch_size=256, lr=2e-3, weight_power=0.75,
-                         loss="focal", rhythm_head=True, folds=DS1_FOLDS,
+                         loss="focal", rhythm_head=True, rhythm_weight=0.5, folds=DS1_FOLDS,
                          cache_dir=dataset.DEFAULT_CACHE_DIR):
     """Score one inter-patient design by record-wise 4-fold cross-validation inside DS1.
 
@@ -429,7 +442,7 @@ def ds1_cross_validation(*, data, epochs, seed, out, batch_size=256, lr=2e-3, we
         train_set = dataset.aami_beats(arrays, [r for r in records if r not in fold])
         held = dataset.aami_beats(arrays, list(fold))
         model = build_model(preprocess.IMAGE_SHAPE, preprocess.N_CONTEXT, k,
-                            rhythm_head=rhythm_head)
+                            rhythm_head=rhythm_head, rhythm_weight=rhythm_weight)
         weights = class_weights(train_set.y, k, weight_power)
         fitted, fit_data, _ = _fit_setup(model, train_set, held, k, weights, lr=lr, loss=loss,
                                          batch_size=batch_size, seed=seed)
@@ -446,7 +459,8 @@ def ds1_cross_validation(*, data, epochs, seed, out, batch_size=256, lr=2e-3, we
                          names)
     score = (rep["per_class"]["S"]["f1"] + rep["per_class"]["V"]["f1"]) / 2
     result = {"protocol": "ds1-cv", "seed": seed, "epochs": epochs, "weight_power": weight_power,
-              "loss": loss, "rhythm_head": rhythm_head, "folds": fold_facts, "cv": rep,
+              "loss": loss, "rhythm_head": rhythm_head, "rhythm_weight": rhythm_weight,
+              "folds": fold_facts, "cv": rep,
               "selection_score": score, "train_seconds": round(time.time() - t0, 1)}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -477,6 +491,11 @@ def main(argv=None):
                    help="random per-beat amplitude factor in [1/(1+s), 1+s] while training")
     p.add_argument("--no-rhythm-head", action="store_true",
                    help="build the CNN without the linear rhythm head (the earlier design)")
+    p.add_argument("--rhythm-weight", type=float, default=0.5,
+                   help="weight w of the rhythm head's logits against the CNN's (1 - w)")
+    p.add_argument("--all-ds1", action="store_true",
+                   help="inter-patient: fit on all 22 DS1 records for exactly --epochs epochs and "
+                        "keep the last (the recipe --protocol ds1-cv scores)")
     p.add_argument("--records", help="comma-separated record subset (for quick checks)")
     p.add_argument("--cache-dir", default=str(dataset.DEFAULT_CACHE_DIR))
     p.add_argument("--no-install", action="store_true",
@@ -503,7 +522,8 @@ def main(argv=None):
         ds1_cross_validation(data=args.data, epochs=args.epochs, seed=args.seed, out=args.out,
                              batch_size=args.batch_size, lr=args.lr,
                              weight_power=args.weight_power, loss=args.loss,
-                             rhythm_head=not args.no_rhythm_head, cache_dir=args.cache_dir)
+                             rhythm_head=not args.no_rhythm_head,
+                             rhythm_weight=args.rhythm_weight, cache_dir=args.cache_dir)
         return 0
     records = [int(r) for r in args.records.split(",")] if args.records else None
     train(data=args.data, protocol=args.protocol, epochs=args.epochs, seed=args.seed,
@@ -511,7 +531,8 @@ def main(argv=None):
           cache_dir=args.cache_dir, install=not args.no_install, weight_power=args.weight_power,
           image_noise=args.image_noise, image_dropout=args.image_dropout,
           loss=args.loss, augment_amplitude=args.augment_amplitude,
-          rhythm_head=not args.no_rhythm_head)
+          rhythm_head=not args.no_rhythm_head, rhythm_weight=args.rhythm_weight,
+          all_ds1=args.all_ds1)
     if args.install_inter and args.protocol == "inter-patient":
         install_inter(Path(args.out))
     return 0

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from ml import model as ml_model
 from ml import preprocess, store
@@ -23,13 +24,14 @@ def _randomise_rhythm_head(model, rng):
                        for w in layer.get_weights()])
 
 
-def test_output_is_normalised_geometric_mean_of_the_two_heads(rng):
-    model = ml_model.build_model(preprocess.IMAGE_SHAPE, preprocess.N_CONTEXT, 4)
+@pytest.mark.parametrize("w", [0.5, 0.35])
+def test_output_is_normalised_weighted_geometric_mean_of_the_two_heads(rng, w):
+    model = ml_model.build_model(preprocess.IMAGE_SHAPE, preprocess.N_CONTEXT, 4, rhythm_weight=w)
     _randomise_rhythm_head(model, rng)  # it starts at zero (uniform), which would hide a bug
     x = _inputs(rng)
     served = model(x, training=False).numpy()
     heads = ml_model.training_view(model)(x, training=False)
-    geo = np.sqrt(heads["morphology"].numpy() * heads["rhythm"].numpy())
+    geo = heads["morphology"].numpy() ** (1 - w) * heads["rhythm"].numpy() ** w
     geo /= geo.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(served, geo, rtol=1e-4, atol=1e-6)
     assert not np.allclose(heads["morphology"].numpy(), heads["rhythm"].numpy(), atol=1e-3)
