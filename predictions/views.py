@@ -19,6 +19,7 @@ from predictions import access, selectors, services
 from predictions.errors import UploadError
 from predictions.forms import ECGUploadForm, HistoryFilterForm, ReviewForm
 from predictions.models import ECGRecord, PredictionImage
+from predictions.throttles import page_upload_wait
 
 HISTORY_PAGE_SIZE = 10
 
@@ -45,11 +46,22 @@ def _owned_or_404(request, uuid):
     return record
 
 
+def _minutes(seconds):
+    minutes = max(1, round(seconds / 60))
+    return "a minute" if minutes == 1 else f"{minutes} minutes"
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def upload(request):
     """Show the upload form; on a valid upload store it, queue the analysis, go to the result."""
     form = ECGUploadForm(request.POST, request.FILES) if request.method == "POST" else ECGUploadForm()
+    wait = page_upload_wait(request) if request.method == "POST" else None
+    if wait is not None:
+        form.add_error(None, f"Too many uploads in a short time. Nothing was saved; please try again "
+                             f"in {_minutes(wait)}.")
+        max_mb = settings.ECG_UPLOAD_MAX_BYTES // 1_048_576
+        return render(request, "predictions/upload.html", {"form": form, "max_mb": max_mb}, status=429)
     if request.method == "POST" and form.is_valid():
         try:
             record = services.ecg_record_create(owner=request.user, **form.record_fields())

@@ -12,7 +12,6 @@ from rest_framework import status
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from accounts.models import User
@@ -29,14 +28,9 @@ from predictions.errors import UploadError
 from predictions.forms import ECGUploadForm, HistoryFilterForm
 from predictions.models import ECGRecord, PredictionImage
 from predictions.report import DISCLAIMER
+from predictions.throttles import UploadRateThrottle
 
 ERROR_RESPONSE = OpenApiResponse(ErrorSerializer, description="The upload was refused; nothing was stored.")
-
-
-class UploadRateThrottle(UserRateThrottle):
-    """Limit uploads per user (scope ``uploads`` in REST_FRAMEWORK's DEFAULT_THROTTLE_RATES)."""
-
-    scope = "uploads"
 
 
 def _record_or_404(request, uuid):

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from predictions.api.views import UploadRateThrottle
+from predictions.throttles import UploadRateThrottle
 from predictions.models import ECGRecord
 from predictions.tests.conftest import media_files, upload
 from predictions.tests.factories import DonePredictionFactory, ECGRecordFactory, PredictionFactory, PredictionImageFactory

@@ -244,3 +244,26 @@ def test_a_record_dated_in_the_future_is_invalid():
     record = ECGRecordFactory.build(recorded_on=timezone.localdate() + timedelta(days=1))
     with pytest.raises(ValidationError):
         record.clean()
+
+
+def test_page_uploads_share_the_api_rate_limit_and_save_nothing_when_refused(
+        patient_client, patient, api, csv_bytes, monkeypatch, settings, django_capture_on_commit_callbacks):
+    from predictions.throttles import UploadRateThrottle
+
+    monkeypatch.setattr(UploadRateThrottle, "THROTTLE_RATES", {**UploadRateThrottle.THROTTLE_RATES, "uploads": "2/hour"})
+    url = reverse("predictions:upload")
+    with django_capture_on_commit_callbacks(execute=True):
+        codes = [patient_client.post(url, {"file": [upload(f"{i}.csv", csv_bytes)]}).status_code
+                 for i in range(2)]
+    assert codes == [302, 302]
+    refused = patient_client.post(url, {"file": [upload("third.csv", csv_bytes)]})
+    assert refused.status_code == 429
+    assert "Too many uploads in a short time. Nothing was saved" in refused.content.decode()
+    assert ECGRecord.objects.filter(owner=patient).count() == 2
+    stored = media_files(settings)
+    assert stored and not [f for f in stored if "third" in f]
+    assert patient_client.get(url).status_code == 200  # the page itself still opens
+    api_upload = api.post(reverse("predictions-api:record-list"), {"file": [upload("api.csv", csv_bytes)]},
+                          format="multipart")
+    assert api_upload.status_code == 429  # one budget per user, whichever door
+    assert ECGRecord.objects.filter(owner=patient).count() == 2
