@@ -28,6 +28,10 @@ DS2 = (100, 103, 105, 111, 113, 117, 121, 123, 200, 202, 210, 212, 213, 214, 219
 PACED = (102, 104, 107, 217)
 # DS1 records held out for inter-patient checkpointing: they hold N, S and V beats of 4 patients.
 DS1_VALIDATION = (106, 118, 124, 223)
+# DS1 in 4 folds of whole patients for model selection (``ml.train --protocol ds1-cv``); the
+# S-rich records (209, 220, 118, 223, 201, 207) are spread over the folds.
+DS1_FOLDS = ((101, 106, 108, 109, 112, 209), (114, 115, 116, 118, 119, 220),
+             (122, 124, 201, 203, 205, 223), (207, 208, 215, 230))
 ALL_RECORDS = tuple(sorted(DS1 + DS2 + PACED))
 AAMI_CLASSES = ("N", "S", "V", "F")
 AAMI_MAP = {

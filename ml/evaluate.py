@@ -507,12 +507,18 @@ COMMANDS = [
 EXPERIMENTS_LOG = REPORTS / "inter_patient_experiments.md"
 
 
+def _included(path, *, levels, drop_title=False):
+    """Return the Markdown file at ``path`` with its headings ``levels`` deeper, to sit under a
+    card section (without its own title line if ``drop_title``)."""
+    lines = path.read_text().strip().splitlines()[1 if drop_title else 0:]
+    return "\n".join(("#" * levels + ln) if ln.startswith("#") else ln for ln in lines).strip()
+
+
 def _experiments_log():
     """Return the committed log of inter-patient experiments, headings demoted for the card."""
     if not EXPERIMENTS_LOG.exists():
         return ""
-    body = EXPERIMENTS_LOG.read_text().strip().splitlines()[1:]  # the file's own title
-    body = "\n".join(("#" + ln) if ln.startswith("#") else ln for ln in body).strip()
+    body = _included(EXPERIMENTS_LOG, levels=1, drop_title=True)
     return f"### Experiment log ([{EXPERIMENTS_LOG.name}](reports/{EXPERIMENTS_LOG.name}))\n\n{body}"
 
 
@@ -570,12 +576,11 @@ def main(argv=None):
 
     det = REPORTS / "rpeak_detection.md"
     if det.exists():
-        body = det.read_text().strip().splitlines()
-        body = [("##" + ln) if ln.startswith("#") else ln for ln in body]  # under section 3
         detection_md = ("Reference-annotation comparison on all 48 records, 150 ms tolerance; "
                         "report written by `python -m ml.evaluate_detector` "
                         "([ml/reports/rpeak_detection.md](reports/rpeak_detection.md)), included "
-                        "as it was when this card was generated:\n\n" + "\n".join(body))
+                        "as it was when this card was generated:\n\n"
+                        + _included(det, levels=2))
     else:
         detection_md = ("See [ml/reports/rpeak_detection.md](reports/rpeak_detection.md), written by "
                         "`python -m ml.evaluate_detector` (not present when this card was "

@@ -194,27 +194,25 @@ def _fit_setup(model, train_set, val_set, k, weights, *, lr, loss, batch_size, s
     return fitted, fit_data, (_inputs(val_set), targets(val_set.y))
 
 
-def _keep_best_class():
+def _keep_best(served, path):
+    """Return a callback saving the served model (not the training view) whenever the
+    validation loss improves."""
     import keras
 
-    class KeepBest(keras.callbacks.Callback):
-        """Save the served model (not the training view) whenever validation loss improves."""
+    best = [np.inf]
 
-        def __init__(self, served, path):
-            super().__init__()
-            self.served, self.path, self.best = served, Path(path), np.inf
+    def on_epoch_end(epoch, logs):
+        if logs.get("val_loss", np.inf) < best[0]:
+            best[0] = logs["val_loss"]
+            served.save(path)
 
-        def on_epoch_end(self, epoch, logs=None):
-            val = (logs or {}).get("val_loss", np.inf)
-            if val < self.best:
-                self.best = val
-                self.served.save(self.path)
-
-    return KeepBest
+    return keras.callbacks.LambdaCallback(on_epoch_end=on_epoch_end)
 
 
-def _KeepBest(served, path):  # noqa: N802 (keras is imported lazily)
-    return _keep_best_class()(served, path)
+def _report(model, beats, names):
+    """Return the metrics report of ``model`` on ``beats``."""
+    probs = model.predict(_inputs(beats), batch_size=2048, verbose=0)
+    return metrics.report(metrics.confusion(beats.y, probs.argmax(axis=1), len(names)), names)
 
 
 def _history(hist):
@@ -229,7 +227,7 @@ def _history(hist):
 
 def install_inter(run):
     """Keep a run's inter-patient model as ``ml/models/ecg_cnn_ds1_aami.keras`` with its
-    checksum and a ``.json`` that tells ``ml.evaluate`` which RR context it was trained with."""
+    checksum and a ``.json`` naming the run and its settings for ``ml.evaluate``."""
     digest = install_copy(run / "best.keras", INTER_MODEL)
     facts = json.loads((run / "metrics.json").read_text())
     meta = {"sha256": digest, "run": str(run),
@@ -298,7 +296,7 @@ def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records
         model.save(best)
     else:
         callbacks = [
-            _KeepBest(model, best),
+            _keep_best(model, best),
             keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2,
                                               min_lr=1e-5),
         ]
@@ -307,11 +305,9 @@ def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records
     history = _history(hist)
     (out / "history.json").write_text(json.dumps(history, indent=1))
 
-    model = keras.models.load_model(best, compile=False)
+    model = store.keras_loader(best)
     probs = model.predict(_inputs(test_set), batch_size=2048, verbose=0)
     cm = metrics.confusion(test_set.y, probs.argmax(axis=1), k)
-    val_probs = model.predict(_inputs(val_set), batch_size=2048, verbose=0)
-    val_cm = metrics.confusion(val_set.y, val_probs.argmax(axis=1), k)
     result = {
         "protocol": protocol,
         "seed": seed,
@@ -329,7 +325,8 @@ def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records
         "augment_amplitude": augment_amplitude,
         "rhythm_head": rhythm_head and protocol != "image-beats",
         "rhythm_weight": rhythm_weight,
-        "validation": metrics.report(val_cm, names),
+        # With --all-ds1 the validation records are training records: no figure on them.
+        "validation": None if all_ds1 else _report(model, val_set, names),
         "class_weights": {names[i]: w for i, w in weights.items()},
         "params": int(model.count_params()),
         "train_seconds": round(time.time() - t0, 1),
@@ -364,8 +361,8 @@ def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records
 def ensemble(*, data, runs, out, cache_dir=dataset.DEFAULT_CACHE_DIR):
     """Average the softmax outputs of the models in ``runs`` (folders of ``ml.train`` runs of one
     protocol, ``serve`` or ``inter-patient``, with the same settings but different seeds) into one
-    Keras model, and score it like a run: ``out/best.keras`` and ``out/metrics.json`` (the first
-    member's validation beats, and the protocol's test beats). Seeds disagree most on the rare
+    Keras model, and score it like a run: ``out/best.keras`` and ``out/metrics.json`` (the
+    protocol's test beats, and validation beats where every member held them out). Seeds disagree most on the rare
     classes of unseen patients; their average is steadier than any one of them."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
@@ -398,10 +395,11 @@ def ensemble(*, data, runs, out, cache_dir=dataset.DEFAULT_CACHE_DIR):
               "best_epoch": [f["best_epoch"] for f in facts],
               "n_train": facts[0]["n_train"], "n_validation": facts[0]["n_validation"],
               "params": int(model.count_params())}
-    for key, beats in (("validation", val_set), ("test", test_set)):
-        probs = model.predict(_inputs(beats), batch_size=2048, verbose=0)
-        result[key] = metrics.report(metrics.confusion(beats.y, probs.argmax(axis=1), len(names)),
-                                     names)
+    # Validation figures only where every member held those beats out: the inter-patient
+    # validation records without --all-ds1 (serve members each hold out a different 10 %).
+    held_out = protocol == "inter-patient" and not facts[0].get("all_ds1")
+    result["validation"] = _report(model, val_set, names) if held_out else None
+    result["test"] = _report(model, test_set, names)
     (out / "metrics.json").write_text(json.dumps(result, indent=1))
     rep = result["test"]
     print(f"[{protocol}: ensemble of {len(runs)}] test accuracy {rep['accuracy']:.4f}; " + ", ".join(
@@ -410,15 +408,9 @@ def ensemble(*, data, runs, out, cache_dir=dataset.DEFAULT_CACHE_DIR):
     return result
 
 
-# DS1 records in 4 folds for model selection (``--protocol ds1-cv``): each fold holds whole
-# patients, and the S-rich records (209, 220, 118, 223, 201, 207) are spread over the folds.
-DS1_FOLDS = ((101, 106, 108, 109, 112, 209), (114, 115, 116, 118, 119, 220),
-             (122, 124, 201, 203, 205, 223), (207, 208, 215, 230))
-
-
 def ds1_cross_validation(*, data, epochs, seed, out, batch_size=256, lr=2e-3, weight_power=0.75,
-                         loss="focal", rhythm_head=True, rhythm_weight=0.5, folds=DS1_FOLDS,
-                         cache_dir=dataset.DEFAULT_CACHE_DIR):
+                         loss="focal", rhythm_head=True, rhythm_weight=0.5,
+                         folds=dataset.DS1_FOLDS, cache_dir=dataset.DEFAULT_CACHE_DIR):
     """Score one inter-patient design by record-wise 4-fold cross-validation inside DS1.
 
     Each fold's model trains on the other three folds for a fixed number of ``epochs`` (no

@@ -56,20 +56,22 @@ def _minutes(seconds):
 def upload(request):
     """Show the upload form; on a valid upload store it, queue the analysis, go to the result."""
     form = ECGUploadForm(request.POST, request.FILES) if request.method == "POST" else ECGUploadForm()
-    wait = page_upload_wait(request) if request.method == "POST" else None
-    if wait is not None:
-        form.add_error(None, f"Too many uploads in a short time. Nothing was saved; please try again "
-                             f"in {_minutes(wait)}.")
-        max_mb = settings.ECG_UPLOAD_MAX_BYTES // 1_048_576
-        return render(request, "predictions/upload.html", {"form": form, "max_mb": max_mb}, status=429)
-    if request.method == "POST" and form.is_valid():
-        try:
-            record = services.ecg_record_create(owner=request.user, **form.record_fields())
-        except UploadError as exc:
-            form.add_error("file" if exc.field == "file" else None, exc.message)
+    status = 200
+    if request.method == "POST":
+        wait = page_upload_wait(request)
+        if wait is not None:
+            form.add_error(None, f"Too many uploads in a short time. Nothing was saved; please try "
+                                 f"again in {_minutes(wait)}.")
+            status = 429
         else:
-            return redirect("predictions:detail", uuid=record.uuid)
-    status = 400 if request.method == "POST" else 200
+            if form.is_valid():
+                try:
+                    record = services.ecg_record_create(owner=request.user, **form.record_fields())
+                except UploadError as exc:
+                    form.add_error("file" if exc.field == "file" else None, exc.message)
+                else:
+                    return redirect("predictions:detail", uuid=record.uuid)
+            status = 400
     max_mb = settings.ECG_UPLOAD_MAX_BYTES // 1_048_576
     return render(request, "predictions/upload.html", {"form": form, "max_mb": max_mb}, status=status)
 

@@ -47,3 +47,15 @@ def test_ds1_cross_validation_scores_each_record_only_when_held_out(mitdb, tmp_p
     assert saved["cv"]["confusion"] == result["cv"]["confusion"]
     # One epoch on two patients still finds most ventricular beats of two others.
     assert np.array(result["cv"]["confusion"])[2, 2] > 0.5 * np.array(result["cv"]["confusion"])[2].sum()
+
+
+def test_all_ds1_run_reports_no_validation_figure_on_beats_it_trained_on(mitdb, tmp_path):
+    out = tmp_path / "run"
+    result = train.train(
+        data=mitdb, protocol="inter-patient", epochs=1, seed=1, out=out, records=[100, 106, 209],
+        cache_dir=tmp_path / "cache", verbose=0, all_ds1=True,
+    )
+    # 106 is a DS1 validation record, so with --all-ds1 it is a training record.
+    assert result["validation"] is None and result["best_epoch"] == 1
+    assert result["test"]["n"] > 1000  # record 100 (DS2) only
+    assert json.loads((out / "metrics.json").read_text())["validation"] is None
