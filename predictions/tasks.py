@@ -6,6 +6,7 @@ in the parent before the fork.
 """
 
 import logging
+import threading
 import time
 
 from celery import shared_task
@@ -33,12 +34,22 @@ def get_analyser():
 
 @worker_process_init.connect
 def warm_model(**kwargs):
-    """Load the model in each worker child, once, after the fork."""
-    try:
-        from ml import store
+    """Start loading the model in this worker child, in the background, once, after the fork.
 
+    Celery kills a child that has not reported up within ``worker_proc_alive_timeout``, and
+    this signal runs before the child reports: loading TensorFlow and the model here (5-13 s on
+    a busy host) would have every replacement child killed, forever. So the child reports up at
+    once; the load runs in a thread, and the first task waits for it on the store's lock.
+    """
+    thread = threading.Thread(target=_load_model, name="ecg-model-warmup", daemon=True)
+    thread.start()
+    return thread
+
+
+def _load_model():
+    try:
         started = time.monotonic()
-        classifier = store.get_classifier()
+        classifier = import_string(settings.PREDICTIONS_MODEL_WARMUP)()
         logger.info("ECG model %s loaded in worker child in %d ms", classifier.version, _ms(started))
     except Exception:  # the first task reports a broken model; the child must still start
         logger.exception("Could not preload the ECG model in this worker child")

@@ -159,6 +159,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=180)
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.int("CELERY_WORKER_MAX_MEMORY_PER_CHILD", default=1_500_000)  # KiB
+# A pool child must report up within this many seconds or Celery kills it. Children report at
+# once (the model loads in a background thread, predictions/tasks.py); the margin is for a busy host.
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = env.float("CELERY_WORKER_PROC_ALIVE_TIMEOUT", default=30.0)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600)}
 CELERY_TIMEZONE = TIME_ZONE
 
@@ -302,6 +305,8 @@ ECG_IMAGE_MAX_SIDE = env.int("ECG_IMAGE_MAX_SIDE", default=10_000)
 ECG_IMAGE_MIN_SIDE = 32
 # The analysis function the worker calls; tests may point it at a stand-in.
 PREDICTIONS_ANALYSER = env("PREDICTIONS_ANALYSER", default="ml.analyse")
+# What each worker child calls once, in the background, to load the model before the first task.
+PREDICTIONS_MODEL_WARMUP = env("PREDICTIONS_MODEL_WARMUP", default="ml.store.get_classifier")
 # Queue the analysis task is sent to (None: Celery's default queue, which `make worker` consumes).
 PREDICTIONS_QUEUE = env("PREDICTIONS_QUEUE", default=None)
 PREDICTIONS_MAX_ATTEMPTS = env.int("PREDICTIONS_MAX_ATTEMPTS", default=3)

@@ -53,3 +53,11 @@ def slow_real_analyse(source, **kwargs):
 
 def broken_analyse(source, **kwargs):
     raise RuntimeError("simulated bug in the analysis")
+
+
+def slow_model_warmup():
+    """Load the real model after ECG_TEST_LOAD_DELAY seconds: a child on a busy host (5-13 s seen)."""
+    from ml import store
+
+    time.sleep(float(os.environ.get("ECG_TEST_LOAD_DELAY", "8")))
+    return store.get_classifier()

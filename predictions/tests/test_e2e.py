@@ -2,6 +2,7 @@
 and Chromium driving the pages. Uploads real MIT-BIH excerpts and a real single-beat image.
 """
 
+import multiprocessing
 import os
 import signal
 import time
@@ -70,6 +71,27 @@ def shared(settings, worker_media):
         return proc
 
     return use
+
+
+def _spin(stop):
+    while not stop.is_set():
+        pass
+
+
+@pytest.fixture
+def busy_host():
+    """Keep every core busy for the test, as CI's host is while it does other work."""
+    ctx = multiprocessing.get_context("spawn")
+    stop = ctx.Event()
+    spinners = [ctx.Process(target=_spin, args=(stop,), daemon=True) for _ in range(os.cpu_count() or 2)]
+    for p in spinners:
+        p.start()
+    yield
+    stop.set()
+    for p in spinners:
+        p.join(timeout=5)
+        if p.is_alive():
+            p.kill()
 
 
 def wait_finished(record_uuid, timeout=90):
@@ -268,8 +290,9 @@ def test_a_worker_killed_mid_task_is_replaced_and_the_prediction_completes(e2e_e
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_pool_child_killed_mid_task_hands_the_message_back(e2e_env, shared, patient, wfdb_pair, tmp_path):
-    """SIGKILL only the pool child: reject_on_worker_lost requeues at once, a fresh child finishes it."""
+def test_a_pool_child_killed_mid_task_hands_the_message_back(e2e_env, shared, patient, wfdb_pair, tmp_path, busy_host):
+    """SIGKILL only the pool child on a busy host: reject_on_worker_lost requeues at once, and a
+    fresh child (which loads TensorFlow and the model slowly here) stays up and finishes it."""
     marker = tmp_path / "started"
     env = {
         "PREDICTIONS_ANALYSER": "predictions.tests.fakes.slow_real_analyse",
@@ -277,6 +300,9 @@ def test_a_pool_child_killed_mid_task_hands_the_message_back(e2e_env, shared, pa
         "ECG_TEST_ANALYSE_DELAY": "60",
         "ECG_TEST_DELAY_ONCE": "1",
         "PREDICTIONS_STALE_RUNNING_S": "600",
+        # Each child takes 8 s to load the model, twice Celery's default start timeout of 4 s.
+        "PREDICTIONS_MODEL_WARMUP": "predictions.tests.fakes.slow_model_warmup",
+        "ECG_TEST_LOAD_DELAY": "8",
     }
     proc = WorkerProcess(
         database_url=e2e_env["database_url"], redis_url=e2e_env["redis_url"], media_root=e2e_env["media_root"],
@@ -296,6 +322,7 @@ def test_a_pool_child_killed_mid_task_hands_the_message_back(e2e_env, shared, pa
         assert prediction.status == "done", proc.log()[-3000:]
         assert prediction.attempts == 2
         assert "WorkerLostError" in proc.log() or "SIGKILL" in proc.log()
+        assert "Timed out waiting for UP message" not in proc.log()
     finally:
         proc.stop()
         purge_queue(e2e_env["redis_url"], proc.queue)

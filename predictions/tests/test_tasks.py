@@ -1,5 +1,7 @@
 """The analysis task: outcomes, idempotency, retries of transient errors, model warm-up."""
 
+import time
+
 import pytest
 from django.db import OperationalError
 
@@ -88,13 +90,40 @@ def test_the_task_is_configured_for_redelivery_and_time_limits():
     assert "requeue-stale-predictions" in settings.CELERY_BEAT_SCHEDULE
 
 
-def test_each_worker_child_warms_the_model_once(monkeypatch):
-    from ml import store
-
+def test_a_worker_child_reports_up_at_once_while_the_model_loads(monkeypatch):
+    """Celery kills a child that takes more than worker_proc_alive_timeout to start: loading the
+    model must not hold up the child's start, and it still happens once, after the fork."""
     loaded = []
-    monkeypatch.setattr(store, "get_classifier", lambda: loaded.append(1))
-    tasks.warm_model()
+
+    def slow_load():
+        time.sleep(1.5)  # TensorFlow and the model on a busy host take 5-13 s
+        loaded.append(1)
+
+    monkeypatch.setattr("ml.store.get_classifier", slow_load)
+    started = time.monotonic()
+    thread = tasks.warm_model()
+    assert time.monotonic() - started < 0.5
+    assert loaded == []
+    thread.join(timeout=10)
     assert loaded == [1]
+
+
+def test_a_broken_model_does_not_stop_the_child(monkeypatch, caplog):
+    from ml import store
+    from ml.errors import ModelFileError
+
+    def broken():
+        raise ModelFileError("checksum mismatch")
+
+    monkeypatch.setattr(store, "get_classifier", broken)
+    tasks.warm_model().join(timeout=10)
+    assert "Could not preload the ECG model" in caplog.text
+
+
+def test_the_child_start_timeout_leaves_room_for_a_busy_host():
+    from django.conf import settings
+
+    assert settings.CELERY_WORKER_PROC_ALIVE_TIMEOUT >= 20
 
 
 def test_a_deleted_record_makes_the_task_a_no_op(pending):
