@@ -49,7 +49,7 @@ class ECGUploadForm(forms.Form):
     file = MultipleFileField(
         label="ECG file(s)",
         error_messages={"required": "Choose an ECG file to upload."},
-        help_text="An image (PNG, JPEG, one-page PDF), a WFDB record (.hea and .dat together), CSV or EDF.",
+        help_text="A picture or scan (PNG, JPEG, WebP, HEIC, BMP, TIFF, PDF), a WFDB record (.hea and .dat together), CSV or EDF.",
     )
     recorded_on = forms.DateField(
         required=False,

@@ -39,6 +39,10 @@ def prediction_image_path(instance, filename):
     return f"ecg/{prediction.record.uuid}/{prediction.uuid}/{instance.kind}{beat}.png"
 
 
+IMAGE_FORMATS = ("png", "jpeg", "webp", "heic", "bmp", "tiff", "pdf")
+SIGNAL_FORMATS = ("wfdb", "csv", "edf")
+
+
 class ECGRecord(models.Model):
     """One uploaded ECG: an image or a signal file (a WFDB record is two files)."""
 
@@ -49,12 +53,17 @@ class ECGRecord(models.Model):
     class FileFormat(models.TextChoices):
         PNG = "png", "PNG image"
         JPEG = "jpeg", "JPEG image"
-        PDF = "pdf", "PDF page"
+        WEBP = "webp", "WebP image"
+        HEIC = "heic", "HEIC/HEIF photo"
+        BMP = "bmp", "BMP image"
+        TIFF = "tiff", "TIFF image"
+        PDF = "pdf", "PDF document"
         WFDB = "wfdb", "WFDB record"
         CSV = "csv", "CSV / text"
         EDF = "edf", "EDF"
 
-    IMAGE_FORMATS = ("png", "jpeg", "pdf")
+    IMAGE_FORMATS = IMAGE_FORMATS
+    SIGNAL_FORMATS = SIGNAL_FORMATS
     MIN_SAMPLING_RATE = 50
     MAX_SAMPLING_RATE = 5000
 
@@ -81,8 +90,8 @@ class ECGRecord(models.Model):
             models.CheckConstraint(condition=Q(size_bytes__gt=0), name="ecgrecord_not_empty"),
             models.CheckConstraint(condition=Q(sha256__regex=r"^[0-9a-f]{64}$"), name="ecgrecord_sha256_hex"),
             models.CheckConstraint(
-                condition=Q(input_kind="image", file_format__in=("png", "jpeg", "pdf"))
-                | Q(input_kind="signal", file_format__in=("wfdb", "csv", "edf")),
+                condition=Q(input_kind="image", file_format__in=IMAGE_FORMATS)
+                | Q(input_kind="signal", file_format__in=SIGNAL_FORMATS),
                 name="ecgrecord_kind_matches_format",
             ),
             # A WFDB record is a header and its samples; no other format has a companion.

@@ -13,7 +13,8 @@ from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init, worker_ready
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.core.exceptions import ValidationError
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError
 from django.utils.module_loading import import_string
 
 from ml.errors import ECGInputError
@@ -25,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 # Worth another try: the database or broker blinked, a file store timed out.
 TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
+# Never worth another try: the database (or a model constraint) refuses what would be saved.
+UNSAVABLE_ERRORS = (DataError, IntegrityError, ValidationError)
 
 
 def get_analyser():
@@ -75,7 +78,11 @@ def sweep_on_start(sender=None, **kwargs):
     max_retries=3,
 )
 def analyse_prediction(self, prediction_id):
-    """Analyse the ECG of prediction ``prediction_id`` and store the outcome; safe to run twice."""
+    """Analyse the ECG of prediction ``prediction_id`` and store the outcome; safe to run twice.
+
+    start -> open -> analyse -> complete. Every outcome, saving included, ends the prediction:
+    a value the database refuses fails it at once with a reason instead of leaving it "running".
+    """
     prediction = services.prediction_start(prediction_id=prediction_id, task_id=self.request.id or "")
     if prediction is None:
         return "skipped"
@@ -88,6 +95,15 @@ def analyse_prediction(self, prediction_id):
                     path, fs=record.sampling_rate, lead=record.lead or None, filename=record.original_filename
                 )
             trace = _trace_png(path, record, result)
+        if result.status != "ok":
+            services.prediction_mark_inconclusive(
+                prediction_id=prediction_id, reason=result.reason, result=result, duration_ms=_ms(started)
+            )
+            return "inconclusive"
+        services.prediction_complete(
+            prediction_id=prediction_id, result=result, duration_ms=_ms(started), trace_png=trace
+        )
+        return Prediction.Status.DONE
     except ECGInputError as exc:
         # Not our fault: the file is not a usable ECG. Say why, do not retry.
         services.prediction_mark_inconclusive(
@@ -106,6 +122,14 @@ def analyse_prediction(self, prediction_id):
             )
             return "failed"
         raise
+    except UNSAVABLE_ERRORS:
+        logger.exception("The result of prediction %s could not be saved", prediction_id)
+        services.prediction_fail(
+            prediction_id=prediction_id,
+            code="unsavable_result",
+            message="The analysis produced values that could not be stored. Try re-running it later.",
+        )
+        return "failed"
     except Exception:
         logger.exception("Analysis of prediction %s failed", prediction_id)
         services.prediction_fail(
@@ -114,14 +138,6 @@ def analyse_prediction(self, prediction_id):
             message="The analysis failed because of an error on our side. Try re-running it later.",
         )
         return "failed"
-
-    if result.status != "ok":
-        services.prediction_mark_inconclusive(
-            prediction_id=prediction_id, reason=result.reason, result=result, duration_ms=_ms(started)
-        )
-        return "inconclusive"
-    services.prediction_complete(prediction_id=prediction_id, result=result, duration_ms=_ms(started), trace_png=trace)
-    return Prediction.Status.DONE
 
 
 @shared_task(name="predictions.requeue_stale", ignore_result=True)

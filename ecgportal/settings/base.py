@@ -299,10 +299,8 @@ LOGGING = {
 }
 
 # --- Predictions (owned by predictions/) --------------------------------------------------
-# Uploads: image size guards (checked from the header, before any pixel is decoded).
-ECG_IMAGE_MAX_PIXELS = env.int("ECG_IMAGE_MAX_PIXELS", default=40_000_000)
-ECG_IMAGE_MAX_SIDE = env.int("ECG_IMAGE_MAX_SIDE", default=10_000)
-ECG_IMAGE_MIN_SIDE = 32
+# Uploads: the web checks only count and size; every format rule (image size guards included)
+# lives in ml.io (ml/io/probe.py at upload, ml.io.load in the worker).
 # The analysis function the worker calls; tests may point it at a stand-in.
 PREDICTIONS_ANALYSER = env("PREDICTIONS_ANALYSER", default="ml.analyse")
 # What each worker child calls once, in the background, to load the model before the first task.

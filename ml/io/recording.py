@@ -10,6 +10,8 @@ KINDS = ("signal", "image-beat", "image-strip")
 
 MIN_FS = 50.0
 MAX_FS = 5000.0
+# Larger than any ECG in mV, uV or raw ADC counts; beyond it filters overflow into NaN.
+MAX_ABS_VALUE = 1e9
 
 
 @dataclass
@@ -64,6 +66,12 @@ def check_signal(signal, *, fs: float) -> np.ndarray:
         raise InvalidSignalError(
             f"The signal contains {int(bad.sum())} missing or infinite values (NaN/inf), "
             f"the first at {np.argmax(bad) / fs:.2f} s. Export the ECG again without gaps."
+        )
+    peak = float(np.max(np.abs(x)))
+    if peak > MAX_ABS_VALUE:
+        raise InvalidSignalError(
+            f"The signal's values reach {peak:.3g}, far beyond any ECG (a few millivolts, or ADC "
+            "counts): the file's gain or scaling is wrong. Check the gain in the header or export it again."
         )
     if x.size < 2 * fs:
         raise InvalidSignalError(

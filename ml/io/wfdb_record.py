@@ -3,6 +3,7 @@
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -14,11 +15,39 @@ from ml.io.recording import Recording, check_fs, check_signal
 _TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nv": 1e-6}
 
 
-def read_wfdb(path: Path, *, shown: str, lead=None) -> Recording:
-    """Return the Recording of the WFDB record whose header is at ``path``."""
-    import wfdb
+# Bits per sample of the WFDB storage formats (format 310/311 pack 3 samples in 4 bytes).
+_BITS = {"8": 8, "16": 16, "24": 24, "32": 32, "61": 16, "80": 8, "160": 16, "212": 12, "310": 32 / 3, "311": 32 / 3}
+MAX_HEADER_BYTES = 64 * 1024
 
-    text = path.read_text(encoding="latin-1")
+
+@dataclass
+class WfdbHeader:
+    """What a WFDB header says, checked against the data file beside it (no sample is read)."""
+
+    record_name: str
+    data_files: list
+    fs: float
+    n_sig: int
+    declared_samples: int | None
+    available_samples: int | None
+
+    @property
+    def samples(self):
+        known = [n for n in (self.declared_samples, self.available_samples) if n is not None]
+        return min(known) if known else None
+
+
+def read_header(path: Path, *, shown: str) -> WfdbHeader:
+    """Return the checked header of the WFDB record at ``path``: a bounded read, no samples.
+
+    Raise an ECGInputError naming the offending value for a header no reader should trust
+    (an implausible sampling rate, more samples than the data file holds, files elsewhere).
+    """
+    with path.open("rb") as fh:
+        raw = fh.read(MAX_HEADER_BYTES + 1)
+    if len(raw) > MAX_HEADER_BYTES:
+        raise UnsupportedFormatError(f"{shown} is larger than any WFDB header ({MAX_HEADER_BYTES // 1024} KB at most).")
+    text = raw.decode("latin-1")
     lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     record_line = lines[0].split()
     record_name = record_line[0].split("/")[0]
@@ -26,7 +55,16 @@ def read_wfdb(path: Path, *, shown: str, lead=None) -> Recording:
         raise UnsupportedFormatError(
             f"{shown} is a multi-segment WFDB record, which is not supported. Upload a single-segment record."
         )
-    data_files = sorted({ln.split()[0] for ln in lines[1:]})
+    try:
+        n_sig = int(record_line[1])
+        # Read the rate from the text: wfdb's own parser turns "1e12" into 1 Hz.
+        fs_token = record_line[2].split("/")[0].split("(")[0] if len(record_line) > 2 else "250"
+        declared = int(record_line[3]) if len(record_line) > 3 else None
+    except (IndexError, ValueError):
+        raise UnsupportedFormatError(f"The record line of the WFDB header {shown} is damaged: {lines[0][:80]!r}.") from None
+    fs = check_fs(fs_token, origin="in the WFDB header")
+    signal_lines = [ln.split() for ln in lines[1:]]
+    data_files = sorted({parts[0] for parts in signal_lines})
     if any(Path(f).name != f or f in (".", "..") for f in data_files):
         raise UnsupportedFormatError(f"{shown} names data files in other folders; that is not supported.")
     missing = [f for f in data_files if f != "-" and not (path.parent / f).is_file()]
@@ -37,6 +75,33 @@ def read_wfdb(path: Path, *, shown: str, lead=None) -> Recording:
         )
     if any(f == "-" for f in data_files):
         raise UnsupportedFormatError(f"{shown} expects its samples on standard input; that is not supported.")
+    available = _available_samples(path.parent, signal_lines)
+    if declared is not None and available is not None and declared > 2 * available + 16:
+        raise InvalidSignalError(
+            f"The WFDB header {shown} declares {declared:,} samples per signal, but its data file holds "
+            f"only about {available:,}: the header is damaged or belongs to another record."
+        )
+    return WfdbHeader(record_name, data_files, fs, n_sig, declared, available)
+
+
+def _available_samples(folder, signal_lines):
+    """Return how many samples per signal the data files can hold, or None when unknown."""
+    bits_per_frame = {}
+    for parts in signal_lines:
+        fmt = parts[1].split("x")[0].split(":")[0].split("+")[0] if len(parts) > 1 else ""
+        if fmt not in _BITS:
+            return None
+        bits_per_frame[parts[0]] = bits_per_frame.get(parts[0], 0) + _BITS[fmt]
+    counts = [int((folder / name).stat().st_size * 8 // bits) for name, bits in bits_per_frame.items() if bits]
+    return min(counts) if counts else None
+
+
+def read_wfdb(path: Path, *, shown: str, lead=None) -> Recording:
+    """Return the Recording of the WFDB record whose header is at ``path``."""
+    import wfdb
+
+    header = read_header(path, shown=shown)
+    record_name, data_files = header.record_name, header.data_files
 
     # wfdb finds the header by record name; give it one when the stored file has another name.
     with tempfile.TemporaryDirectory(prefix="ecg-wfdb-") as tmp:
@@ -47,7 +112,7 @@ def read_wfdb(path: Path, *, shown: str, lead=None) -> Recording:
             for f in data_files:
                 os.symlink((path.parent / f).resolve(), base / f)
         try:
-            record = wfdb.rdrecord(str(base / record_name), physical=True)
+            record = wfdb.rdrecord(str(base / record_name), physical=True, sampto=header.samples)
         except (ValueError, IndexError, KeyError, OSError, TypeError) as exc:
             raise UnsupportedFormatError(
                 f"The WFDB record {shown} could not be read: its header or data file is damaged or "
@@ -57,9 +122,9 @@ def read_wfdb(path: Path, *, shown: str, lead=None) -> Recording:
     signals = record.p_signal
     if signals is None or signals.size == 0:
         raise InvalidSignalError(f"The WFDB record {shown} contains no samples.")
-    expected = record.sig_len
+    expected = header.declared_samples
     notes = []
-    fs = check_fs(record.fs, origin="in the WFDB header")
+    fs = header.fs
     labels = [str(n) for n in (record.sig_name or [f"signal {i + 1}" for i in range(signals.shape[1])])]
     idx, lead_note = choose_lead(labels, lead)
     notes.append(lead_note)

@@ -61,3 +61,10 @@ def slow_model_warmup():
 
     time.sleep(float(os.environ.get("ECG_TEST_LOAD_DELAY", "8")))
     return store.get_classifier()
+
+
+def nan_analyse(source, **kwargs):
+    """Return the stub result with a NaN heart rate (what a broken gain once produced)."""
+    result = stub_analyse(source, **kwargs)
+    result.heart_rate_bpm = {**(result.heart_rate_bpm or {}), "mean": float("nan")}
+    return result

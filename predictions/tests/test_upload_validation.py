@@ -24,7 +24,7 @@ BAD_UPLOADS = [
     ("text-renamed-png", lambda d, w, c: [upload("ecg.png", b"Dear doctor, this is not an image at all.\n")], {}, "unsupported_format", "not a recognised"),
     ("gif", lambda d, w, c: [upload("ecg.gif", b"GIF89a" + b"\x00" * 64)], {}, "unsupported_format", "GIF"),
     ("decompression-bomb", lambda d, w, c: [upload("bomb.png", samples.png_declaring(30000, 30000))], {}, "decompression_bomb", "decompression bomb"),
-    ("huge-dimensions", lambda d, w, c: [upload("wide.png", samples.png_declaring(12000, 40, compress_rows=False))], {}, "image_too_large", "12000 x 40"),
+    ("huge-dimensions", lambda d, w, c: [upload("wide.png", samples.png_declaring(25000, 40, compress_rows=False))], {}, "image_too_large", "25000 x 40"),
     ("tiny-image", lambda d, w, c: [upload("tiny.png", samples.plain_png(10, 10))], {}, "image_too_small", "too small"),
     ("truncated-png", lambda d, w, c: [upload("cut.png", samples.plain_png()[:200])], {}, "corrupt_image", "damaged"),
     ("garbage-pdf", lambda d, w, c: [upload("ecg.pdf", b"%PDF-1.4\nthis is not really a pdf\n")], {}, "corrupt_pdf", "PDF"),
