@@ -1,6 +1,7 @@
 """Site-wide pages: landing, information pages, the dashboard hub and error pages."""
 
 from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 
 
@@ -35,4 +36,10 @@ def page_not_found(request, exception):
 
 
 def server_error(request):
+    """Answer an unhandled error: JSON for API clients, a page for people."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"code": "server_error", "detail": "Something went wrong on our side. It has been logged; try again in a minute."},
+            status=500,
+        )
     return render(request, "500.html", status=500)

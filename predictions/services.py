@@ -16,6 +16,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerOperationalError
 
 from predictions.errors import UploadError
 from predictions.models import BeatCount, ECGRecord, Prediction, PredictionImage, Review
@@ -23,17 +24,29 @@ from predictions.validation import inspect_upload
 
 logger = logging.getLogger(__name__)
 
+# Sending a task failed because the broker (Redis) is unreachable.
+BROKER_ERRORS = (BrokerOperationalError, ConnectionError, TimeoutError, OSError)
+
 
 def _now():
     return timezone.now()
 
 
 def _enqueue(prediction_id):
-    """Send the analysis task for ``prediction_id`` (called after the transaction commits)."""
+    """Send the analysis task for ``prediction_id`` (called after the transaction commits).
+
+    When the broker is down the prediction stays pending, already saved; the stale sweep
+    (``prediction_requeue_stale``) sends it once the broker is back. The upload never fails for it.
+    """
     from predictions.tasks import analyse_prediction
 
     options = {"queue": settings.PREDICTIONS_QUEUE} if settings.PREDICTIONS_QUEUE else {}
-    result = analyse_prediction.apply_async(args=[prediction_id], **options)
+    try:
+        result = analyse_prediction.apply_async(args=[prediction_id], **options)
+    except BROKER_ERRORS:
+        logger.warning("Broker unavailable: prediction %s stays pending until the sweep sends it", prediction_id,
+                       exc_info=True)
+        return
     Prediction.objects.filter(pk=prediction_id, status=Prediction.Status.PENDING).update(
         task_id=result.id or ""
     )
