@@ -2,7 +2,9 @@
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.models import SocialApp
 from django.conf import settings
+from django.http import Http404
 
 from accounts.models import User
 
@@ -39,3 +41,10 @@ class AccountAdapter(DefaultAccountAdapter):
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
     """Google and LinkedIn sign-ups become patients; a doctor adds their details on the profile."""
+
+    def get_provider(self, request, provider, client_id=None):
+        """Return the provider, or answer 404 when this portal has no credentials for it (not 500)."""
+        try:
+            return super().get_provider(request, provider, client_id=client_id)
+        except SocialApp.DoesNotExist:
+            raise Http404(f"Sign-in with {provider} is not set up on this portal.") from None
