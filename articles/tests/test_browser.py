@@ -17,6 +17,7 @@ MALICIOUS_BODY = """
 """
 
 
+@pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
 def test_script_in_an_article_does_not_execute_in_the_browser(live_server, page):
     article = ArticleFactory(title="Harmless title", body=MALICIOUS_BODY)

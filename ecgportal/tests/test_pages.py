@@ -51,3 +51,17 @@ def test_server_error_page_is_plain_and_reassuring(settings):
 def test_openapi_schema_and_docs_are_served(client):
     assert client.get(reverse("api-schema")).status_code == 200
     assert client.get(reverse("api-docs")).status_code == 200
+
+
+def test_the_administrator_made_by_make_run_can_sign_in_at_once(client, monkeypatch):
+    from django.core.management import call_command
+
+    monkeypatch.setenv("DJANGO_SUPERUSER_EMAIL", "admin@example.com")
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-long-admin-password-1")
+    call_command("seed_portal")
+    response = client.post(
+        reverse("account_login"), {"login": "admin@example.com", "password": "a-long-admin-password-1"}, follow=True
+    )
+    assert "verification" not in response.content.decode().lower()
+    assert response.wsgi_request.user.is_authenticated
+    assert client.get(reverse("admin:index")).status_code == 200

@@ -15,6 +15,13 @@ class Command(BaseCommand):
         password = os.environ.get("DJANGO_SUPERUSER_PASSWORD")
         User = get_user_model()
         if email and password and not User.objects.filter(email__iexact=email).exists():
-            User.objects.create_superuser(email=email, password=password)
-            self.stdout.write(f"Created administrator {email}")
+            from allauth.account.models import EmailAddress
+
+            admin = User.objects.create_superuser(email=email, password=password)
+            # The operator chose this address: mark it verified so they can sign in at once
+            # (mandatory email confirmation applies to people who sign up, not to the installer).
+            EmailAddress.objects.update_or_create(
+                user=admin, email=admin.email, defaults={"verified": True, "primary": True}
+            )
+            self.stdout.write(f"Created administrator {email} (email verified)")
         self.stdout.write(self.style.SUCCESS(f"Portal ready at {settings.SITE_URL}"))

@@ -8,6 +8,7 @@ from articles.models import Article, ArticleView
 from ecgportal.usage.tests.bulk import bulk_usage_data
 
 
+@pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
 def test_dashboard_draws_charts_and_is_screenshotted(live_server, page, client, artifacts_dir):
     staff = StaffFactory(email="admin@example.com")
