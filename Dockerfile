@@ -18,7 +18,7 @@ COPY . .
 RUN DJANGO_SECRET_KEY=collectstatic-only DJANGO_ALLOWED_HOSTS=localhost \
     python manage.py collectstatic --noinput
 
-RUN useradd --create-home --uid 1000 portal && mkdir -p /app/media && chown portal /app/media
+RUN useradd --create-home --uid 1000 portal && mkdir -p /app/media /app/beat && chown portal /app/media /app/beat
 USER portal
 
 EXPOSE 8000
