@@ -9,19 +9,26 @@ DATA ?= $(or $(ECG_DATA_DIR),../shared/data)
 PORT ?= 8000
 TRAIN = $(PY) -m ml.train --data $(DATA)/mitdb
 
-.PHONY: run test install install-test system-deps migrate seed worker train select evaluate bench clean
+.PHONY: lock run test install install-test system-deps migrate seed worker train select evaluate bench clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): requirements.txt requirements-test.txt | $(PY)
+# requirements*.txt name what the project uses; requirements.lock pins every package they pull in
+# (regenerate it with `make lock` after changing them).
+$(STAMP): requirements.txt requirements-test.txt requirements.lock | $(PY)
 	$(PIP) install --upgrade pip
-	$(PIP) install -r requirements-test.txt
+	$(PIP) install -r requirements-test.txt -c requirements.lock
 	touch $(STAMP)
+
+lock: | $(PY)
+	$(PIP) install -q uv
+	$(VENV)/bin/uv pip compile requirements-test.txt -o requirements.lock --python-version 3.11 --no-header
 
 install: $(STAMP)
 
 # Debian packages the browser tests need (Chromium for Playwright; fonts for screenshots/PDFs).
+# Installing them needs root (or sudo); once chromium is on PATH this step does nothing.
 system-deps:
 	@if ! command -v chromium >/dev/null 2>&1; then \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \

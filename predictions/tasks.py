@@ -6,8 +6,11 @@ in the parent before the fork.
 """
 
 import logging
+import shutil
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
@@ -60,7 +63,9 @@ def _load_model():
 
 @worker_ready.connect
 def sweep_on_start(sender=None, **kwargs):
-    """Re-queue predictions a previous worker left behind (runs in a child, not the parent)."""
+    """Re-queue predictions a previous worker left behind (runs in a child, not the parent), and
+    remove the temporary folders of analyses killed mid-way."""
+    remove_stale_temp_dirs()
     options = {"queue": settings.PREDICTIONS_QUEUE} if settings.PREDICTIONS_QUEUE else {}
     requeue_stale.apply_async(**options)
 
@@ -111,10 +116,19 @@ def analyse_prediction(self, prediction_id):
         )
         return "inconclusive"
     except SoftTimeLimitExceeded:
-        services.prediction_fail(
-            prediction_id=prediction_id, code="timeout", message="The analysis took too long and was stopped."
+        # The whole file is read here, not in the web request: one too large to read in time is
+        # the input's limit, said plainly, not a crash.
+        services.prediction_mark_inconclusive(
+            prediction_id=prediction_id,
+            code="too_large",
+            reason=(
+                f"Too large to read: reading and analysing this file took more than "
+                f"{settings.CELERY_TASK_SOFT_TIME_LIMIT} s and was stopped. Upload a shorter excerpt "
+                "(up to a few hours of signal) or a smaller picture."
+            ),
+            duration_ms=_ms(started),
         )
-        return "failed"
+        return "inconclusive"
     except TRANSIENT_ERRORS:
         if self.request.retries >= self.max_retries:
             services.prediction_fail(
@@ -144,6 +158,27 @@ def analyse_prediction(self, prediction_id):
 def requeue_stale():
     """Re-queue predictions no worker is working on (celery beat runs it every few minutes)."""
     return services.prediction_requeue_stale()
+
+
+def remove_stale_temp_dirs(*, older_than_s=None, root=None):
+    """Delete ``ecg-*`` temporary folders older than the task's hard time limit; return how many.
+
+    A killed analysis cannot clean up after itself. No task runs longer than the hard limit, so
+    an older folder belongs to no running task, whichever worker on this host made it.
+    """
+    limit = older_than_s if older_than_s is not None else settings.CELERY_TASK_TIME_LIMIT + 60
+    root = Path(root or tempfile.gettempdir())
+    removed = 0
+    for folder in root.glob("ecg-*"):
+        try:
+            if folder.is_dir() and not folder.is_symlink() and time.time() - folder.stat().st_mtime > limit:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+        except OSError:
+            continue
+    if removed:
+        logger.info("Removed %d temporary folder(s) left by killed analyses", removed)
+    return removed
 
 
 def _ms(started):

@@ -68,3 +68,10 @@ def nan_analyse(source, **kwargs):
     result = stub_analyse(source, **kwargs)
     result.heart_rate_bpm = {**(result.heart_rate_bpm or {}), "mean": float("nan")}
     return result
+
+
+def too_slow_analyse(source, **kwargs):
+    """Behave as an analysis stopped by Celery's soft time limit."""
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    raise SoftTimeLimitExceeded()

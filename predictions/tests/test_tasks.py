@@ -150,3 +150,27 @@ def test_web_process_never_imports_tensorflow():
 
 def test_done_factory_matches_the_models_invariants():
     DonePredictionFactory().full_clean()
+
+
+def test_an_analysis_past_its_time_limit_is_inconclusive_too_large(pending, settings):
+    settings.PREDICTIONS_ANALYSER = "predictions.tests.fakes.too_slow_analyse"
+    assert tasks.analyse_prediction.apply(args=[pending.pk]).result == "inconclusive"
+    pending.refresh_from_db()
+    assert pending.status == "inconclusive" and pending.error_code == "too_large"
+    assert pending.inconclusive_reason.startswith("Too large to read")
+
+
+def test_folders_of_killed_analyses_are_removed_when_a_worker_starts(tmp_path):
+    import os
+
+    old = tmp_path / "ecg-upload-old"
+    old.mkdir()
+    (old / "source.csv").write_text("1\n")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    fresh = tmp_path / "ecg-upload-running"
+    fresh.mkdir()
+    other = tmp_path / "someone-elses"
+    other.mkdir()
+    os.utime(other, (time.time() - 3600, time.time() - 3600))
+    assert tasks.remove_stale_temp_dirs(older_than_s=600, root=tmp_path) == 1
+    assert not old.exists() and fresh.exists() and other.exists()
