@@ -22,10 +22,11 @@ def database_url(settings_dict):
 
 
 class WorkerProcess:
-    """A ``celery -A ecgportal worker --pool=prefork --concurrency=1`` subprocess on its own queue."""
+    """A ``celery -A ecgportal worker --pool=prefork`` subprocess (one child by default) on its own queue."""
 
-    def __init__(self, *, database_url, redis_url, media_root, log_path, queue=None, extra_env=None):
+    def __init__(self, *, database_url, redis_url, media_root, log_path, queue=None, extra_env=None, concurrency=1):
         self.queue = queue or f"predictions-test-{uuid.uuid4().hex[:8]}"
+        self.concurrency = concurrency
         self.log_path = Path(log_path)
         self.env = {
             **os.environ,
@@ -51,7 +52,7 @@ class WorkerProcess:
             "ecgportal",
             "worker",
             "--pool=prefork",
-            "--concurrency=1",
+            f"--concurrency={self.concurrency}",
             "--loglevel=INFO",
             "-Q",
             self.queue,

@@ -1,0 +1,61 @@
+"""The baseline for bench/bench_load.py: a synchronous server in the style of the seed project.
+
+One request = one picture in, one label out: read the upload, digitise the single-beat plot with the
+same ``ml.io`` reader the portal uses, and call Keras ``model.predict()`` on it, as the seed's Flask
+server did. No accounts, no database, no queue, no stored file, no history. Run it with gunicorn:
+
+    gunicorn --workers 2 --bind 127.0.0.1:8501 bench.reference_server:app
+"""
+
+import json
+import os
+import tempfile
+import threading
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+_lock = threading.Lock()
+_model = None
+
+
+def _get_model():
+    global _model
+    with _lock:
+        if _model is None:
+            from ml.store import IMAGE_MODEL_PATH, keras_loader
+
+            _model = keras_loader(IMAGE_MODEL_PATH)
+        return _model
+
+
+def classify(png_bytes):
+    """Return (code, probability) for the single-beat plot ``png_bytes``."""
+    import numpy as np
+
+    from ml.image_dataset import IMAGE_CODES
+    from ml.io import load
+    from ml.preprocess import image_beat_features
+
+    with tempfile.NamedTemporaryFile(suffix=".png") as fh:
+        fh.write(png_bytes)
+        fh.flush()
+        recording = load(fh.name)
+    image, context = image_beat_features(recording.signal)
+    probs = _get_model().predict({"image": image[None], "context": context[None]}, verbose=0)[0]
+    best = int(np.argmax(probs))
+    return IMAGE_CODES[best], float(probs[best])
+
+
+def app(environ, start_response):
+    if environ["REQUEST_METHOD"] != "POST":
+        start_response("405 Method Not Allowed", [("Content-Type", "text/plain")])
+        return [b"POST a PNG"]
+    size = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(size)
+    try:
+        code, probability = classify(body)
+    except Exception as exc:  # the seed answered every failure as a 400 with the message
+        start_response("400 Bad Request", [("Content-Type", "application/json")])
+        return [json.dumps({"error": str(exc)}).encode()]
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps({"label": code, "probability": probability}).encode()]
