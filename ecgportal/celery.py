@@ -10,5 +10,19 @@ from celery import Celery
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecgportal.settings.local")
 
 app = Celery("ecgportal")
+
+
+def route_task(name, args, kwargs, options, task=None, **kw):
+    """Send the portal's tasks to ``PREDICTIONS_QUEUE`` when it is set (settings' CELERY_TASK_ROUTES).
+
+    Read at send time, so the one routing rule holds for the upload, the sweep and celery beat.
+    """
+    from django.conf import settings
+
+    if name.startswith("predictions.") and settings.PREDICTIONS_QUEUE:
+        return {"queue": settings.PREDICTIONS_QUEUE}
+    return None
+
+
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

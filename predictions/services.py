@@ -20,6 +20,7 @@ from kombu.exceptions import OperationalError as BrokerOperationalError
 
 from predictions.errors import UploadError
 from predictions.models import BeatCount, ECGRecord, Prediction, PredictionImage, Review
+from predictions.tasks import analyse_prediction as analyse_prediction_task
 from predictions.validation import inspect_upload
 
 logger = logging.getLogger(__name__)
@@ -38,11 +39,8 @@ def _enqueue(prediction_id):
     When the broker is down the prediction stays pending, already saved; the stale sweep
     (``prediction_requeue_stale``) sends it once the broker is back. The upload never fails for it.
     """
-    from predictions.tasks import analyse_prediction
-
-    options = {"queue": settings.PREDICTIONS_QUEUE} if settings.PREDICTIONS_QUEUE else {}
     try:
-        result = analyse_prediction.apply_async(args=[prediction_id], **options)
+        result = analyse_prediction_task.apply_async(args=[prediction_id])
     except BROKER_ERRORS:
         logger.warning("Broker unavailable: prediction %s stays pending until the sweep sends it", prediction_id,
                        exc_info=True)

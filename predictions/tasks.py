@@ -21,7 +21,6 @@ from django.db import DataError, IntegrityError, InterfaceError, OperationalErro
 from django.utils.module_loading import import_string
 
 from ml.errors import ECGInputError
-from predictions import services
 from predictions.files import local_copy
 from predictions.models import Prediction
 
@@ -66,8 +65,7 @@ def sweep_on_start(sender=None, **kwargs):
     """Re-queue predictions a previous worker left behind (runs in a child, not the parent), and
     remove the temporary folders of analyses killed mid-way."""
     remove_stale_temp_dirs()
-    options = {"queue": settings.PREDICTIONS_QUEUE} if settings.PREDICTIONS_QUEUE else {}
-    requeue_stale.apply_async(**options)
+    requeue_stale.delay()
 
 
 @shared_task(
@@ -88,6 +86,8 @@ def analyse_prediction(self, prediction_id):
     start -> open -> analyse -> complete. Every outcome, saving included, ends the prediction:
     a value the database refuses fails it at once with a reason instead of leaving it "running".
     """
+    from predictions import services  # services send this task: import them here, not at the top
+
     prediction = services.prediction_start(prediction_id=prediction_id, task_id=self.request.id or "")
     if prediction is None:
         return "skipped"
@@ -157,6 +157,8 @@ def analyse_prediction(self, prediction_id):
 @shared_task(name="predictions.requeue_stale", ignore_result=True)
 def requeue_stale():
     """Re-queue predictions no worker is working on (celery beat runs it every few minutes)."""
+    from predictions import services
+
     return services.prediction_requeue_stale()
 
 

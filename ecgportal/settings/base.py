@@ -304,7 +304,7 @@ REST_FRAMEWORK = {
     # Client IP for per-IP limits: only addresses added by our own proxies count (a client can
     # write X-Forwarded-For itself); 0 means REMOTE_ADDR.
     "NUM_PROXIES": ACCOUNT_TRUSTED_PROXY_COUNT,
-    "DEFAULT_THROTTLE_RATES": {"user": env("API_THROTTLE_USER", default="600/hour"), "uploads": "60/hour"},
+    "DEFAULT_THROTTLE_RATES": {"user": env("API_THROTTLE_USER", default="600/hour"), "uploads": env("UPLOADS_THROTTLE_RATE", default="60/hour")},
 }
 SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -350,6 +350,7 @@ PREDICTIONS_ANALYSER = env("PREDICTIONS_ANALYSER", default="ml.analyse")
 PREDICTIONS_MODEL_WARMUP = env("PREDICTIONS_MODEL_WARMUP", default="ml.store.get_classifier")
 # Queue the analysis task is sent to (None: Celery's default queue, which `make worker` consumes).
 PREDICTIONS_QUEUE = env("PREDICTIONS_QUEUE", default=None)
+CELERY_TASK_ROUTES = ("ecgportal.celery.route_task",)  # the one place tasks are routed
 PREDICTIONS_MAX_ATTEMPTS = env.int("PREDICTIONS_MAX_ATTEMPTS", default=3)
 # A pending prediction not picked up after this long is sent again; a running one older than
 # the task's hard time limit plus a margin is considered lost.
@@ -360,7 +361,6 @@ CELERY_BEAT_SCHEDULE = {
     "requeue-stale-predictions": {
         "task": "predictions.requeue_stale",
         "schedule": 300.0,
-        "options": {"queue": PREDICTIONS_QUEUE} if PREDICTIONS_QUEUE else {},
     },
 }
 # --- end Predictions ------------------------------------------------------------------------
