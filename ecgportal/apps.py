@@ -13,6 +13,6 @@ class PortalConfig(AppConfig):
     def ready(self):
         if settings.CELERY_TASK_ALWAYS_EAGER:
             logger.warning(
-                "REDIS_URL is not set: Celery tasks run in-process (eagerly) in the web process. "
-                "Set REDIS_URL and start a worker for asynchronous analysis."
+                "REDIS_URL is not set: analyses run in a background thread of the web process. "
+                "Set REDIS_URL and start a worker (make worker) to analyse on separate machines."
             )

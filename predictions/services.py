@@ -39,6 +39,9 @@ def _enqueue(prediction_id):
     When the broker is down the prediction stays pending, already saved; the stale sweep
     (``prediction_requeue_stale``) sends it once the broker is back. The upload never fails for it.
     """
+    if settings.PREDICTIONS_IN_PROCESS_THREAD:
+        _run_in_thread(prediction_id)
+        return
     try:
         result = analyse_prediction_task.apply_async(args=[prediction_id])
     except BROKER_ERRORS:
@@ -48,6 +51,22 @@ def _enqueue(prediction_id):
     Prediction.objects.filter(pk=prediction_id, status=Prediction.Status.PENDING).update(
         task_id=result.id or ""
     )
+
+
+def _run_in_thread(prediction_id):
+    """Run the analysis beside the web request (the embedded default, no broker): the upload
+    answers at once and the result page follows the progress, as with a worker."""
+    import threading
+
+    from django.db import connections
+
+    def run():
+        try:
+            analyse_prediction_task.apply(args=[prediction_id])
+        finally:
+            connections.close_all()  # this thread's own database connection
+
+    threading.Thread(target=run, name=f"analyse-{prediction_id}", daemon=True).start()
 
 
 def _delete_files(names):

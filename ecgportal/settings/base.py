@@ -86,6 +86,9 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # checked before reuse so a restarted PostgreSQL costs one retry, not an error page.
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DJANGO_CONN_MAX_AGE", default=60))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # The embedded default: an analysis thread writes while pages read; wait for the lock.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -163,6 +166,8 @@ DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+# Without a broker, each analysis runs in a thread of the web process, so the upload answers at once.
+PREDICTIONS_IN_PROCESS_THREAD = env.bool("PREDICTIONS_IN_PROCESS_THREAD", default=not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"

@@ -7,6 +7,8 @@ SECRET_KEY = "test-only-secret-key"
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Unit tests run analyses synchronously; the thread mode has its own test.
+PREDICTIONS_IN_PROCESS_THREAD = False
 
 
 def _free_port():

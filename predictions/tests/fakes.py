@@ -75,3 +75,9 @@ def too_slow_analyse(source, **kwargs):
     from celery.exceptions import SoftTimeLimitExceeded
 
     raise SoftTimeLimitExceeded()
+
+
+def slow_stub_analyse(source, **kwargs):
+    """Wait ECG_TEST_ANALYSE_DELAY seconds (default 2), then return ``stub_analyse``."""
+    time.sleep(float(os.environ.get("ECG_TEST_ANALYSE_DELAY", "2")))
+    return stub_analyse(source, **kwargs)

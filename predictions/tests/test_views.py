@@ -266,3 +266,29 @@ def test_page_uploads_share_the_api_rate_limit_and_save_nothing_when_refused(
                           format="multipart")
     assert api_upload.status_code == 429  # one budget per user, whichever door
     assert ECGRecord.objects.filter(owner=patient).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_broker_the_upload_answers_at_once_and_the_analysis_follows(patient, csv_bytes, settings):
+    """The embedded default (make run, no Redis): the analysis runs in a thread, not in the request."""
+    import time
+
+    from django.test import Client
+
+    settings.PREDICTIONS_IN_PROCESS_THREAD = True
+    settings.PREDICTIONS_ANALYSER = "predictions.tests.fakes.slow_stub_analyse"
+    client = Client()
+    client.force_login(patient)
+    started = time.monotonic()
+    response = client.post(reverse("predictions:upload"), {"file": [upload("ecg.csv", csv_bytes)]})
+    assert response.status_code == 302
+    assert time.monotonic() - started < 1.5  # the analysis itself takes 2 s
+    prediction = Prediction.objects.get(record__owner=patient)
+    assert prediction.status in ("pending", "running")
+    page = client.get(response["Location"]).content.decode()
+    assert "This page updates itself" in page
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not prediction.is_finished:
+        time.sleep(0.2)
+        prediction.refresh_from_db()
+    assert prediction.status == "done"
