@@ -1,39 +1,8 @@
-"""Reads about users and who may see whose records. Every clinical read goes through here."""
+"""Reads about users and their care links. Who may see whose records: ``accounts.permissions``."""
 
 from django.db.models import QuerySet
 
 from accounts.models import CareLink, User
-
-
-def patients_of(*, doctor) -> QuerySet[User]:
-    """Return the patients who gave ``doctor`` active access; none unless the doctor is verified."""
-    if not getattr(doctor, "is_authenticated", False) or not doctor.is_active or not doctor.is_verified_doctor:
-        return User.objects.none()
-    return (
-        User.objects.filter(
-            role=User.Role.PATIENT,
-            is_active=True,
-            doctor_links__doctor=doctor,
-            doctor_links__status=CareLink.Status.ACTIVE,
-        )
-        .distinct()
-        .order_by("last_name", "first_name", "email")
-    )
-
-
-def can_view_patient(*, viewer, patient) -> bool:
-    """Return True if ``viewer`` may see ``patient``'s records.
-
-    The patient themself, a verified doctor the patient linked (active link), or staff.
-    """
-    if viewer is None or not getattr(viewer, "is_authenticated", False) or not viewer.is_active:
-        return False
-    if viewer.pk == patient.pk or viewer.is_staff:
-        return True
-    return (
-        viewer.is_verified_doctor
-        and CareLink.objects.filter(patient=patient, doctor=viewer, status=CareLink.Status.ACTIVE).exists()
-    )
 
 
 def care_links_of_patient(*, patient) -> QuerySet[CareLink]:

@@ -182,7 +182,17 @@ def care_link_create(*, patient, doctor_email):
             link.save()
     except IntegrityError as exc:  # a concurrent request created the same link
         raise ValidationError({"doctor_email": f"{doctor} already has access to your records."}) from exc
+    _care_link_shared(link=link)
     return link
+
+
+def _care_link_shared(*, link):
+    """Audit a link that became active and tell the doctor."""
+    from accounts.permissions import record_access
+    from notifications.services import care_link_shared_notify
+
+    record_access(actor=link.patient, patient=link.patient, action="share", obj=link)
+    care_link_shared_notify(link=link)
 
 
 def care_link_request(*, doctor, patient_email):
@@ -228,6 +238,7 @@ def care_link_accept(*, patient, link):
         link.status = CareLink.Status.ACTIVE
         link.activated_at = _now()
         link.save(update_fields=["status", "activated_at"])
+    _care_link_shared(link=link)
     return link
 
 
@@ -242,6 +253,9 @@ def care_link_revoke(*, patient, link):
         link.status = CareLink.Status.REVOKED
         link.ended_at = _now()
         link.save(update_fields=["status", "ended_at"])
+    from accounts.permissions import record_access
+
+    record_access(actor=patient, patient=patient, action="revoke", obj=link)
     return link
 
 

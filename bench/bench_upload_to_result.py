@@ -160,7 +160,7 @@ def main(argv=None):
             f"Input: 30 s of MIT-BIH record 119 (WFDB .hea + .dat, {beats} beats), uploaded {args.uploads} times "
             f"over HTTP with token auth, one after the other; status polled every 20 ms.",
             f"Worker start to `ready`: {worker_start_s:.1f} s (the pool child then imports TensorFlow and loads "
-            f"the model in `worker_process_init`). Warm-up uploads, not counted (the first one waits for that "
+            f"the model in a background thread). Warm-up uploads, not counted (the first one waits for that "
             f"and traces the model): {', '.join(f'{w[0]:.2f} s' for w in warm)}.",
             "",
             "| measure | median | p95 |",
@@ -168,9 +168,9 @@ def main(argv=None):
             f"| upload -> result (end to end, client side) | {statistics.median(totals):.3f} s | {_quantile(totals, 0.95):.3f} s |",
             f"| upload request alone (checks, storage, row, enqueue) | {statistics.median(accepted):.3f} s | {_quantile(accepted, 0.95):.3f} s |",
             f"| queue wait (created -> worker started) | {statistics.median(waits):.3f} s | {_quantile(waits, 0.95):.3f} s |",
-            f"| worker: analysis + trace picture (duration_ms) | {statistics.median(worker_analysis):.3f} s | {_quantile(worker_analysis, 0.95):.3f} s |",
+            f"| worker: analysis (duration_ms; the page draws the trace) | {statistics.median(worker_analysis):.3f} s | {_quantile(worker_analysis, 0.95):.3f} s |",
             f"| baseline: in-process `ml.analyse()` (warm) | {statistics.median(baseline):.3f} s | {_quantile(baseline, 0.95):.3f} s |",
-            f"| for reference: drawing the trace picture in-process | {statistics.median(drawing):.3f} s | |",
+            f"| for reference: drawing a trace picture (no longer in the worker; the PDF draws it on demand) | {statistics.median(drawing):.3f} s | |",
             "",
             f"Overhead of the asynchronous path over the bare analysis (median): "
             f"{statistics.median(totals) - statistics.median(baseline):.3f} s "

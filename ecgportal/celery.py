@@ -13,13 +13,14 @@ app = Celery("ecgportal")
 
 
 def route_task(name, args, kwargs, options, task=None, **kw):
-    """Send the portal's tasks to ``PREDICTIONS_QUEUE`` when it is set (settings' CELERY_TASK_ROUTES).
+    """Send the portal's tasks (analyses, sweeps, data exports) to ``PREDICTIONS_QUEUE`` when it is
+    set (settings' CELERY_TASK_ROUTES): the queue the portal's workers consume.
 
     Read at send time, so the one routing rule holds for the upload, the sweep and celery beat.
     """
     from django.conf import settings
 
-    if name.startswith("predictions.") and settings.PREDICTIONS_QUEUE:
+    if name.startswith(("predictions.", "exports.")) and settings.PREDICTIONS_QUEUE:
         return {"queue": settings.PREDICTIONS_QUEUE}
     return None
 

@@ -20,6 +20,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("profile/", include("accounts.urls")),
     path("records/", include("predictions.urls")),
+    path("my-data/", include("exports.urls")),
     path("articles/", include("articles.urls")),
     path("staff/metrics/", include("ecgportal.usage.urls")),
     path("admin/", admin.site.urls),

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from audit.admin import AuditedClinicalAdmin
 from predictions.models import BeatCount, ECGRecord, Prediction, PredictionImage, Review
 
 
@@ -13,7 +14,7 @@ class PredictionInline(admin.TabularInline):
 
 
 @admin.register(ECGRecord)
-class ECGRecordAdmin(admin.ModelAdmin):
+class ECGRecordAdmin(AuditedClinicalAdmin):
     list_display = ["original_filename", "owner", "file_format", "size_bytes", "created_at"]
     list_filter = ["input_kind", "file_format", "created_at"]
     search_fields = ["original_filename", "owner__email", "note", "uuid"]
@@ -40,13 +41,16 @@ class ReviewInline(admin.StackedInline):
 
 
 @admin.register(Prediction)
-class PredictionAdmin(admin.ModelAdmin):
+class PredictionAdmin(AuditedClinicalAdmin):
     list_display = ["record", "status", "is_current", "model_version", "beat_total", "heart_rate_bpm", "created_at", "duration_ms"]
     list_filter = ["status", "is_current", "model_version"]
     search_fields = ["record__original_filename", "record__owner__email", "uuid"]
     readonly_fields = ["uuid", "created_at", "queued_at", "started_at", "finished_at", "task_id", "summary", "beats"]
     raw_id_fields = ["record"]
     inlines = [BeatCountInline, PredictionImageInline, ReviewInline]
+
+    def audited_record(self, obj):
+        return obj.record
 
 
 @admin.register(Review)

@@ -18,7 +18,8 @@ from ml.classes import CODES
 CODE_CHOICES = [(c, c) for c in CODES]
 
 # Stored file extension per format; the WFDB header keeps ".hea", its samples ".dat".
-FORMAT_EXTENSIONS = {"png": "png", "jpeg": "jpg", "pdf": "pdf", "wfdb": "hea", "csv": "csv", "edf": "edf"}
+FORMAT_EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp", "heic": "heic", "bmp": "bmp", "tiff": "tif",
+                     "pdf": "pdf", "wfdb": "hea", "csv": "csv", "edf": "edf"}
 
 
 def ecg_file_path(instance, filename):
@@ -30,6 +31,11 @@ def ecg_file_path(instance, filename):
 def ecg_companion_path(instance, filename):
     """Return the storage name of a WFDB record's sample file."""
     return f"ecg/{instance.uuid}/source.dat"
+
+
+def prediction_signal_path(instance, filename):
+    """Return the storage name of the filtered signal a prediction keeps for the trace viewer."""
+    return f"ecg/{instance.record.uuid}/{instance.uuid}/signal.npy"
 
 
 def prediction_image_path(instance, filename):
@@ -124,6 +130,7 @@ class ECGRecord(models.Model):
     def file_names(self):
         """Return the storage names of every file this record owns (derived images included)."""
         names = [f.name for f in (self.file, self.companion_file) if f]
+        names += [name for name in self.predictions.exclude(signal="").values_list("signal", flat=True)]
         for image in PredictionImage.objects.filter(prediction__record=self):
             if image.file:
                 names.append(image.file.name)
@@ -141,6 +148,14 @@ class Prediction(models.Model):
         INCONCLUSIVE = "inconclusive", "Inconclusive"
 
     FINISHED = (Status.DONE, Status.FAILED, Status.INCONCLUSIVE)
+
+    class Stage(models.TextChoices):
+        """The steps of a running analysis, in order (``ml.analyse`` reports them)."""
+
+        READING = "reading", "Reading the file"
+        FINDING_BEATS = "finding_beats", "Finding every heartbeat"
+        CLASSIFYING = "classifying", "Classifying each beat"
+        SAVING = "saving", "Saving the result"
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     record = models.ForeignKey(ECGRecord, on_delete=models.CASCADE, related_name="predictions")
@@ -164,6 +179,13 @@ class Prediction(models.Model):
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.TextField(blank=True)
     inconclusive_reason = models.TextField(blank=True)
+    signal = models.FileField(
+        upload_to=prediction_signal_path, max_length=255, blank=True,
+        help_text="The filtered signal as read (float16 .npy, mV): the result page's trace viewer draws it.",
+    )
+    signal_fs = models.FloatField(null=True, blank=True, help_text="Sampling rate of the stored signal, Hz.")
+    stage = models.CharField(max_length=16, choices=Stage.choices, blank=True,
+                             help_text="What a running analysis is doing now (shown as progress).")
 
     class Meta:
         ordering = ["-created_at", "-id"]

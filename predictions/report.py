@@ -3,6 +3,7 @@
 import io
 from xml.sax.saxutils import escape
 
+from django.urls import reverse
 from django.utils import timezone
 from reportlab.graphics.charts.barcharts import HorizontalBarChart
 from reportlab.graphics.shapes import Drawing
@@ -10,7 +11,7 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.platypus import Image, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from ml.classes import BY_CODE
 from predictions.plots import BEAT_COLOURS
@@ -31,6 +32,26 @@ def _image(field_file, width):
     img = Image(data)
     ratio = width / img.imageWidth
     img.drawWidth, img.drawHeight = width, img.imageHeight * ratio
+    return img
+
+
+def _trace_from_signal(prediction, width):
+    """Return a flowable of the first minute of the stored signal, every beat labelled, or None."""
+    if not prediction.signal or not prediction.signal_fs:
+        return None
+    import numpy as np
+
+    from predictions.plots import trace_png
+
+    with prediction.signal.open("rb") as fh:
+        x = np.load(io.BytesIO(fh.read()), allow_pickle=False).astype(np.float32)
+    fs = float(prediction.signal_fs)
+    x = x[: int(60 * fs)]
+    beats = prediction.beats or {}
+    peaks = [int(p) for p in beats.get("r_peaks") or [] if int(p) < len(x)]
+    png = trace_png(x, fs=fs, r_peaks=peaks, labels=(beats.get("labels") or [])[: len(peaks)])
+    img = Image(io.BytesIO(png))
+    img.drawWidth, img.drawHeight = width, img.imageHeight * width / img.imageWidth
     return img
 
 
@@ -87,6 +108,15 @@ def build_report(out, *, record, prediction, viewer):
     table = Table(facts, colWidths=[35 * mm, width - 35 * mm])
     table.setStyle(TableStyle([("FONTSIZE", (0, 0), (-1, -1), 9), ("TEXTCOLOR", (0, 0), (0, -1), colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
     story += [table, Spacer(1, 4 * mm)]
+    verdict = view.get("rhythm_verdict")
+    if verdict and prediction.status != "failed":  # the rhythm verdict comes first
+        story.append(Paragraph(f"Rhythm: {escape(verdict['title'])}", styles["Heading2"]))
+        lines = [verdict["text"]] + [f"Atrial fibrillation from {e['start_s']} s to {e['end_s']} s "
+                                     f"({e['duration_s']:.0f} s)." for e in verdict["episodes"]]
+        if verdict["article_slug"]:
+            lines.append("Read about atrial fibrillation in the portal's articles: "
+                         f"{reverse('articles:detail', args=[verdict['article_slug']])}")
+        story += [Paragraph(escape(line), styles["BodyText"]) for line in lines]
 
     if prediction.status == "done":
         hr = view["heart_rate"] or {}
@@ -95,11 +125,15 @@ def build_report(out, *, record, prediction, viewer):
             rhythm = rhythm.get("text") or rhythm.get("summary") or ", ".join(f"{k}: {v}" for k, v in rhythm.items())
         summary = [
             ["Beats analysed", str(view["beat_total"])],
-            ["Heart rate", f"{prediction.heart_rate_bpm:.0f} bpm" + (f" (range {hr['min']:.0f}-{hr['max']:.0f})" if hr.get("min") and hr.get("max") else "") if prediction.heart_rate_bpm else "–"],
+            ["Heart rate", f"{prediction.heart_rate_bpm:.0f} bpm" + (f" (most beats {hr['low']:.0f}-{hr['high']:.0f})" if hr.get("low") and hr.get("high") else "") if prediction.heart_rate_bpm else "–"],
             ["Rhythm", Paragraph(escape(str(rhythm or "–")), small)],
             ["Model confidence", f"{prediction.confidence * 100:.0f} %" if prediction.confidence is not None else "–"],
             ["Low-confidence beats", str(len(view["low_confidence"]))],
         ]
+        words = view["plain_language"]
+        story.append(Paragraph("What this means", styles["Heading2"]))
+        story += [Paragraph(escape(sentence), styles["BodyText"]) for sentence in words.sentences]
+        story.append(Paragraph(f"<b>{escape(words.advice)}</b>", styles["BodyText"]))
         story.append(Paragraph("Summary", styles["Heading2"]))
         t = Table(summary, colWidths=[45 * mm, width - 45 * mm])
         t.setStyle(TableStyle([("FONTSIZE", (0, 0), (-1, -1), 9), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
@@ -113,8 +147,10 @@ def build_report(out, *, record, prediction, viewer):
             ct = Table(rows, colWidths=[18 * mm, width - 58 * mm, 20 * mm, 20 * mm])
             ct.setStyle(TableStyle([("FONTSIZE", (0, 0), (-1, -1), 8), ("LINEBELOW", (0, 0), (-1, 0), 0.5, colors.grey)]))
             story.append(ct)
-        if view["trace"] is not None:
-            story += [Paragraph("Trace with every beat labelled", styles["Heading2"]), _image(view["trace"].file, width)]
+        trace = _image(view["trace"].file, width) if view["trace"] is not None else _trace_from_signal(prediction, width)
+        if trace is not None:
+            # Heading and picture stay on one page (no orphan heading at the foot of a page).
+            story.append(KeepTogether([Paragraph("Trace with every beat labelled (first minute)", styles["Heading2"]), trace]))
         reps = [r for r in view["representatives"] if r.get("spectral") or r.get("saliency")]
         if reps:
             story.append(Paragraph("Representative beats (spectral image and saliency overlay)", styles["Heading2"]))

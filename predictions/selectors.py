@@ -10,7 +10,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Subquery
 from accounts.models import User
 from articles.selectors import article_links_for_codes
 from ml.classes import BY_CODE, CODES
-from predictions import access
+from predictions import access, plain_language
 from predictions.models import BeatCount, ECGRecord, Prediction, PredictionImage, Review
 
 
@@ -91,6 +91,31 @@ def patient_get(*, viewer, patient_id):
     return patient
 
 
+RHYTHM_TITLES = {
+    "normal": "Normal sinus rhythm",
+    "atrial_fibrillation": "Atrial fibrillation",
+    "other": "Another rhythm",
+    "noisy": "Too noisy to read",
+}
+AF_ARTICLE_SLUG = "atrial-fibrillation-and-flutter"
+
+
+def rhythm_verdict(summary):
+    """Return the rhythm verdict of a result summary in plain language, or None (``ml.rhythm``)."""
+    r = (summary or {}).get("rhythm")
+    if not isinstance(r, dict) or r.get("label") not in RHYTHM_TITLES:
+        return None
+    is_af = r["label"] == "atrial_fibrillation"
+    return {
+        "label": r["label"],
+        "title": RHYTHM_TITLES[r["label"]],
+        "text": r.get("summary") or "",
+        "probability": r.get("probability"),
+        "episodes": list(r.get("episodes") or []),
+        "article_slug": AF_ARTICLE_SLUG if is_af or r.get("episodes") else None,
+    }
+
+
 def prediction_view(*, prediction, user):
     """Return what the result page and API show of a finished ``prediction`` (plain data)."""
     summary = prediction.summary or {}
@@ -147,7 +172,13 @@ def prediction_view(*, prediction, user):
         "trace": trace,
         "representatives": sorted(representatives.values(), key=lambda r: r["beat_index"]),
         "heart_rate": summary.get("heart_rate_bpm") or {},
-        "rhythm": summary.get("rhythm_summary") or summary.get("rhythm") or "",
+        "rhythm": summary.get("rhythm_summary") or "",
+        "rhythm_verdict": rhythm_verdict(summary),
+        "plain_language": plain_language.explain(
+            heart_rate=summary.get("heart_rate_bpm"),
+            counts=counts,
+            rhythm_label=(summary.get("rhythm") or {}).get("label") if isinstance(summary.get("rhythm"), dict) else None,
+        ),
         "quality": summary.get("quality"),
         "notes": summary.get("notes") or [],
         "duration_s": summary.get("duration_s"),
@@ -231,3 +262,48 @@ def doctor_case_list(*, doctor):
 def reviews_for(*, prediction):
     """Return the reviews of ``prediction``, newest first."""
     return prediction.reviews.select_related("doctor").order_by("-created_at", "-id")
+
+
+def trace_window(*, prediction, start_s=0.0, end_s=None, columns=1000):
+    """Return the stored signal of ``prediction`` between ``start_s`` and ``end_s`` for the viewer.
+
+    At most ``columns`` points per curve: when the window holds more samples, each column keeps
+    its minimum and maximum, so no QRS peak is lost at any zoom; otherwise the samples themselves.
+    The beats inside the window come with their class and confidence. None without a stored signal.
+    """
+    import io
+
+    import numpy as np
+
+    if not prediction.signal or not prediction.signal_fs:
+        return None
+    with prediction.signal.open("rb") as fh:
+        x = np.load(io.BytesIO(fh.read()), allow_pickle=False).astype(np.float32)
+    fs = float(prediction.signal_fs)
+    duration = len(x) / fs
+    end_s = duration if end_s is None else min(float(end_s), duration)
+    start_s = min(max(0.0, float(start_s)), max(0.0, end_s - 1.0 / fs))
+    a, b = int(start_s * fs), max(int(start_s * fs) + 1, int(np.ceil(end_s * fs)))
+    segment = x[a:b]
+    columns = max(10, min(int(columns), 4000))
+    window = {"fs": fs, "duration_s": round(duration, 3), "start_s": round(a / fs, 4), "end_s": round(b / fs, 4)}
+    if len(segment) <= 2 * columns:
+        window.update(kind="samples", dt=1.0 / fs, values=np.round(segment, 3).tolist())
+    else:
+        edges = np.linspace(0, len(segment), columns + 1).astype(int)[:-1]
+        window.update(
+            kind="minmax", dt=len(segment) / columns / fs,
+            min=np.round(np.minimum.reduceat(segment, edges), 3).tolist(),
+            max=np.round(np.maximum.reduceat(segment, edges), 3).tolist(),
+        )
+    beats = prediction.beats or {}
+    peaks = np.asarray(beats.get("r_peaks") or [], dtype=np.int64)
+    labels = beats.get("labels") or []
+    confidence = beats.get("confidence") or []
+    inside = np.flatnonzero((peaks >= a) & (peaks < b))
+    window["beats"] = [
+        {"index": int(i), "t": round(int(peaks[i]) / fs, 3), "code": labels[i] if i < len(labels) else "",
+         "p": confidence[i] if i < len(confidence) else None}
+        for i in inside
+    ]
+    return window

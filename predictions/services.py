@@ -197,9 +197,15 @@ def prediction_start(*, prediction_id, task_id=""):
     return prediction
 
 
+def prediction_report_stage(*, prediction_id, stage):
+    """Record which step a running analysis is at (one UPDATE; the result page shows it)."""
+    Prediction.objects.filter(pk=prediction_id, status=Prediction.Status.RUNNING).update(stage=stage)
+
+
 def _finish(prediction, *, status, **fields):
     now = _now()
     prediction.status = status
+    prediction.stage = ""
     prediction.finished_at = now
     if prediction.started_at is None or prediction.started_at > now:
         prediction.started_at = now
@@ -216,7 +222,7 @@ def _lock_unfinished(prediction_id):
     return prediction
 
 
-def prediction_complete(*, prediction_id, result, duration_ms=None, trace_png=None):
+def prediction_complete(*, prediction_id, result, duration_ms=None):
     """Store a successful analysis: summary, per-beat arrays, class counts and images.
 
     ``result`` is an ``ml`` AnalysisResult. Return the prediction, or None when it was already
@@ -232,8 +238,7 @@ def prediction_complete(*, prediction_id, result, duration_ms=None, trace_png=No
         if prediction is None:
             return None
         try:
-            if trace_png:
-                images.append(_save_image(prediction, kind=PredictionImage.Kind.TRACE, png=trace_png))
+            _save_signal(prediction, result)
             for rep in getattr(result, "representatives", None) or []:
                 images.extend(_save_representative(prediction, rep))
             hr = (data.get("heart_rate_bpm") or {}).get("mean")
@@ -252,7 +257,7 @@ def prediction_complete(*, prediction_id, result, duration_ms=None, trace_png=No
                 [BeatCount(prediction=prediction, code=code, count=n) for code, n in sorted(counts.items())]
             )
         except BaseException:
-            _delete_files([img.file.name for img in images if img.file])
+            _delete_files([img.file.name for img in images if img.file] + [prediction.signal.name] * bool(prediction.signal))
             raise
     return prediction
 
@@ -372,6 +377,22 @@ def _compact_beats(data):
         else:
             confidence.append(round(float(p), 4))
     return {"r_peaks": r_peaks, "labels": labels, "confidence": confidence}
+
+
+def _save_signal(prediction, result):
+    """Store the filtered signal the trace viewer draws (float16 .npy); return True when stored."""
+    import numpy as np
+
+    signal = getattr(result, "signal", None)
+    fs = getattr(result, "fs", None)
+    if signal is None or not fs or len(signal) == 0:
+        return False
+    buffer = io.BytesIO()
+    np.save(buffer, np.clip(np.nan_to_num(np.asarray(signal, dtype=np.float32)), -60000, 60000).astype(np.float16),
+            allow_pickle=False)
+    prediction.signal.save("signal.npy", ContentFile(buffer.getvalue()), save=False)
+    prediction.signal_fs = float(fs)
+    return True
 
 
 def _save_image(prediction, *, kind, png, beat_index=None, code="", probability=None):

@@ -97,17 +97,17 @@ def analyse_prediction(self, prediction_id):
         with record.file.open("rb") as main, _open_or_none(record.companion_file) as companion:
             with local_copy(file_format=record.file_format, main=main, companion=companion) as path:
                 result = get_analyser()(
-                    path, fs=record.sampling_rate, lead=record.lead or None, filename=record.original_filename
+                    path, fs=record.sampling_rate, lead=record.lead or None, filename=record.original_filename,
+                    progress=lambda stage: services.prediction_report_stage(prediction_id=prediction_id, stage=stage),
                 )
-            trace = _trace_png(path, record, result)
+        services.prediction_report_stage(prediction_id=prediction_id, stage=Prediction.Stage.SAVING)
         if result.status != "ok":
             services.prediction_mark_inconclusive(
                 prediction_id=prediction_id, reason=result.reason, result=result, duration_ms=_ms(started)
             )
             return "inconclusive"
-        services.prediction_complete(
-            prediction_id=prediction_id, result=result, duration_ms=_ms(started), trace_png=trace
-        )
+        # No trace picture here: the page draws the stored signal, the PDF draws it on demand.
+        services.prediction_complete(prediction_id=prediction_id, result=result, duration_ms=_ms(started))
         return Prediction.Status.DONE
     except ECGInputError as exc:
         # Not our fault: the file is not a usable ECG. Say why, do not retry.
@@ -197,24 +197,3 @@ class _Nothing:
 
 def _open_or_none(field_file):
     return field_file.open("rb") if field_file else _Nothing()
-
-
-def _trace_png(path, record, result):
-    """Return the annotated trace PNG drawn from the result's (filtered, downsampled) trace."""
-    if result.status != "ok":
-        return None
-    from predictions.plots import trace_png
-
-    data = result.to_dict()
-    trace = data.get("trace") or {}
-    values = trace.get("values")
-    if not values:
-        return None
-    step = int(trace.get("step") or 1)
-    return trace_png(
-        values,
-        fs=float(trace.get("fs") or (data["fs"] / step)),
-        r_peaks=[int(p) // step for p in data.get("r_peaks") or []],
-        labels=data.get("labels") or [],
-        kind="image" if str(data.get("kind", "")).startswith("image") else "signal",
-    )

@@ -10,6 +10,7 @@ urlpatterns = [
     path("patients/<int:patient_id>/", views.patient_history, name="patient_history"),
     path("<uuid:uuid>/", views.detail, name="detail"),
     path("<uuid:uuid>/status/", views.status_fragment, name="status"),
+    path("<uuid:uuid>/trace.json", views.trace_window, name="trace"),
     path("<uuid:uuid>/review/", views.review, name="review"),
     path("<uuid:uuid>/rerun/", views.rerun, name="rerun"),
     path("<uuid:uuid>/delete/", views.delete, name="delete"),
@@ -17,4 +18,5 @@ urlpatterns = [
     path("<uuid:uuid>/file/data/", views.record_file, {"part": "companion"}, name="companion_file"),
     path("<uuid:uuid>/images/<int:image_id>.png", views.prediction_image, name="image"),
     path("<uuid:uuid>/report.pdf", views.report_pdf, name="report"),
+    path("<uuid:uuid>/result.fhir.json", views.fhir_bundle, name="fhir"),
 ]

@@ -1,7 +1,8 @@
 """Pages: upload, result (with its self-updating status fragment), history, cases, files, PDF.
 
-Every record is read through a selector scoped by the requesting user; a record the user may
-not see is a 404, never a 403, so its existence is not revealed.
+Every record is fetched through ``accounts.permissions`` (the one access policy), which also
+writes the audit event of the access; a record the user may not see is a 404, never a 403, so
+its existence is not revealed.
 """
 
 from django.conf import settings
@@ -14,11 +15,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from accounts.models import User
-from predictions import access, selectors, services
+from accounts import permissions
+from audit.models import AuditEvent
+from exports import fhir
+from notifications import services as notifications
+from predictions import selectors, services
 from predictions.errors import UploadError
 from predictions.forms import ECGUploadForm, HistoryFilterForm, ReviewForm
-from predictions.models import ECGRecord, PredictionImage
 from predictions.throttles import page_upload_wait
 
 HISTORY_PAGE_SIZE = 10
@@ -32,18 +35,7 @@ def dashboard_context(user):
     return context
 
 
-def _record_or_404(request, uuid):
-    try:
-        return selectors.ecg_record_get(user=request.user, uuid=uuid)
-    except ECGRecord.DoesNotExist:
-        raise Http404("No such ECG record.") from None
-
-
-def _owned_or_404(request, uuid):
-    record = _record_or_404(request, uuid)
-    if not access.can_change_record(user=request.user, record=record):
-        raise Http404("No such ECG record.")
-    return record
+Action = AuditEvent.Action
 
 
 def _minutes(seconds):
@@ -81,8 +73,8 @@ def _result_context(request, record):
     context = {
         "record": record,
         "prediction": prediction,
-        "can_change": access.can_change_record(user=request.user, record=record),
-        "can_review": access.can_review(user=request.user, record=record),
+        "can_change": permissions.can_change_record(user=request.user, record=record),
+        "can_review": permissions.can_review(user=request.user, record=record),
         "is_owner": record.owner_id == request.user.pk,
     }
     if prediction is not None and prediction.is_finished:
@@ -99,7 +91,7 @@ def _result_context(request, record):
 @require_GET
 def detail(request, uuid):
     """Show one record's result page (it polls its status fragment until the analysis finishes)."""
-    record = _record_or_404(request, uuid)
+    record = permissions.record_or_404(request=request, uuid=uuid)
     context = _result_context(request, record)
     context["runs"] = selectors.prediction_history(record=record)
     return render(request, "predictions/detail.html", context)
@@ -108,8 +100,15 @@ def detail(request, uuid):
 @login_required
 @require_GET
 def status_fragment(request, uuid):
-    """Return the result body: a progress box while queued/running (polling), the result once done."""
-    record = _record_or_404(request, uuid)
+    """Return the result body: a progress box while queued/running (polling), the result once done.
+
+    Polls that show only the progress box hold no clinical data and are not audited (a poll a
+    second would flood the trail); the answer that shows the result is.
+    """
+    record = permissions.record_or_404(request=request, uuid=uuid, audit=False)
+    prediction = selectors.prediction_current(record=record)
+    if prediction is None or prediction.is_finished:
+        permissions.record_access(request=request, patient=record.owner, action=Action.VIEW, obj=record)
     response = render(request, "predictions/includes/result_body.html", _result_context(request, record))
     response["Cache-Control"] = "no-store"
     return response
@@ -119,9 +118,7 @@ def status_fragment(request, uuid):
 @require_POST
 def review(request, uuid):
     """Store a verified, linked doctor's review of the record's current result."""
-    record = _record_or_404(request, uuid)
-    if not access.can_review(user=request.user, record=record):
-        raise Http404("No such ECG record.")
+    record = permissions.record_or_404(request=request, uuid=uuid, action=Action.REVIEW, review=True)
     prediction = selectors.prediction_current(record=record)
     if prediction is None or not prediction.is_finished:
         raise Http404("There is no finished result to review.")
@@ -129,7 +126,7 @@ def review(request, uuid):
     if form.is_valid():
         data = form.cleaned_data
         try:
-            services.review_create(
+            review = services.review_create(
                 prediction=prediction,
                 doctor=request.user,
                 verdict=data["verdict"],
@@ -141,6 +138,7 @@ def review(request, uuid):
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
+            notifications.review_created_notify(review=review)
             messages.success(request, "Your review was saved; the patient can see it.")
             return redirect(reverse("predictions:detail", kwargs={"uuid": record.uuid}) + "#reviews")
     context = _result_context(request, record)
@@ -153,7 +151,7 @@ def review(request, uuid):
 @require_POST
 def rerun(request, uuid):
     """Analyse the record again with the current model."""
-    record = _owned_or_404(request, uuid)
+    record = permissions.record_or_404(request=request, uuid=uuid, action=Action.RERUN, change=True)
     services.prediction_rerun(record=record)
     messages.info(request, "The ECG was queued for a new analysis.")
     return redirect("predictions:detail", uuid=record.uuid)
@@ -163,7 +161,8 @@ def rerun(request, uuid):
 @require_http_methods(["GET", "POST"])
 def delete(request, uuid):
     """Ask for confirmation, then delete the record, its results and every stored file."""
-    record = _owned_or_404(request, uuid)
+    action = Action.DELETE if request.method == "POST" else Action.VIEW
+    record = permissions.record_or_404(request=request, uuid=uuid, action=action, change=True)
     if request.method == "POST":
         name = record.original_filename
         services.ecg_record_delete(record=record)
@@ -183,7 +182,7 @@ def _private_file(fileobj, *, filename, content_type=None, attachment=True):
 @require_GET
 def record_file(request, uuid, part="main"):
     """Stream the uploaded file (or a WFDB record's .dat) to someone allowed to see it."""
-    record = _record_or_404(request, uuid)
+    record = permissions.record_or_404(request=request, uuid=uuid, action=Action.DOWNLOAD)
     field = record.companion_file if part == "companion" else record.file
     if not field:
         raise Http404("No such file.")
@@ -195,10 +194,7 @@ def record_file(request, uuid, part="main"):
 @require_GET
 def prediction_image(request, uuid, image_id):
     """Stream a derived image (trace, spectral, saliency) of a record the user may see."""
-    try:
-        image = selectors.prediction_image_get(user=request.user, record_uuid=uuid, image_id=image_id)
-    except PredictionImage.DoesNotExist:
-        raise Http404("No such image.") from None
+    image = permissions.image_or_404(request=request, uuid=uuid, image_id=image_id)
     return _private_file(
         image.file.storage.open(image.file.name, "rb"),
         filename=f"{image.kind}.png",
@@ -211,7 +207,7 @@ def prediction_image(request, uuid, image_id):
 @require_GET
 def report_pdf(request, uuid):
     """Return the PDF report of the record's current result."""
-    record = _record_or_404(request, uuid)
+    record = permissions.record_or_404(request=request, uuid=uuid, action=Action.DOWNLOAD)
     prediction = selectors.prediction_current(record=record)
     if prediction is None or not prediction.is_finished:
         raise Http404("The analysis has not finished yet.")
@@ -231,6 +227,7 @@ def _paginate(request, queryset):
 @require_GET
 def history(request):
     """List the user's own records, newest first, with filters and search."""
+    permissions.own_records_listed(request=request)
     form = HistoryFilterForm(request.GET or None)
     records = selectors.ecg_record_list(user=request.user, filters=form.filters())
     query = request.GET.copy()
@@ -246,10 +243,7 @@ def history(request):
 @require_GET
 def patient_history(request, patient_id):
     """List a linked patient's records for their doctor (or staff)."""
-    try:
-        patient = selectors.patient_get(viewer=request.user, patient_id=patient_id)
-    except User.DoesNotExist:
-        raise Http404("No such patient.") from None
+    patient = permissions.patient_or_404(request=request, patient_id=patient_id)
     form = HistoryFilterForm(request.GET or None)
     records = selectors.ecg_record_list(user=request.user, filters=form.filters(), patient=patient)
     query = request.GET.copy()
@@ -267,4 +261,48 @@ def cases(request):
     """List a verified doctor's linked patients with their latest results and pending reviews."""
     if not getattr(request.user, "is_verified_doctor", False):
         raise Http404("Only verified doctors have cases.")
-    return render(request, "predictions/cases.html", {"cases": selectors.doctor_case_list(doctor=request.user)})
+    cases = selectors.doctor_case_list(doctor=request.user)
+    for case in cases:
+        permissions.record_access(
+            request=request, patient=case["patient"], action=Action.VIEW, object_type="case_list"
+        )
+    return render(request, "predictions/cases.html", {"cases": cases})
+
+
+@login_required
+@require_GET
+def fhir_bundle(request, uuid):
+    """Download the record's current result as a FHIR R4 Bundle (JSON)."""
+    record = permissions.record_or_404(request=request, uuid=uuid, action=Action.EXPORT)
+    prediction = selectors.prediction_current(record=record)
+    if prediction is None or not prediction.is_finished:
+        raise Http404("The analysis has not finished yet.")
+    bundle = fhir.result_bundle_json(record=record, prediction=prediction, base_url=request.build_absolute_uri("/"))
+    response = HttpResponse(bundle, content_type=fhir.CONTENT_TYPE)
+    response["Content-Disposition"] = f'attachment; filename="ecg-result-{record.uuid}.fhir.json"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_GET
+def trace_window(request, uuid):
+    """Return a window of the record's stored signal and its beats (JSON) for the trace viewer."""
+    import math
+
+    from django.http import JsonResponse
+
+    record = permissions.record_or_404(request=request, uuid=uuid)
+    prediction = selectors.prediction_current(record=record)
+    try:
+        start = float(request.GET.get("start", 0))
+        end = float(request.GET["end"]) if request.GET.get("end") else None
+        columns = int(request.GET.get("columns", 1000))
+    except ValueError:
+        return JsonResponse({"detail": "start and end are seconds, columns a whole number."}, status=400)
+    if not all(math.isfinite(v) for v in (start, end if end is not None else 0.0)):
+        return JsonResponse({"detail": "start and end are seconds, columns a whole number."}, status=400)
+    window = selectors.trace_window(prediction=prediction, start_s=start, end_s=end, columns=columns) if prediction else None
+    if window is None:
+        raise Http404("This result has no stored trace.")
+    return JsonResponse(window)

@@ -5,7 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError
 from django.urls import reverse
 
-from accounts import selectors, services
+from accounts import permissions, services
 from accounts.models import CareLink
 from accounts.tests.factories import (
     CareLinkFactory,
@@ -26,16 +26,16 @@ def test_a_patient_gives_a_doctor_access_by_email_and_takes_it_back(client):
     response = client.post(reverse("accounts:care_team"), {"doctor_email": "dr.who@hospital.example"}, follow=True)
 
     assert "can now see your ECG records" in response.content.decode()
-    assert list(selectors.patients_of(doctor=doctor)) == [patient]
-    assert selectors.can_view_patient(viewer=doctor, patient=patient)
+    assert list(permissions.patients_of(doctor=doctor)) == [patient]
+    assert permissions.can_view_patient(viewer=doctor, patient=patient)
     link = CareLink.objects.get()
     assert "Remove access" in client.get(reverse("accounts:care_team")).content.decode()
 
     response = client.post(reverse("accounts:care_link_revoke", args=[link.pk]), follow=True)
 
     assert "can no longer see your ECG records" in response.content.decode()
-    assert not selectors.patients_of(doctor=doctor).exists()
-    assert not selectors.can_view_patient(viewer=doctor, patient=patient)
+    assert not permissions.patients_of(doctor=doctor).exists()
+    assert not permissions.can_view_patient(viewer=doctor, patient=patient)
     link.refresh_from_db()
     assert link.status == CareLink.Status.REVOKED and link.ended_at is not None
 
@@ -137,7 +137,7 @@ def test_a_doctor_asks_a_patient_who_accepts(client, mailbox, django_capture_on_
     assert "If pat@example.org belongs to a patient" in response.content.decode()
     link = CareLink.objects.get()
     assert link.status == CareLink.Status.PENDING
-    assert not selectors.can_view_patient(viewer=doctor, patient=patient), "nothing shared before accepting"
+    assert not permissions.can_view_patient(viewer=doctor, patient=patient), "nothing shared before accepting"
     assert "/profile/care-team/" in body_of(mailbox.last_to("pat@example.org"))
 
     client.force_login(patient)
@@ -145,7 +145,7 @@ def test_a_doctor_asks_a_patient_who_accepts(client, mailbox, django_capture_on_
     assert "Doctors asking for access" in page
     client.post(reverse("accounts:care_link_accept", args=[link.pk]))
 
-    assert selectors.can_view_patient(viewer=doctor, patient=patient)
+    assert permissions.can_view_patient(viewer=doctor, patient=patient)
 
 
 def test_a_doctors_request_for_an_unknown_address_looks_the_same(client, mailbox):
@@ -174,12 +174,12 @@ def test_who_can_view_a_patient():
     link = CareLinkFactory()
     patient, doctor = link.patient, link.doctor
 
-    assert selectors.can_view_patient(viewer=patient, patient=patient)
-    assert selectors.can_view_patient(viewer=doctor, patient=patient)
-    assert selectors.can_view_patient(viewer=StaffFactory(), patient=patient)
-    assert not selectors.can_view_patient(viewer=DoctorFactory(), patient=patient), "verified but not linked"
-    assert not selectors.can_view_patient(viewer=UserFactory(), patient=patient)
+    assert permissions.can_view_patient(viewer=patient, patient=patient)
+    assert permissions.can_view_patient(viewer=doctor, patient=patient)
+    assert permissions.can_view_patient(viewer=StaffFactory(), patient=patient)
+    assert not permissions.can_view_patient(viewer=DoctorFactory(), patient=patient), "verified but not linked"
+    assert not permissions.can_view_patient(viewer=UserFactory(), patient=patient)
     doctor.is_active = False
     doctor.save()
-    assert not selectors.can_view_patient(viewer=doctor, patient=patient)
-    assert not selectors.patients_of(doctor=doctor).exists()
+    assert not permissions.can_view_patient(viewer=doctor, patient=patient)
+    assert not permissions.patients_of(doctor=doctor).exists()

@@ -5,7 +5,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
-from accounts import selectors, services
+from accounts import permissions, services
 from accounts.models import User
 from accounts.tests.factories import CareLinkFactory, DoctorFactory, StaffFactory, UnverifiedDoctorFactory, UserFactory
 from accounts.tests.mailbox import body_of
@@ -24,8 +24,8 @@ def test_an_unverified_doctor_sees_the_pending_banner_and_no_patient(client):
     assert "Verification pending" in dashboard
     assert "awaiting verification" in care_team
     assert patient.email not in care_team
-    assert not selectors.patients_of(doctor=doctor).exists()
-    assert not selectors.can_view_patient(viewer=doctor, patient=patient)
+    assert not permissions.patients_of(doctor=doctor).exists()
+    assert not permissions.can_view_patient(viewer=doctor, patient=patient)
     with pytest.raises(PermissionDenied):
         services.care_link_request(doctor=doctor, patient_email=patient.email)
 
@@ -36,8 +36,8 @@ def test_a_verified_doctor_gets_no_banner(client):
 
 
 def test_nobody_anonymous_views_a_patient():
-    assert not selectors.can_view_patient(viewer=AnonymousUser(), patient=UserFactory())
-    assert not selectors.patients_of(doctor=AnonymousUser()).exists()
+    assert not permissions.can_view_patient(viewer=AnonymousUser(), patient=UserFactory())
+    assert not permissions.patients_of(doctor=AnonymousUser()).exists()
 
 
 def test_an_administrator_verifies_doctors_from_the_admin_and_each_is_emailed(

@@ -42,6 +42,9 @@ INSTALLED_APPS = [
     "predictions",
     "articles",
     "ecgportal.usage",
+    "audit",
+    "exports",
+    "notifications",
 ]
 
 MIDDLEWARE = [

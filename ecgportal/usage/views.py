@@ -3,7 +3,7 @@
 from django.http import HttpResponse
 from django.shortcuts import render
 
-from ecgportal.usage.access import staff_required
+from accounts.permissions import staff_required
 from ecgportal.usage.csv_export import report_csv
 from ecgportal.usage.forms import PRESETS, period_from_query
 from ecgportal.usage.period import Period

@@ -133,10 +133,37 @@ class LowConfidenceBeatSerializer(serializers.Serializer):
     confidence = serializers.FloatField()
 
 
+class RhythmEpisodeSerializer(serializers.Serializer):
+    start_s = serializers.FloatField()
+    end_s = serializers.FloatField()
+    duration_s = serializers.FloatField()
+
+
+class RhythmVerdictSerializer(serializers.Serializer):
+    """The record-level rhythm verdict, in plain language (the four CinC 2017 classes)."""
+
+    label = serializers.ChoiceField(choices=["normal", "atrial_fibrillation", "other", "noisy"])
+    title = serializers.CharField()
+    text = serializers.CharField(allow_blank=True)
+    probability = serializers.FloatField(allow_null=True)
+    episodes = RhythmEpisodeSerializer(many=True, help_text="Atrial fibrillation episodes (seconds).")
+    article_slug = serializers.CharField(allow_null=True)
+
+
+class PlainLanguageSerializer(serializers.Serializer):
+    """What the result means, in words a patient can read (``predictions.plain_language``)."""
+
+    sentences = serializers.ListField(child=serializers.CharField())
+    advice = serializers.CharField()
+    urgent = serializers.BooleanField()
+
+
 class ResultSerializer(serializers.Serializer):
     """The full result of the record's current prediction."""
 
     status = serializers.ChoiceField(choices=Prediction.Status.choices)
+    plain_language = PlainLanguageSerializer(allow_null=True, help_text="What the result means, for a patient.")
+    rhythm_verdict = RhythmVerdictSerializer(allow_null=True, help_text="Shown first: the rhythm verdict.")
     model_version = serializers.CharField()
     finished_at = serializers.DateTimeField(allow_null=True)
     inconclusive_reason = serializers.CharField(allow_blank=True)

@@ -13,4 +13,5 @@ urlpatterns = [
     path("records/<uuid:uuid>/file/", views.RecordFileView.as_view(), name="record-file"),
     path("records/<uuid:uuid>/images/<int:image_id>/", views.RecordImageView.as_view(), name="record-image"),
     path("records/<uuid:uuid>/report/", views.RecordReportView.as_view(), name="record-report"),
+    path("records/<uuid:uuid>/fhir/", views.RecordFHIRView.as_view(), name="record-fhir"),
 ]

@@ -1,6 +1,8 @@
 """REST API for ECG records: upload, history, status, result, re-run, delete, files, PDF, reviews.
 
-Views parse, call a service or selector, and serialize. Objects a user may not see are 404s.
+Views parse, call a service or selector, and serialize. Records are fetched through
+``accounts.permissions``, which applies the access policy and writes the audit event; objects a
+user may not see are 404s.
 """
 
 from django.core.exceptions import ValidationError
@@ -14,8 +16,11 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import User
-from predictions import access, selectors, services
+from accounts import permissions
+from audit.models import AuditEvent
+from exports import fhir
+from notifications import services as notifications
+from predictions import selectors, services
 from predictions.api.serializers import (
     ECGRecordSerializer,
     ErrorSerializer,
@@ -26,25 +31,14 @@ from predictions.api.serializers import (
 )
 from predictions.errors import UploadError
 from predictions.forms import ECGUploadForm, HistoryFilterForm
-from predictions.models import ECGRecord, PredictionImage
+from predictions.models import ECGRecord
 from predictions.report import DISCLAIMER
 from predictions.throttles import UploadRateThrottle
 
 ERROR_RESPONSE = OpenApiResponse(ErrorSerializer, description="The upload was refused; nothing was stored.")
 
 
-def _record_or_404(request, uuid):
-    try:
-        return selectors.ecg_record_get(user=request.user, uuid=uuid)
-    except ECGRecord.DoesNotExist:
-        raise Http404 from None
-
-
-def _owned_or_404(request, uuid):
-    record = _record_or_404(request, uuid)
-    if not access.can_change_record(user=request.user, record=record):
-        raise Http404
-    return record
+Action = AuditEvent.Action
 
 
 FILTER_PARAMETERS = [
@@ -78,9 +72,12 @@ class RecordListCreateView(GenericAPIView):
         patient = None
         if request.query_params.get("patient"):
             try:
-                patient = selectors.patient_get(viewer=request.user, patient_id=int(request.query_params["patient"]))
-            except (User.DoesNotExist, ValueError):
+                patient_id = int(request.query_params["patient"])
+            except ValueError:
                 raise Http404 from None
+            patient = permissions.patient_or_404(request=request, patient_id=patient_id)
+        else:
+            permissions.own_records_listed(request=request)
         records = selectors.ecg_record_list(user=request.user, filters=form.filters(), patient=patient)
         page = self.paginate_queryset(records)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
@@ -112,12 +109,12 @@ class RecordDetailView(APIView):
 
     @extend_schema(responses=ECGRecordSerializer)
     def get(self, request, uuid):
-        record = _record_or_404(request, uuid)
+        record = permissions.record_or_404(request=request, uuid=uuid)
         return Response(ECGRecordSerializer(record, context={"request": request}).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request, uuid):
-        record = _owned_or_404(request, uuid)
+        record = permissions.record_or_404(request=request, uuid=uuid, action=Action.DELETE, change=True)
         services.ecg_record_delete(record=record)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -127,7 +124,7 @@ class RecordStatusView(APIView):
 
     @extend_schema(responses=PredictionStatusSerializer)
     def get(self, request, uuid):
-        record = _record_or_404(request, uuid)
+        record = permissions.record_or_404(request=request, uuid=uuid)
         prediction = selectors.prediction_current(record=record)
         if prediction is None:
             raise Http404
@@ -139,7 +136,7 @@ class RecordResultView(APIView):
 
     @extend_schema(responses={200: ResultSerializer, 409: PredictionStatusSerializer})
     def get(self, request, uuid):
-        record = _record_or_404(request, uuid)
+        record = permissions.record_or_404(request=request, uuid=uuid)
         prediction = selectors.prediction_current(record=record)
         if prediction is None:
             raise Http404
@@ -161,6 +158,8 @@ class RecordResultView(APIView):
         articles = selectors.article_links(codes=view["codes"]) if prediction.status == "done" else []
         data = {
             "status": prediction.status,
+            "rhythm_verdict": view["rhythm_verdict"],
+            "plain_language": view["plain_language"] if prediction.status == "done" else None,
             "model_version": prediction.model_version,
             "finished_at": prediction.finished_at,
             "inconclusive_reason": prediction.inconclusive_reason,
@@ -188,7 +187,7 @@ class RecordRerunView(APIView):
 
     @extend_schema(request=None, responses={202: PredictionStatusSerializer})
     def post(self, request, uuid):
-        record = _owned_or_404(request, uuid)
+        record = permissions.record_or_404(request=request, uuid=uuid, action=Action.RERUN, change=True)
         prediction = services.prediction_rerun(record=record)
         return Response(PredictionStatusSerializer(prediction).data, status=status.HTTP_202_ACCEPTED)
 
@@ -200,16 +199,14 @@ class RecordReviewView(APIView):
 
     @extend_schema(responses=ReviewSerializer(many=True))
     def get(self, request, uuid):
-        record = _record_or_404(request, uuid)
+        record = permissions.record_or_404(request=request, uuid=uuid)
         prediction = selectors.prediction_current(record=record)
         reviews = prediction.reviews.all() if prediction else []
         return Response(ReviewSerializer(reviews, many=True).data)
 
     @extend_schema(request=ReviewSerializer, responses={201: ReviewSerializer, 400: ErrorSerializer})
     def post(self, request, uuid):
-        record = _record_or_404(request, uuid)
-        if not access.can_review(user=request.user, record=record):
-            raise Http404
+        record = permissions.record_or_404(request=request, uuid=uuid, action=Action.REVIEW, review=True)
         prediction = selectors.prediction_current(record=record)
         if prediction is None or not prediction.is_finished:
             return Response({"code": "not_finished", "detail": "There is no finished result to review."}, status=409)
@@ -219,6 +216,7 @@ class RecordReviewView(APIView):
             review = services.review_create(prediction=prediction, doctor=request.user, **serializer.validated_data)
         except ValidationError as exc:
             return Response({"code": "invalid_review", "detail": "; ".join(exc.messages)}, status=400)
+        notifications.review_created_notify(review=review)
         return Response(ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
 
 
@@ -242,7 +240,7 @@ class RecordFileView(APIView):
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
     )
     def get(self, request, uuid):
-        record = _record_or_404(request, uuid)
+        record = permissions.record_or_404(request=request, uuid=uuid, action=Action.DOWNLOAD)
         if request.query_params.get("part") == "data":
             field, name = record.companion_file, record.companion_filename
         else:
@@ -257,10 +255,7 @@ class RecordImageView(APIView):
 
     @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
     def get(self, request, uuid, image_id):
-        try:
-            image = selectors.prediction_image_get(user=request.user, record_uuid=uuid, image_id=image_id)
-        except PredictionImage.DoesNotExist:
-            raise Http404 from None
+        image = permissions.image_or_404(request=request, uuid=uuid, image_id=image_id)
         return _stream(image.file, filename=f"{image.kind}.png", content_type="image/png", attachment=False)
 
 
@@ -269,7 +264,7 @@ class RecordReportView(APIView):
 
     @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY, 409: PredictionStatusSerializer})
     def get(self, request, uuid):
-        record = _record_or_404(request, uuid)
+        record = permissions.record_or_404(request=request, uuid=uuid, action=Action.DOWNLOAD)
         prediction = selectors.prediction_current(record=record)
         if prediction is None:
             raise Http404
@@ -281,3 +276,20 @@ class RecordReportView(APIView):
         response["Cache-Control"] = "private, no-store"
         return response
 
+
+
+class RecordFHIRView(APIView):
+    """The current result as a FHIR R4 Bundle (DiagnosticReport, Observations, DocumentReference, Patient)."""
+
+    @extend_schema(responses={(200, fhir.CONTENT_TYPE): OpenApiTypes.OBJECT, 409: PredictionStatusSerializer})
+    def get(self, request, uuid):
+        record = permissions.record_or_404(request=request, uuid=uuid, action=Action.EXPORT)
+        prediction = selectors.prediction_current(record=record)
+        if prediction is None:
+            raise Http404
+        if not prediction.is_finished:
+            return Response(PredictionStatusSerializer(prediction).data, status=status.HTTP_409_CONFLICT)
+        bundle = fhir.result_bundle_json(record=record, prediction=prediction, base_url=request.build_absolute_uri("/"))
+        response = HttpResponse(bundle, content_type=fhir.CONTENT_TYPE)
+        response["Cache-Control"] = "private, no-store"
+        return response

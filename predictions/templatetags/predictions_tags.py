@@ -50,3 +50,53 @@ def add_one(value):
 def non_normal(counts):
     """Return the beat codes other than N found in a current prediction's counts."""
     return [c for c in counts if getattr(c, "code", c) != "N" and getattr(c, "count", 1)]
+
+
+@register.simple_tag
+def beat_classes():
+    """Return the beat classes (code, name) in the model's order, for pickers such as the viewer's."""
+    from ml.classes import BEAT_CLASSES
+
+    return [(c.code, c.name) for c in BEAT_CLASSES]
+
+
+@register.simple_tag
+def beat_colour_styles():
+    """Return a <style> element giving each .beat-<code> class its colour (one source: plots.BEAT_COLOURS)."""
+    from django.utils.html import format_html, format_html_join
+
+    from predictions.plots import BEAT_COLOURS
+
+    rules = format_html_join(" ", ".beat-{} {{ color: {}; }}", sorted(BEAT_COLOURS.items()))
+    return format_html("<style>{}</style>", rules)
+
+
+@register.simple_tag
+def emergency_signs():
+    """Return the emergency signs as one phrase ("a, b or c")."""
+    from predictions.plain_language import EMERGENCY_SIGNS
+
+    return ", ".join(EMERGENCY_SIGNS[:-1]) + " or " + EMERGENCY_SIGNS[-1]
+
+
+@register.simple_tag
+def progress_steps(prediction):
+    """Return the steps of an unfinished analysis: [(label, state)] with state done/current/todo,
+    and the percentage done, from the stage the worker reported."""
+    from predictions.models import Prediction
+
+    stages = [("queued", "Queued")] + list(Prediction.Stage.choices)
+    current = "queued" if prediction.status == "pending" or not prediction.stage else prediction.stage
+    keys = [key for key, _ in stages]
+    at = keys.index(current) if current in keys else 0
+    steps = [(label, "done" if i < at else "current" if i == at else "todo") for i, (_, label) in enumerate(stages)]
+    return {"steps": steps, "percent": round(100 * (at + 0.5) / len(stages)), "current": stages[at][1]}
+
+
+@register.filter
+def poll_ms(prediction):
+    """Return how often the page asks for news of ``prediction``: often at first, then less."""
+    from django.utils import timezone
+
+    waited = (timezone.now() - prediction.queued_at).total_seconds() if prediction.queued_at else 0
+    return 1000 if waited < 15 else 2000 if waited < 60 else 5000

@@ -65,7 +65,7 @@ class DonePredictionFactory(PredictionFactory):
             "lead": "MLII",
             "kind": "signal",
             "rhythm_summary": "Mostly normal beats at a mean heart rate of 72 bpm, with 2 premature ventricular contractions (8 beats).",
-            "heart_rate_bpm": {"mean": 72.0, "min": 60.0, "max": 90.0},
+            "heart_rate_bpm": {"mean": 72.0, "median": 71.0, "low": 64.0, "high": 84.0, "min": 60.0, "max": 90.0},
             "counts": {"N": 6, "V": 2},
             "notes": ["Lead MLII used (2 leads in file)"],
         }

@@ -81,3 +81,17 @@ def slow_stub_analyse(source, **kwargs):
     """Wait ECG_TEST_ANALYSE_DELAY seconds (default 2), then return ``stub_analyse``."""
     time.sleep(float(os.environ.get("ECG_TEST_ANALYSE_DELAY", "2")))
     return stub_analyse(source, **kwargs)
+
+
+SEEN_STAGES = []
+
+
+def stage_spying_analyse(source, *, progress=None, **kwargs):
+    """Run ``stub_analyse`` and record, after each reported stage, what the database says."""
+    from predictions.models import Prediction
+
+    def spy(stage):
+        progress(stage)
+        SEEN_STAGES.append(Prediction.objects.filter(status="running").values_list("stage", flat=True).first())
+
+    return stub_analyse(source, progress=spy, **kwargs)

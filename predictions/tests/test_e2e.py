@@ -150,7 +150,7 @@ def test_api_upload_of_a_real_excerpt_is_classified_by_the_worker(worker, shared
     assert v_ref >= 5 and v_found >= 0.8 * v_ref, (v_found, v_ref)
     assert result["counts"]["V"] >= v_found
     assert result["model_version"] and result["model_version"] != "stub-1"
-    assert {im["kind"] for im in result["images"]} == {"trace", "spectral", "saliency"}
+    assert {im["kind"] for im in result["images"]} == {"spectral", "saliency"}  # the trace is drawn by the page
     assert api.get(result["images"][0]["url"]).status_code == 200
     prediction = Prediction.objects.get(record__uuid=response.json()["uuid"])
     assert prediction.attempts == 1 and prediction.started_at >= prediction.created_at
@@ -196,8 +196,20 @@ def test_browser_upload_updates_the_result_page_by_itself(worker, shared, patien
     assert page.evaluate("window.__sameDocument") is True
     seen = page.evaluate("window.__seen")
     assert seen[0] in ("pending", "running") and seen[-1] == "done", seen
-    page.wait_for_selector("#trace-figure img")
-    page.wait_for_function("document.querySelector('#trace-figure img').naturalWidth > 0")
+    # The whole-record viewer draws the stored signal; next/previous jump between PVCs.
+    page.wait_for_selector('#trace-viewer[data-ready="true"]')
+    page.select_option("#viewer-class", "V")
+    page.click("#trace-viewer .viewer-next")
+    page.wait_for_function("document.querySelector('#trace-viewer .viewer-info').textContent.includes('Premature ventricular')")
+    first = page.inner_text("#trace-viewer .viewer-info")
+    page.click("#trace-viewer .viewer-next")
+    page.wait_for_function(f"document.querySelector('#trace-viewer .viewer-info').textContent !== {first!r}")
+    page.click("#trace-viewer .viewer-zoom-in")
+    assert "50 mm/s" in page.inner_text("#trace-viewer .viewer-zoom-label")
+    page.focus("#trace-viewer canvas.viewer-main")
+    before = page.inner_text("#trace-viewer .viewer-zoom-label")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(f"document.querySelector('#trace-viewer .viewer-zoom-label').textContent !== {before!r}")
     assert page.locator(".count-bar").count() >= 1
     assert "Not a diagnosis." in page.inner_text("#not-a-diagnosis")
     page.screenshot(path=str(artifacts_dir / "predictions-result.png"), full_page=True)

@@ -43,7 +43,7 @@ def test_wfdb_pair_is_stored_privately_and_analysed(patient, wfdb_uploads, djang
     assert sum(counts.values()) == prediction.beat_total and set(counts) == {"N", "V"}
     assert 40 < prediction.heart_rate_bpm < 120
     kinds = sorted(prediction.images.values_list("kind", flat=True))
-    assert kinds == ["saliency", "saliency", "spectral", "spectral", "trace"]
+    assert kinds == ["saliency", "saliency", "spectral", "spectral"]
     assert len(media_files(settings)) == 2 + 5
 
 
@@ -109,11 +109,13 @@ def test_completing_twice_stores_the_result_once(patient, wfdb_pair, tmp_path):
     result = stub_analyse(tmp_path / "x119.hea")
     prediction = PredictionFactory(record=ECGRecordFactory(owner=patient))
     services.prediction_start(prediction_id=prediction.pk, task_id="t1")
-    first = services.prediction_complete(prediction_id=prediction.pk, result=result, trace_png=samples.plain_png())
-    second = services.prediction_complete(prediction_id=prediction.pk, result=result, trace_png=samples.plain_png())
+    first = services.prediction_complete(prediction_id=prediction.pk, result=result)
+    second = services.prediction_complete(prediction_id=prediction.pk, result=result)
     assert first is not None and second is None
     assert BeatCount.objects.filter(prediction=prediction).count() == 2
-    assert PredictionImage.objects.filter(prediction=prediction, kind="trace").count() == 1
+    prediction.refresh_from_db()
+    assert prediction.signal and prediction.signal_fs == 360  # stored once, for the trace viewer
+    assert PredictionImage.objects.filter(prediction=prediction, kind="trace").count() == 0  # the page draws it
     assert services.prediction_fail(prediction_id=prediction.pk, code="x", message="late") is None
     prediction.refresh_from_db()
     assert prediction.status == Prediction.Status.DONE

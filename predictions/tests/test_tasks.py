@@ -174,3 +174,14 @@ def test_folders_of_killed_analyses_are_removed_when_a_worker_starts(tmp_path):
     os.utime(other, (time.time() - 3600, time.time() - 3600))
     assert tasks.remove_stale_temp_dirs(older_than_s=600, root=tmp_path) == 1
     assert not old.exists() and fresh.exists() and other.exists()
+
+
+def test_the_analysis_reports_each_stage_and_clears_it_when_done(pending, settings):
+    from predictions.tests import fakes
+
+    fakes.SEEN_STAGES.clear()
+    settings.PREDICTIONS_ANALYSER = "predictions.tests.fakes.stage_spying_analyse"
+    assert tasks.analyse_prediction.apply(args=[pending.pk]).result == "done"
+    assert fakes.SEEN_STAGES == ["reading", "finding_beats", "classifying"]
+    pending.refresh_from_db()
+    assert pending.stage == ""

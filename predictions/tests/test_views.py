@@ -38,7 +38,7 @@ def test_uploading_a_wfdb_pair_leads_to_its_result(patient_client, wfdb_uploads,
     assert record.note == "Palpitations at night" and str(record.recorded_on) == "2024-05-01"
     html = patient_client.get(response["Location"]).content.decode()
     assert 'data-status="done"' in html
-    assert 'id="trace-figure"' in html and 'id="counts-chart"' in html
+    assert 'id="trace-viewer"' in html and 'id="counts-chart"' in html
     assert 'class="d-flex align-items-center gap-2 mb-1 count-bar" data-code="V"' in html
     assert "Premature ventricular contraction" in html
     assert "Not a diagnosis." in html and "is not a diagnosis of that disease" in html
@@ -53,7 +53,7 @@ def test_the_result_page_polls_its_status_until_finished(patient_client, patient
     url = reverse("predictions:detail", kwargs={"uuid": prediction.record.uuid})
     status_url = reverse("predictions:status", kwargs={"uuid": prediction.record.uuid})
     html = patient_client.get(url).content.decode()
-    assert 'data-status="pending"' in html and f'hx-get="{status_url}"' in html and 'hx-trigger="every 1500ms"' in html
+    assert 'data-status="pending"' in html and f'hx-get="{status_url}"' in html and 'hx-trigger="every 1000ms"' in html
     assert "Queued" in html
 
     Prediction.objects.filter(pk=prediction.pk).update(status="running", started_at=timezone.now())
@@ -206,7 +206,8 @@ def test_the_pdf_report_carries_what_a_doctor_needs(patient_client, patient, doc
     pdf = pypdfium2.PdfDocument(response.content)
     text = " ".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf)))
     for expected in ("Pat Ient", "02 Mar 2024", "Beats analysed", "72 bpm", "Premature ventricular contraction",
-                     "test-model-1", "Dora Doc", "Please repeat the ECG & call me.", "not a diagnosis", "Dizzy <b>spells</b>"):
+                     "test-model-1", "Dora Doc", "Please repeat the ECG & call me.", "not a diagnosis", "Dizzy <b>spells</b>",
+                     "What this means", "extra beats from the lower chambers"):
         assert expected in text, expected
 
 
@@ -292,3 +293,48 @@ def test_without_a_broker_the_upload_answers_at_once_and_the_analysis_follows(pa
         time.sleep(0.2)
         prediction.refresh_from_db()
     assert prediction.status == "done"
+
+
+def test_the_trace_viewer_gets_windows_of_the_stored_signal(patient_client, wfdb_uploads, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        patient_client.post(reverse("predictions:upload"), {"file": wfdb_uploads})
+    record = ECGRecord.objects.get()
+    url = reverse("predictions:trace", kwargs={"uuid": record.uuid})
+    whole = patient_client.get(url, {"start": 0, "end": 1e9, "columns": 300}).json()
+    assert whole["kind"] == "minmax" and len(whole["min"]) == len(whole["max"]) == 300
+    assert whole["duration_s"] == pytest.approx(30, abs=0.1) and whole["fs"] == 360
+    assert max(whole["max"]) > 0.5  # the R peaks survive the reduction (mV)
+    prediction = record.current_prediction
+    assert [b["index"] for b in whole["beats"]] == list(range(prediction.beat_total))
+    close = patient_client.get(url, {"start": 10, "end": 12, "columns": 1200}).json()
+    assert close["kind"] == "samples" and len(close["values"]) == 720
+    assert all(10 <= b["t"] < 12 for b in close["beats"]) and close["beats"]
+
+
+@pytest.mark.parametrize("params", [{"start": "x"}, {"columns": "many"}, {"end": "nan"}])
+def test_the_trace_viewer_refuses_bad_windows(patient_client, wfdb_uploads, django_capture_on_commit_callbacks, params):
+    with django_capture_on_commit_callbacks(execute=True):
+        patient_client.post(reverse("predictions:upload"), {"file": wfdb_uploads})
+    record = ECGRecord.objects.get()
+    response = patient_client.get(reverse("predictions:trace", kwargs={"uuid": record.uuid}), params)
+    assert response.status_code == 400 and "detail" in response.json()
+
+
+def test_another_patient_cannot_read_the_trace(client, other_patient, wfdb_uploads, patient_client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        patient_client.post(reverse("predictions:upload"), {"file": wfdb_uploads})
+    record = ECGRecord.objects.get()
+    client.force_login(other_patient)
+    assert client.get(reverse("predictions:trace", kwargs={"uuid": record.uuid})).status_code == 404
+
+
+def test_a_running_analysis_shows_the_stage_it_is_at(patient_client, patient):
+    from predictions.tests.factories import PredictionFactory
+
+    prediction = PredictionFactory(record=ECGRecordFactory(owner=patient), status="running",
+                                   started_at=timezone.now(), stage="classifying", attempts=1)
+    html = patient_client.get(reverse("predictions:status", kwargs={"uuid": prediction.record.uuid})).content.decode()
+    assert "Analysing your ECG: classifying each beat" in html
+    assert html.count('data-state="done"') == 3 and html.count('data-state="current"') == 1
+    assert 'aria-valuenow="70"' in html
+    assert 'hx-trigger="every 1000ms"' in html  # asks often at first
