@@ -1,5 +1,7 @@
 """Portal users. Email is the login; every user has one role."""
 
+import uuid
+
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.db.models import Q
@@ -33,6 +35,9 @@ class User(AbstractUser):
         ADMIN = "admin", "Administrator"
 
     username = None
+    # What the API shows of a user: a random id, never the sequential primary key (which would tell
+    # how many accounts exist and invite guessing).
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     email = models.EmailField("email address", unique=True)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.PATIENT)
 

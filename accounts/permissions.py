@@ -188,9 +188,11 @@ def image_or_404(*, request, uuid, image_id):
     return image
 
 
-def patient_or_404(*, request, patient_id):
-    """Return the patient ``patient_id`` whose records the request's user may list (not themself)."""
-    patient = User.objects.filter(pk=patient_id).first()
+def patient_or_404(*, request, patient_id=None, public_id=None):
+    """Return the patient (by ``patient_id`` on pages, ``public_id`` in the API) whose records the
+    request's user may list (not themself)."""
+    lookup = {"public_id": public_id} if public_id is not None else {"pk": patient_id}
+    patient = User.objects.filter(**lookup).first()
     if patient is None or patient.pk == request.user.pk or not can_view_patient(viewer=request.user, patient=patient):
         raise Http404("No such patient.")
     record_access(request=request, patient=patient, action=_view_action(), object_type="record_list")

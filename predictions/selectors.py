@@ -29,7 +29,7 @@ def ecg_record_list(*, user, filters=None, patient=None):
     patient = patient or user
     if not access.can_view_patient(viewer=user, patient=patient):
         return ECGRecord.objects.none()
-    records = ECGRecord.objects.filter(owner=patient)
+    records = ECGRecord.objects.filter(owner=patient).select_related("owner")
     filters = filters or {}
     status = filters.get("status")
     if status:

@@ -18,6 +18,7 @@ class TokenObtainSerializer(serializers.Serializer):
 
 
 class MeSerializer(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id", read_only=True, help_text="Your public id (what other API calls use).")
     is_verified_doctor = serializers.BooleanField(read_only=True)
     two_factor_enabled = serializers.SerializerMethodField()
 

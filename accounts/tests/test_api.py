@@ -41,6 +41,7 @@ def test_email_and_password_give_a_token_that_reads_me(api):
     assert body["first_name"] == "Jo"
     assert body["is_verified_doctor"] is True
     assert body["two_factor_enabled"] is False
+    assert body["id"] == str(doctor.public_id) and body["id"] != str(doctor.pk)  # a random id, not the row number
     # Asking again returns the same token.
     assert api.post(TOKEN_URL, {"email": doctor.email, "password": PASSWORD}).json()["token"] == token
 

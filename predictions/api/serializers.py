@@ -49,7 +49,7 @@ class PredictionStatusSerializer(serializers.ModelSerializer):
 
 
 class ECGRecordSerializer(serializers.ModelSerializer):
-    owner = serializers.IntegerField(source="owner_id", read_only=True)
+    owner = serializers.UUIDField(source="owner.public_id", read_only=True, help_text="The owner's public id.")
     prediction = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
 

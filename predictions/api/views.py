@@ -5,6 +5,8 @@ Views parse, call a service or selector, and serialize. Records are fetched thro
 user may not see are 404s.
 """
 
+import uuid
+
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpResponse
 from django.urls import reverse
@@ -47,7 +49,7 @@ FILTER_PARAMETERS = [
     OpenApiParameter("date_from", OpenApiTypes.DATE),
     OpenApiParameter("date_to", OpenApiTypes.DATE),
     OpenApiParameter("q", str, description="Search in the note and the file name."),
-    OpenApiParameter("patient", int, description="A linked patient's id (doctors); default: your own records."),
+    OpenApiParameter("patient", OpenApiTypes.UUID, description="A linked patient's public id (doctors); default: your own records."),
 ]
 
 
@@ -72,10 +74,10 @@ class RecordListCreateView(GenericAPIView):
         patient = None
         if request.query_params.get("patient"):
             try:
-                patient_id = int(request.query_params["patient"])
+                public_id = uuid.UUID(request.query_params["patient"])
             except ValueError:
                 raise Http404 from None
-            patient = permissions.patient_or_404(request=request, patient_id=patient_id)
+            patient = permissions.patient_or_404(request=request, public_id=public_id)
         else:
             permissions.own_records_listed(request=request)
         records = selectors.ecg_record_list(user=request.user, filters=form.filters(), patient=patient)

@@ -58,7 +58,7 @@ def _api_urls(record, image):
         ("post", reverse("predictions-api:record-reviews", kwargs=kw)),
         ("post", reverse("predictions-api:record-rerun", kwargs=kw)),
         ("delete", reverse("predictions-api:record-detail", kwargs=kw)),
-        ("get", reverse("predictions-api:record-list") + f"?patient={record.owner_id}"),
+        ("get", reverse("predictions-api:record-list") + f"?patient={record.owner.public_id}"),
     ]
 
 

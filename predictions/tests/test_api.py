@@ -67,8 +67,10 @@ def test_a_doctor_lists_a_linked_patients_records(patient, doctor):
     ECGRecordFactory(owner=patient, original_filename="theirs.csv")
     api = APIClient()
     api.force_authenticate(doctor)
-    body = api.get(reverse("predictions-api:record-list"), {"patient": patient.pk}).json()
+    body = api.get(reverse("predictions-api:record-list"), {"patient": str(patient.public_id)}).json()
     assert [r["original_filename"] for r in body["results"]] == ["theirs.csv"]
+    assert body["results"][0]["owner"] == str(patient.public_id)  # never the sequential user id
+    assert api.get(reverse("predictions-api:record-list"), {"patient": patient.pk}).status_code == 404
     assert api.get(reverse("predictions-api:record-list")).json()["count"] == 0
 
 
