@@ -361,3 +361,22 @@ def _log_in(page, client, user, live_server):
     cookie = client.cookies["sessionid"]
     host = live_server.url.split("//", 1)[1].split(":")[0]
     page.context.add_cookies([{"name": "sessionid", "value": cookie.value, "domain": host, "path": "/"}])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_on_a_phone_the_history_shows_findings_and_actions_on_screen(patient, live_server, browser, client, artifacts_dir):
+    from predictions.tests.factories import DonePredictionFactory, ECGRecordFactory
+
+    DonePredictionFactory(record=ECGRecordFactory(owner=patient, original_filename="phone.csv"))
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    try:
+        _log_in(page, client, patient, live_server)
+        page.goto(f"{live_server.url}{reverse('predictions:history')}")
+        for label in ("Findings", "Actions"):
+            box = page.locator(f'#history-table td[data-label="{label}"]').first.bounding_box()
+            assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, (label, box)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.screenshot(path=str(artifacts_dir / "predictions-history-phone.png"), full_page=True)
+    finally:
+        context.close()

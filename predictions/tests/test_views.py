@@ -338,3 +338,31 @@ def test_a_running_analysis_shows_the_stage_it_is_at(patient_client, patient):
     assert html.count('data-state="done"') == 3 and html.count('data-state="current"') == 1
     assert 'aria-valuenow="70"' in html
     assert 'hx-trigger="every 1000ms"' in html  # asks often at first
+
+
+def test_re_run_is_offered_only_once_the_analysis_has_finished(patient_client, patient):
+    from predictions.tests.factories import PredictionFactory
+
+    running = PredictionFactory(record=ECGRecordFactory(owner=patient), status="running",
+                                started_at=timezone.now(), attempts=1)
+    page = patient_client.get(reverse("predictions:detail", kwargs={"uuid": running.record.uuid})).content.decode()
+    assert 'id="rerun-button" disabled' in page
+    history = patient_client.get(reverse("predictions:history")).content.decode()
+    assert 'disabled title="An analysis is running"' in history
+    # When the result arrives by polling, the button comes back enabled (out-of-band swap).
+    running.status, running.finished_at = "inconclusive", timezone.now()
+    running.inconclusive_reason = "No ECG trace could be found in this image."
+    running.save()
+    fragment = patient_client.get(reverse("predictions:status", kwargs={"uuid": running.record.uuid}),
+                                  HTTP_HX_REQUEST="true").content.decode()
+    assert 'id="rerun-button" hx-swap-oob="true"' in fragment
+
+
+def test_an_inconclusive_result_offers_no_report_and_no_empty_model_version(patient_client, patient):
+    from predictions.tests.factories import PredictionFactory
+
+    p = PredictionFactory(record=ECGRecordFactory(owner=patient), status="inconclusive", started_at=timezone.now(),
+                          finished_at=timezone.now(), attempts=1, inconclusive_reason="No ECG trace could be found.")
+    html = patient_client.get(reverse("predictions:detail", kwargs={"uuid": p.record.uuid})).content.decode()
+    assert "No ECG trace could be found." in html
+    assert 'id="pdf-link"' not in html and "Model version" not in html
