@@ -27,13 +27,6 @@ def care_links_of_doctor(*, doctor) -> QuerySet[CareLink]:
     )
 
 
-def doctors_awaiting_verification() -> QuerySet[User]:
-    """Return doctors an administrator has not verified yet, oldest sign-up first."""
-    return User.objects.filter(
-        role=User.Role.DOCTOR, doctor_verified_at__isnull=True, is_active=True
-    ).order_by("date_joined")
-
-
 def user_has_totp(*, user) -> bool:
     """Return True if the user signs in with an authenticator app (TOTP)."""
     from allauth.mfa.models import Authenticator

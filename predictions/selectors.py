@@ -223,20 +223,24 @@ def dashboard_summary(*, user):
 def doctor_case_list(*, doctor):
     """Return the doctor's linked patients with their latest record and unreviewed result count.
 
-    Each item: ``{patient, record_count, latest_record, latest_prediction, pending_reviews}``,
-    patients with results waiting for review first.
+    Each item: ``{patient, record_count, latest_record, latest_prediction, pending_reviews,
+    abnormal_unreviewed}``, ordered for triage: unreviewed abnormal results first.
     """
     patients = access.patients_of(doctor=doctor)
     reviewed = Review.objects.filter(prediction=OuterRef("pk"))
     unreviewed = Prediction.objects.filter(
         record__owner=OuterRef("pk"), is_current=True, status=Prediction.Status.DONE
     ).exclude(Exists(reviewed))
+    abnormal = unreviewed.filter(Exists(BeatCount.objects.filter(prediction=OuterRef("pk")).exclude(code="N")))
     latest = ECGRecord.objects.filter(owner=OuterRef("pk")).order_by("-created_at", "-id")
     patients = patients.annotate(
         record_count=Count("ecg_records", distinct=True),
         latest_record_id=Subquery(latest.values("id")[:1]),
         pending_reviews=Subquery(
             unreviewed.order_by().values("record__owner").annotate(n=Count("id")).values("n")[:1]
+        ),
+        abnormal_unreviewed=Subquery(
+            abnormal.order_by().values("record__owner").annotate(n=Count("id")).values("n")[:1]
         ),
     )
     rows = list(patients)
@@ -253,15 +257,13 @@ def doctor_case_list(*, doctor):
                 "latest_record": record,
                 "latest_prediction": record.current_prediction if record else None,
                 "pending_reviews": p.pending_reviews or 0,
+                "abnormal_unreviewed": p.abnormal_unreviewed or 0,
             }
         )
-    cases.sort(key=lambda c: (-c["pending_reviews"], -(c["latest_record"].created_at.timestamp() if c["latest_record"] else 0)))
+    # Triage: unreviewed results with abnormal beats first, then any unreviewed, then the newest.
+    cases.sort(key=lambda c: (-c["abnormal_unreviewed"], -c["pending_reviews"],
+                              -(c["latest_record"].created_at.timestamp() if c["latest_record"] else 0)))
     return cases
-
-
-def reviews_for(*, prediction):
-    """Return the reviews of ``prediction``, newest first."""
-    return prediction.reviews.select_related("doctor").order_by("-created_at", "-id")
 
 
 def trace_window(*, prediction, start_s=0.0, end_s=None, columns=1000):

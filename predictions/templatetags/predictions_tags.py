@@ -46,12 +46,6 @@ def add_one(value):
         return value
 
 
-@register.filter
-def non_normal(counts):
-    """Return the beat codes other than N found in a current prediction's counts."""
-    return [c for c in counts if getattr(c, "code", c) != "N" and getattr(c, "count", 1)]
-
-
 @register.simple_tag
 def beat_classes():
     """Return the beat classes (code, name) in the model's order, for pickers such as the viewer's."""

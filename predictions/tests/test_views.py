@@ -192,6 +192,22 @@ def test_the_dashboard_shows_a_doctor_their_cases(client, doctor, patient):
     client.force_login(doctor)
     html = client.get(reverse("dashboard")).content.decode()
     assert 'id="cases-panel"' in html and "Pat Ient" in html and "1 to review" in html
+    assert html.index('id="cases-panel"') < html.index('id="predictions-panel"')  # cases first
+    assert "Your own ECGs" in html
+
+
+def test_cases_are_ordered_for_triage_abnormal_unreviewed_first(client, doctor, patient):
+    from accounts.tests.factories import UserFactory
+    from predictions.tests.factories import link
+
+    calm = UserFactory(first_name="Calm", last_name="Normal")
+    link(patient=calm, doctor=doctor)
+    DonePredictionFactory(record=ECGRecordFactory(owner=patient, created_at=timezone.now() - timedelta(days=3)))
+    DonePredictionFactory(record=ECGRecordFactory(owner=calm), counts={"N": 8})  # newer, all normal
+    client.force_login(doctor)
+    html = client.get(reverse("predictions:cases")).content.decode()
+    assert html.index("Pat Ient") < html.index("Calm Normal")
+    assert "1 abnormal" in html
 
 
 def test_the_pdf_report_carries_what_a_doctor_needs(patient_client, patient, doctor):
