@@ -308,4 +308,10 @@ def trace_window(*, prediction, start_s=0.0, end_s=None, columns=1000):
          "p": confidence[i] if i < len(confidence) else None}
         for i in inside
     ]
+    rhythm = (prediction.summary or {}).get("rhythm")
+    episodes = rhythm.get("episodes") if isinstance(rhythm, dict) else None
+    window["episodes"] = [
+        {"start_s": e["start_s"], "end_s": e["end_s"], "label": e.get("label", "atrial_fibrillation")}
+        for e in episodes or [] if e.get("end_s", 0) > start_s and e.get("start_s", 0) < end_s
+    ]
     return window

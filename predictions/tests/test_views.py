@@ -322,6 +322,7 @@ def test_the_trace_viewer_gets_windows_of_the_stored_signal(patient_client, wfdb
     assert max(whole["max"]) > 0.5  # the R peaks survive the reduction (mV)
     prediction = record.current_prediction
     assert [b["index"] for b in whole["beats"]] == list(range(prediction.beat_total))
+    assert whole["episodes"] == []  # no atrial fibrillation in this excerpt of record 119
     close = patient_client.get(url, {"start": 10, "end": 12, "columns": 1200}).json()
     assert close["kind"] == "samples" and len(close["values"]) == 720
     assert all(10 <= b["t"] < 12 for b in close["beats"]) and close["beats"]
@@ -382,3 +383,15 @@ def test_an_inconclusive_result_offers_no_report_and_no_empty_model_version(pati
     html = patient_client.get(reverse("predictions:detail", kwargs={"uuid": p.record.uuid})).content.decode()
     assert "No ECG trace could be found." in html
     assert 'id="pdf-link"' not in html and "Model version" not in html
+
+
+def test_the_trace_windows_carry_the_atrial_fibrillation_episodes_they_overlap(patient_client, wfdb_uploads, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        patient_client.post(reverse("predictions:upload"), {"file": wfdb_uploads})
+    prediction = ECGRecord.objects.get().current_prediction
+    prediction.summary = {**prediction.summary, "rhythm": {"label": "atrial_fibrillation", "probability": 0.9,
+                                                          "episodes": [{"start_s": 5.0, "end_s": 12.0, "duration_s": 7.0}]}}
+    prediction.save()
+    url = reverse("predictions:trace", kwargs={"uuid": prediction.record.uuid})
+    assert patient_client.get(url, {"start": 10, "end": 15}).json()["episodes"][0]["start_s"] == 5.0
+    assert patient_client.get(url, {"start": 20, "end": 25}).json()["episodes"] == []

@@ -104,6 +104,7 @@
       state.hits = [];
       const data = state.window;
       if (data) {
+        drawEpisodes(ctx, data.episodes, secPerPx, height);
         drawTrace(ctx, data, 0, secPerPx, yOf);
         ctx.font = "bold 12px system-ui, sans-serif";
         ctx.textAlign = "center";
@@ -129,6 +130,22 @@
       drawMini();
     }
 
+    function drawEpisodes(ctx, episodes, secPerPx, height) {
+      // Atrial fibrillation/flutter episodes found by the rhythm model, shaded and named.
+      (episodes || []).forEach(function (e) {
+        const x0 = (e.start_s - state.start) / secPerPx;
+        const x1 = (e.end_s - state.start) / secPerPx;
+        ctx.fillStyle = "rgba(180, 83, 9, 0.12)";
+        ctx.fillRect(x0, 0, Math.max(2, x1 - x0), height);
+        if (height > 100) {
+          ctx.fillStyle = "#7c2d12";
+          ctx.font = "11px system-ui, sans-serif";
+          ctx.textAlign = "left";
+          ctx.fillText("atrial fibrillation", Math.max(2, x0 + 4), height - 6);
+        }
+      });
+    }
+
     function drawMini() {
       if (!state.overview) return;
       const width = mini.clientWidth;
@@ -145,6 +162,7 @@
       const yOf = function (v) { return 8 + (height - 16) * (1 - (v - lo) / span); };
       const saved = state.start;
       state.start = 0;
+      drawEpisodes(ctx, data.episodes, secPerPx, height);
       drawTrace(ctx, data, 0, secPerPx, yOf);
       state.start = saved;
       data.beats.forEach(function (beat) {
