@@ -38,3 +38,20 @@ def test_a_forged_forwarded_for_header_does_not_reset_the_per_ip_token_limit(cli
 def test_a_sign_in_provider_that_is_not_set_up_answers_404_not_500(client, url):
     response = client.get(url)
     assert response.status_code == 404
+
+
+def test_the_api_schema_documents_the_errors_every_endpoint_can_answer():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    operations = [(path, method, op) for path, ops in schema["paths"].items() for method, op in ops.items()]
+    assert len(operations) >= 15
+    for path, method, op in operations:
+        codes = set(map(str, op["responses"]))
+        assert {"429", "500"} <= codes, (method, path, codes)
+        if "{" in path:
+            assert "404" in codes, (method, path, codes)
+        if path.startswith("/api/v1/records"):
+            assert "401" in codes, (method, path, codes)
+    listing = schema["paths"]["/api/v1/records/"]["get"]["responses"]
+    assert {"400", "404"} <= set(map(str, listing))

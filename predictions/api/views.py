@@ -66,7 +66,14 @@ class RecordListCreateView(GenericAPIView):
             throttles.append(UploadRateThrottle())
         return throttles
 
-    @extend_schema(parameters=FILTER_PARAMETERS, responses=ECGRecordSerializer(many=True))
+    @extend_schema(
+        parameters=FILTER_PARAMETERS,
+        responses={
+            200: ECGRecordSerializer(many=True),
+            400: OpenApiResponse(ErrorSerializer, description="A filter is invalid (`invalid_filter`, with `fields`)."),
+            404: OpenApiResponse(description="No such patient, or not one who linked you."),
+        },
+    )
     def get(self, request):
         form = HistoryFilterForm(request.query_params)
         if not form.is_valid():
