@@ -228,10 +228,10 @@ def prediction_complete(*, prediction_id, result, duration_ms=None):
     ``result`` is an ``ml`` AnalysisResult. Return the prediction, or None when it was already
     finished (a duplicate delivery) or deleted meanwhile.
     """
-    data = result.to_dict()
-    counts = {code: int(n) for code, n in (data.get("counts") or {}).items() if int(n) > 0}
-    beats = _compact_beats(data)
-    summary = _summary(data)
+    counts = {code: int(n) for code, n in (result.counts or {}).items() if int(n) > 0}
+    beats = _compact_beats(result)
+    summary = _summary(result.to_dict())  # the JSON form, without the per-beat arrays
+    hr = (result.heart_rate_bpm or {}).get("mean")
     images = []
     with transaction.atomic():
         prediction = _lock_unfinished(prediction_id)
@@ -239,18 +239,17 @@ def prediction_complete(*, prediction_id, result, duration_ms=None):
             return None
         try:
             _save_signal(prediction, result)
-            for rep in getattr(result, "representatives", None) or []:
+            for rep in result.representatives:
                 images.extend(_save_representative(prediction, rep))
-            hr = (data.get("heart_rate_bpm") or {}).get("mean")
             _finish(
                 prediction,
                 status=Prediction.Status.DONE,
-                model_version=str(data.get("model_version") or "unknown")[:64],
+                model_version=str(result.model_version or "unknown")[:64],
                 summary=summary,
                 beats=beats,
-                beat_total=len(beats.get("labels", [])),
+                beat_total=len(beats["labels"]),
                 heart_rate_bpm=float(hr) if hr is not None else None,
-                confidence=_clip01(data.get("confidence")),
+                confidence=_clip01(result.confidence),
                 duration_ms=duration_ms,
             )
             BeatCount.objects.bulk_create(
@@ -364,19 +363,13 @@ def _clip01(value):
     return min(1.0, max(0.0, float(value)))
 
 
-def _compact_beats(data):
-    """Return {r_peaks, labels, confidence}: one entry per beat, confidence of the chosen label."""
-    r_peaks = [int(x) for x in data.get("r_peaks") or []]
-    labels = [str(x) for x in data.get("labels") or []]
-    confidence = []
-    for p in data.get("probabilities") or []:
-        if isinstance(p, dict):
-            confidence.append(round(float(max(p.values())), 4) if p else None)
-        elif isinstance(p, (list, tuple)):
-            confidence.append(round(float(max(p)), 4) if p else None)
-        else:
-            confidence.append(round(float(p), 4))
-    return {"r_peaks": r_peaks, "labels": labels, "confidence": confidence}
+def _compact_beats(result):
+    """Return {r_peaks, labels, confidence}: one entry per beat, the probability of its chosen label."""
+    return {
+        "r_peaks": [int(x) for x in result.r_peaks],
+        "labels": [str(x) for x in result.labels],
+        "confidence": [round(float(max(p)), 4) for p in result.probabilities],  # each beat's class probabilities
+    }
 
 
 def _save_signal(prediction, result):
@@ -405,16 +398,13 @@ def _save_image(prediction, *, kind, png, beat_index=None, code="", probability=
 
 
 def _save_representative(prediction, rep):
-    get = rep.get if isinstance(rep, dict) else lambda k, d=None: getattr(rep, k, d)
-    index = int(get("beat_index"))
-    code = str(get("label") or "")
-    prob = get("probability")
-    prob = _clip01(prob) if prob is not None else None
+    """Store a representative beat's spectral image and saliency overlay (``ml`` Representative)."""
+    prob = _clip01(rep.probability) if rep.probability is not None else None
     saved = []
-    for kind, key in ((PredictionImage.Kind.SPECTRAL, "spectral_png"), (PredictionImage.Kind.SALIENCY, "saliency_png")):
-        png = get(key)
+    for kind, png in ((PredictionImage.Kind.SPECTRAL, rep.spectral_png), (PredictionImage.Kind.SALIENCY, rep.saliency_png)):
         if png:
-            saved.append(_save_image(prediction, kind=kind, png=png, beat_index=index, code=code, probability=prob))
+            saved.append(_save_image(prediction, kind=kind, png=png, beat_index=int(rep.beat_index),
+                                     code=str(rep.label or ""), probability=prob))
     return saved
 
 
