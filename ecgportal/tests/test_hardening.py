@@ -55,3 +55,18 @@ def test_the_api_schema_documents_the_errors_every_endpoint_can_answer():
             assert "401" in codes, (method, path, codes)
     listing = schema["paths"]["/api/v1/records/"]["get"]["responses"]
     assert {"400", "404"} <= set(map(str, listing))
+
+
+def test_every_api_error_is_json_with_a_code(client):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    unauthenticated = api.get("/api/v1/records/")
+    assert unauthenticated.status_code == 401 and unauthenticated.json()["code"] == "not_authenticated"
+    from accounts.tests.factories import UserFactory
+
+    api.force_authenticate(UserFactory())
+    missing = api.get("/api/v1/records/00000000-0000-0000-0000-000000000000/")
+    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+    refused = api.post("/api/v1/records/", {"file": []}, format="multipart")
+    assert refused.status_code == 400 and refused.json()["code"]

@@ -7,7 +7,6 @@ user may not see are 404s.
 
 import uuid
 
-from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -31,7 +30,6 @@ from predictions.api.serializers import (
     ReviewSerializer,
     UploadSerializer,
 )
-from predictions.errors import UploadError
 from predictions.forms import ECGUploadForm, HistoryFilterForm
 from predictions.models import ECGRecord
 from predictions.report import DISCLAIMER
@@ -103,10 +101,7 @@ class RecordListCreateView(GenericAPIView):
             errors = {k: [str(e) for e in v] for k, v in form.errors.items()}
             first = next(iter(errors.values()))[0]
             return Response({"code": form.error_code(), "detail": first, "fields": errors}, status=400)
-        try:
-            record = services.ecg_record_create(owner=request.user, **form.record_fields())
-        except UploadError as exc:
-            return Response(exc.as_dict(), status=400)
+        record = services.ecg_record_create(owner=request.user, **form.record_fields())  # UploadError: 400
         record = selectors.ecg_record_get(user=request.user, uuid=record.uuid)
         serializer = self.get_serializer(record)
         headers = {"Location": serializer.data["links"]["detail"]}
@@ -221,10 +216,7 @@ class RecordReviewView(APIView):
             return Response({"code": "not_finished", "detail": "There is no finished result to review."}, status=409)
         serializer = ReviewSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            review = services.review_create(prediction=prediction, doctor=request.user, **serializer.validated_data)
-        except ValidationError as exc:
-            return Response({"code": "invalid_review", "detail": "; ".join(exc.messages)}, status=400)
+        review = services.review_create(prediction=prediction, doctor=request.user, **serializer.validated_data)
         notifications.review_created_notify(review=review)
         return Response(ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
 
