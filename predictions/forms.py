@@ -64,8 +64,9 @@ class ECGUploadForm(forms.Form):
         required=False,
         label="Sampling rate (Hz)",
         validators=[
-            MinValueValidator(ECGRecord.MIN_SAMPLING_RATE, "A sampling rate below 50 Hz is not plausible for an ECG."),
-            MaxValueValidator(ECGRecord.MAX_SAMPLING_RATE, "A sampling rate above 5000 Hz is not plausible for an ECG."),
+            # The model's rule, shown beside the field (the database constraint enforces it too).
+            MinValueValidator(ECGRecord.MIN_SAMPLING_RATE, ECGRecord.SAMPLING_RATE_MESSAGE),
+            MaxValueValidator(ECGRecord.MAX_SAMPLING_RATE, ECGRecord.SAMPLING_RATE_MESSAGE),
         ],
         help_text="Only needed when the file does not say (a CSV without a time column).",
     )

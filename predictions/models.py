@@ -14,6 +14,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from ml.classes import CODES
+from ml.io.recording import MAX_FS, MIN_FS
 
 CODE_CHOICES = [(c, c) for c in CODES]
 
@@ -70,8 +71,13 @@ class ECGRecord(models.Model):
 
     IMAGE_FORMATS = IMAGE_FORMATS
     SIGNAL_FORMATS = SIGNAL_FORMATS
-    MIN_SAMPLING_RATE = 50
-    MAX_SAMPLING_RATE = 5000
+    # One rule for the typed sampling rate, the same bounds as the readers' (ml.io.recording).
+    MIN_SAMPLING_RATE = int(MIN_FS)
+    MAX_SAMPLING_RATE = int(MAX_FS)
+    SAMPLING_RATE_MESSAGE = (
+        f"A sampling rate must be at least {int(MIN_FS)} Hz and at most {int(MAX_FS)} Hz: "
+        "no ECG is recorded outside that range."
+    )
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ecg_records")
@@ -107,8 +113,13 @@ class ECGRecord(models.Model):
                 name="ecgrecord_companion_iff_wfdb",
             ),
             models.CheckConstraint(
-                condition=Q(sampling_rate__isnull=True) | Q(sampling_rate__gte=50, sampling_rate__lte=5000),
+                condition=Q(sampling_rate__isnull=True)
+                | Q(sampling_rate__gte=int(MIN_FS), sampling_rate__lte=int(MAX_FS)),
                 name="ecgrecord_sampling_rate_plausible",
+                violation_error_message=(
+                    f"A sampling rate must be at least {int(MIN_FS)} Hz and at most {int(MAX_FS)} Hz: "
+                    "no ECG is recorded outside that range."
+                ),
             ),
         ]
 

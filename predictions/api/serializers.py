@@ -22,7 +22,9 @@ class UploadSerializer(serializers.Serializer):
     )
     recorded_on = serializers.DateField(required=False)
     lead = serializers.CharField(required=False, max_length=32)
-    sampling_rate = serializers.FloatField(required=False, min_value=50, max_value=5000)
+    sampling_rate = serializers.FloatField(
+        required=False, help_text=f"Hz, {ECGRecord.MIN_SAMPLING_RATE}-{ECGRecord.MAX_SAMPLING_RATE}; only for a file that does not say."
+    )
     note = serializers.CharField(required=False, max_length=2000)
 
 

@@ -225,3 +225,14 @@ def test_a_renamed_dat_file_is_paired_with_its_header_by_content(patient, wfdb_p
     record = _create(patient, files, django_capture_on_commit_callbacks)
     assert record.original_filename == "my-record.hea" and record.companion_filename == "signal-data.bin"
     assert record.current_prediction.status == Prediction.Status.DONE
+
+
+def test_the_sampling_rate_rule_holds_without_the_form(patient, csv_bytes, settings):
+    """The model's constraint (one rule, one message) refuses what a form would; nothing is stored."""
+    from predictions.errors import UploadError
+
+    with pytest.raises(UploadError) as refused:
+        services.ecg_record_create(owner=patient, files=[upload("ecg.csv", csv_bytes)], sampling_rate=1e6)
+    assert refused.value.code == "invalid_metadata"
+    assert "at least 50 Hz and at most 5000 Hz" in refused.value.message
+    assert not ECGRecord.objects.exists() and media_files(settings) == []
