@@ -1,24 +1,34 @@
-"""Digitise an ECG image: a single-beat plot, a rhythm strip, or a scan/photo of a paper ECG.
+"""Digitise an ECG picture: a single-beat plot, a rhythm strip, a 12-lead report, a scan or a photo.
 
-Steps: decode safely (size limits against decompression bombs), flatten uneven lighting, drop
-coloured and light grid lines, keep the one long thin dark curve (the trace), read it column by
-column, and calibrate it from the paper grid when one is found (25 mm/s, 10 mm/mV) or else from
-assumptions that the notes state. Anything without such a curve (a photo, a blank page, noise)
-raises InvalidSignalError.
+Pages and strips (``_read_page``): decode any picture format or the ECG page of a PDF
+(``ml.io.picture``), level the page (projection-profile deskew, +-15 degrees), flatten uneven
+lighting, find the paper grid and its scale (pixels per mm), drop grid, printed lines (the double
+line under a header, separators) and text, find the rows of traces, read each row column by
+column, measure and cut off the calibration pulse (its height gives mm/mV), check the strip's
+length against the grid, and read the bottom row first (usually the 10 s lead II rhythm strip),
+resampled to 250 Hz in mV. The strip is returned only when ``ml.io.gate`` finds heartbeats in it;
+otherwise the next full row is tried, and when none passes InvalidSignalError says why.
+
+Plot-sized pictures (``_read_plot``, at most 400 x 300 pixels) are read exactly as the single-beat
+image model's training plots were, so that model's inputs do not drift.
 """
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
 
-from ml.errors import ECGInputError, InvalidSignalError, UnsupportedFormatError
+from ml.errors import InvalidSignalError
+from ml.io import gate, layout, picture
 from ml.io.recording import Recording, check_fs, check_signal
 
-MAX_PIXELS = 40_000_000  # a 600-dpi A4 scan is ~35 MP
-MAX_SIDE = 20_000
-WORK_WIDTH = 2400  # larger images are reduced to this width first (speed; no ECG detail lost)
+# A picture this small and not wide is a plot (a single beat, or a small strip without paper): it
+# is read as the single-beat image model's training plots were (same sizes as ml.analysis).
+PLOT_MAX_SIZE = (400, 300)
+PLOT_MAX_ASPECT = 2.0
+PAGE_FS = 250.0  # strips read from pages and paper are resampled to this rate
+# The lead label is printed just after the pulse and often touches the trace: skip 0.2 s past it.
+PULSE_MARGIN_MM = 5.0
 
 PAPER_SPEED_MM_S = 25.0
 PAPER_GAIN_MM_MV = 10.0
@@ -28,11 +38,234 @@ ASSUMED_STRIP_S = 10.0
 ASSUMED_BEAT_S = 1.2
 
 _NO_TRACE = "No ECG trace could be found in this image"
+SHAPE_CAVEAT = ("Beat shapes read from a picture are less exact than from a signal file: blur and JPEG "
+                "compression widen the QRS, so treat bundle-branch-block labels with caution")
 
 
-def read_image(path: Path, *, shown: str) -> Recording:
-    """Return the Recording digitised from the PNG/JPEG image at ``path``."""
-    rgb = _decode(path, shown)
+def read_image(path: Path, *, shown: str, pdf: bool = False) -> Recording:
+    """Return the Recording digitised from the picture (or the ECG page of the PDF) at ``path``.
+
+    Raise InvalidSignalError with a reason a person can act on when the picture holds no readable
+    ECG: nothing is labelled without positive evidence (see ``ml.io.gate``).
+    """
+    rgb, notes = picture.decode(path, shown, pdf=pdf)
+    height, width = rgb.shape[:2]
+    if width <= PLOT_MAX_SIZE[0] and height <= PLOT_MAX_SIZE[1] and width <= PLOT_MAX_ASPECT * height:
+        rec = _read_plot(rgb, shown)
+    else:
+        rec = _read_page(rgb, shown)
+    rec.notes[:0] = notes
+    return rec
+
+
+def _read_page(rgb: np.ndarray, shown: str) -> Recording:
+    """Return the rhythm strip of a page, report or strip picture, checked to be an ECG."""
+    lum, chroma = _lum_chroma(rgb)
+    if np.ptp(lum) < 20:
+        raise InvalidSignalError(f"{_NO_TRACE} ({shown} is blank or uniform).")
+    ink = _ink(lum)
+    notes = []
+    angle = layout.estimate_skew(ink > 0.08)
+    if abs(angle) >= layout.LEVEL_BELOW_DEG:
+        rgb = layout.rotate(rgb, angle)
+        lum, chroma = _lum_chroma(rgb)
+        ink = _ink(lum)
+        notes.append(f"The picture was turned {abs(angle):.1f} degrees to level the ECG")
+    px_per_mm, grid_mask = _paper_grid(rgb, lum, chroma, ink)
+    strong, weak = _trace_mask(ink, chroma, lum, grid_mask)
+    height, width = strong.shape
+    mm = px_per_mm or width / 270.0  # no grid: a page or strip is roughly 270 mm wide
+    horiz, vert = layout.straight_lines(
+        strong, layout.H_LINE_MM * mm if px_per_mm else width / 4, layout.V_LINE_MM * mm if px_per_mm else 0.6 * height)
+    if px_per_mm is None and _looks_like_chart(horiz, vert):
+        raise InvalidSignalError(
+            "This looks like a chart, not an ECG: it has plot axes and no ECG paper grid. "
+            "Upload a photo or scan of the ECG print-out, or the ECG file itself.")
+    lines = layout.dilate(horiz | vert)
+    strong, weak = strong & ~lines, weak & ~lines
+
+    rows = _read_rows(strong, weak, mm, shown, lum)
+    order = _rows_to_try(rows)
+    first_reason = None
+    for rank, i in enumerate(order):
+        y, trace, _ = rows[i]
+        row_mm, scale_note = _checked_scale(trace, px_per_mm, mm, len(rows), width)
+        if px_per_mm and row_mm is None:
+            first_reason = first_reason or scale_note
+            continue
+        rec_signal, fs, row_notes = _row_signal(trace, row_mm, mm)
+        if scale_note:
+            row_notes.insert(0, scale_note)
+        reason, _ = gate.ecg_evidence(rec_signal, fs, calibrated=px_per_mm is not None)
+        if reason is None:
+            where = _row_name(i, len(rows))
+            out = [("Trace digitised from an image of ECG paper" if px_per_mm else
+                    "Trace digitised from an image; amplitude in arbitrary units")] + notes
+            out.append(f"{len(rows)} ECG row(s) found; beats are read from {where}")
+            if rank > 0:
+                out.append(f"The usual strip was not readable ({first_reason}); {where} was used instead")
+            out += row_notes
+            out.append(f"Resampled to {fs:g} Hz")
+            out.append(SHAPE_CAVEAT)
+            return Recording(signal=check_signal(rec_signal, fs=fs), fs=fs, lead=f"image, {where}",
+                             kind="image-strip", notes=out)
+        first_reason = first_reason or reason
+    raise InvalidSignalError(f"No ECG trace could be read, so no beats were labelled: {first_reason}.")
+
+
+def _lum_chroma(rgb):
+    """Return (luminance, chroma = max - min channel); per-channel ops (a reduce over axis 2 is slow)."""
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    lum = 0.299 * r + 0.587 * g + 0.114 * b
+    return lum, np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)
+
+
+def _looks_like_chart(horiz, vert) -> bool:
+    """Return True when long axis lines cross at a corner, as in a plotted chart."""
+    h_len = horiz.sum(axis=1).max() / horiz.shape[1]
+    v_len = vert.sum(axis=0).max() / vert.shape[0]
+    return bool(h_len > 0.4 and v_len > 0.3)
+
+
+def _read_rows(strong, weak, mm, shown, lum):
+    """Return [(baseline row, trace rows per column (NaN where absent))] of every readable ECG row."""
+    height, width = strong.shape
+    found = layout.baselines(strong, mm)
+    # Thin scanned traces break into pieces at steep QRS strokes: bridge one-pixel gaps.
+    import cv2
+
+    weak = cv2.morphologyEx((weak | strong).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) > 0
+    for attempt in range(2):  # again with bands from the readable rows only
+        rows = []
+        for y, (top, bottom) in zip(found, layout.bands(found, height, mm)):
+            try:
+                # A row of a 3x4 report is four separate 2.5 s leads: each is a fifth of the width.
+                trace, thick, _ = _follow_trace(strong[top:bottom], weak[top:bottom], shown,
+                                            min_main=0.12, min_covered=0.3, follow_trend=True)
+            except InvalidSignalError:
+                continue
+            rows.append((y, trace + top, thick))
+        if not rows or len(rows) == len(found):
+            break
+        found = [r[0] for r in rows]
+    if rows:
+        return rows
+    if _too_blurry(lum):
+        raise InvalidSignalError(
+            f"{_NO_TRACE}: {shown} is too blurry to read. Take the picture again in focus, "
+            "flat and in good light.")
+    _follow_trace(strong, weak, shown)  # raises with the specific reason
+    raise InvalidSignalError(f"{_NO_TRACE} ({shown} has no ECG rows running across it).")
+
+
+def _rows_to_try(rows):
+    """Return row indices in the order to try: the rhythm strip first, then the other long rows."""
+    spans = np.array([np.count_nonzero(~np.isnan(r[1])) for r in rows], dtype=float)
+    full = [i for i in range(len(rows)) if spans[i] >= 0.6 * spans.max()]
+    # 3x4 + rhythm strip(s): the bottom row; 6x2 / 12x1 (every row full): the second row, lead II.
+    first = full[1] if len(full) >= 6 else full[-1]
+    return [first] + [i for i in reversed(full) if i != first]
+
+
+def _span(trace, mm):
+    """Return the columns of the longest stretch of a row's trace without a gap over 5 mm."""
+    cols = np.flatnonzero(~np.isnan(trace))
+    pieces = np.split(cols, np.flatnonzero(np.diff(cols) > 5.0 * mm) + 1)
+    return max(pieces, key=lambda c: c[-1] - c[0])
+
+
+def _checked_scale(trace, px_per_mm, mm, n_rows, width):
+    """Return (pixels per mm for this row or None when unsure, note) after checking the strip length.
+
+    A report's full-width row lasts 10 s at 25 mm/s. A grid read at twice or five times its real
+    spacing (faint 1-mm lines, a coarse scan) would halve or multiply every heart rate: such a
+    factor is corrected, any other disagreement makes the reading inconclusive.
+    """
+    if not px_per_mm:
+        return None, None
+    cols = _span(trace, mm)
+    seconds = (cols[-1] - cols[0]) / (PAPER_SPEED_MM_S * px_per_mm)
+    full_width = (cols[-1] - cols[0]) >= 0.75 * width
+    if n_rows >= 2 and full_width:
+        ratio = seconds / ASSUMED_STRIP_S
+        for k in (1.0, 0.5, 2.0, 0.2, 5.0):
+            if abs(np.log(ratio / k)) < np.log(1.08):
+                if k == 1.0:
+                    return px_per_mm, None
+                fixed = px_per_mm * k
+                return fixed, (f"The grid spacing was first read as {px_per_mm:.1f} pixels per mm, which "
+                               f"would make this full-width row last {seconds:.1f} s; corrected to "
+                               f"{fixed:.1f} pixels per mm (a report row lasts 10 s)")
+        return None, (f"the paper grid's scale could not be read reliably (the strip would last "
+                      f"{seconds:.1f} s; a report row lasts 10 s)")
+    longest = ASSUMED_STRIP_S * 1.08 if n_rows >= 2 else 13.0  # a report row lasts at most 10 s
+    if not (2.0 <= seconds <= longest):
+        return None, (f"the paper grid's scale could not be read reliably (the strip would last "
+                      f"{seconds:.1f} s)")
+    return px_per_mm, None
+
+
+def _row_name(i, n):
+    if n == 1:
+        return "the strip"
+    if i == n - 1:
+        return f"the bottom row (row {n} of {n}, usually the lead II rhythm strip)"
+    return f"row {i + 1} of {n}"
+
+
+def _row_signal(trace, px_per_mm, mm):
+    """Return (signal in mV, fs, notes) of one row: calibration pulse removed, fixed rate."""
+    # Keep the longest stretch without a gap over 5 mm: specks beyond the trace's end are not ECG.
+    cols = _span(trace, mm)
+    rows = trace[cols[0]: cols[-1] + 1].copy()
+    notes = []
+    gaps = np.isnan(rows)
+    if gaps.any():
+        idx = np.arange(rows.size)
+        rows[gaps] = np.interp(idx[gaps], idx[~gaps], rows[~gaps])
+        if gaps.mean() > 0.05:
+            notes.append(f"{gaps.mean():.0%} of the trace was hidden (gaps, grid or text) and was interpolated")
+    if px_per_mm:
+        px_per_s = PAPER_SPEED_MM_S * px_per_mm
+        mm = px_per_mm
+    else:
+        px_per_s = rows.size / ASSUMED_STRIP_S
+        mm = px_per_s / PAPER_SPEED_MM_S
+    gain = PAPER_GAIN_MM_MV
+    pulse = layout.find_pulse(rows, mm)
+    if pulse is not None:
+        margin = int(round(PULSE_MARGIN_MM * mm))
+        rows = rows[pulse.end + margin:] if pulse.side == "start" else rows[: max(1, pulse.start - margin)]
+        if px_per_mm:
+            gain = pulse.gain_mm_mv
+        notes.append(f"Calibration pulse found ({pulse.height_mm:.1f} mm high: {gain:g} mm/mV) and "
+                     "left out of the beats")
+    else:
+        notes.append("No calibration pulse was found; the standard 10 mm/mV was assumed")
+    signal = (np.median(rows) - rows) / (gain * mm)
+    if px_per_mm:
+        notes.append(f"Time and amplitude calibrated from the paper grid ({px_per_mm:.1f} pixels per mm), "
+                     f"assuming the standard {PAPER_SPEED_MM_S:g} mm/s")
+    else:
+        notes.append(f"No paper grid was found, so the strip is assumed to last {ASSUMED_STRIP_S:g} s "
+                     "(the usual rhythm-strip length); heart rates scale with this assumption")
+    t = np.arange(rows.size) / px_per_s
+    n_out = max(2, int(np.floor(t[-1] * PAGE_FS)) + 1)
+    out = np.interp(np.arange(n_out) / PAGE_FS, t, signal)
+    return out, PAGE_FS, notes
+
+
+def _too_blurry(lum) -> bool:
+    """Return True when no edge in the picture is sharp (the steepest edges are soft ramps)."""
+    gy, gx = np.gradient(lum)
+    steep = np.percentile(np.hypot(gx, gy), 99.8)
+    return bool(steep < 0.06 * max(np.ptp(lum), 1.0))
+
+def _read_plot(rgb: np.ndarray, shown: str) -> Recording:
+    """Return the Recording of a plot-sized picture (a single-beat plot or a small strip).
+
+    Kept exactly as the single-beat image model's training traces were read (ml.image_dataset).
+    """
     height, width = rgb.shape[:2]
     lum = rgb @ np.array([0.299, 0.587, 0.114])
     chroma = rgb.max(axis=2) - rgb.min(axis=2)
@@ -90,54 +323,6 @@ def read_image(path: Path, *, shown: str) -> Recording:
         signal = check_signal(signal, fs=fs)
     notes.append(f"Sampling rate {fs:g} Hz derived from the image resolution")
     return Recording(signal=signal, fs=fs, lead="image", kind=kind, notes=notes)
-
-
-# --- decoding ---------------------------------------------------------------------------------
-
-
-def _decode(path: Path, shown: str) -> np.ndarray:
-    """Return the image as a float RGB array (0-255) on white, reduced to at most WORK_WIDTH wide."""
-    from PIL import Image, ImageOps
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                width, height = img.size
-                if width * height > MAX_PIXELS or max(width, height) > MAX_SIDE:
-                    raise InvalidSignalError(
-                        f"The image {shown} is too large ({width} x {height} pixels). "
-                        f"Upload an image of at most {MAX_PIXELS // 1_000_000} megapixels."
-                    )
-                if width < 32 or height < 32:
-                    raise InvalidSignalError(f"{_NO_TRACE} ({shown} is only {width} x {height} pixels).")
-                if width > WORK_WIDTH:
-                    img.draft("RGB", (WORK_WIDTH, WORK_WIDTH * height // width))  # JPEG: decode smaller
-                img.load()
-                img = ImageOps.exif_transpose(img)
-                if img.mode in ("RGBA", "LA", "P", "PA") or "transparency" in img.info:
-                    rgba = img.convert("RGBA")
-                    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                    img = Image.alpha_composite(white, rgba)
-                if img.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-                    arr = np.asarray(img, dtype=np.float64)
-                    arr = 255.0 * (arr - arr.min()) / max(1e-9, np.ptp(arr))
-                    img = Image.fromarray(arr.astype(np.uint8))
-                img = img.convert("RGB")
-                if img.width > WORK_WIDTH:
-                    img = img.resize((WORK_WIDTH, max(1, round(img.height * WORK_WIDTH / img.width))), Image.LANCZOS)
-                return np.asarray(img, dtype=np.float64)
-    except ECGInputError:
-        raise  # our own size checks (ECGInputError is a ValueError: keep it out of the clause below)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InvalidSignalError(
-            f"The image {shown} is too large to open safely. Upload an image of at most "
-            f"{MAX_PIXELS // 1_000_000} megapixels."
-        ) from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise UnsupportedFormatError(
-            f"The image {shown} could not be read: it is damaged or incomplete ({str(exc)[:120]})."
-        ) from None
 
 
 # --- separating the trace from paper, grid and lighting ----------------------------------------
@@ -274,7 +459,8 @@ def _otsu(values: np.ndarray) -> float:
 # --- following the trace -------------------------------------------------------------------------
 
 
-def _follow_trace(strong: np.ndarray, weak: np.ndarray, shown: str):
+def _follow_trace(strong: np.ndarray, weak: np.ndarray, shown: str, *, min_main: float = 0.25,
+                  min_covered: float = 0.4, follow_trend: bool = False):
     """Return (row of the trace in every column, NaN where absent; line thickness px; notes).
 
     Keep the connected curve that spans the most columns, plus pieces of it broken off in columns it
@@ -299,7 +485,7 @@ def _follow_trace(strong: np.ndarray, weak: np.ndarray, shown: str):
     coverage = cols_by_label.sum(axis=1)
     order = np.argsort(coverage)[::-1]
     best = int(order[0])
-    if coverage[best] < 0.25 * width:
+    if coverage[best] < min_main * width:
         raise InvalidSignalError(f"{_NO_TRACE} ({shown} has no continuous line running across it).")
 
     notes = []
@@ -320,7 +506,7 @@ def _follow_trace(strong: np.ndarray, weak: np.ndarray, shown: str):
     # A trace is thin: a few pixels per column on average (QRS strokes included).
     if thickness > max(6.0, 0.08 * height):
         raise InvalidSignalError(f"{_NO_TRACE} ({shown} contains large dark areas rather than a thin line).")
-    if covered.sum() < 0.4 * width:
+    if covered.sum() < min_covered * width:
         raise InvalidSignalError(f"{_NO_TRACE} ({shown} has no continuous line running across it).")
     # Noise and textures: the curve holds little of the image's dark ink.
     if main[strong].mean() < 0.3 and dark_fraction > 0.01:
@@ -331,17 +517,21 @@ def _follow_trace(strong: np.ndarray, weak: np.ndarray, shown: str):
     tops = np.argmax(main, axis=0)
     bottoms = height - 1 - np.argmax(main[::-1], axis=0)
     line = max(1.0, float(np.median((bottoms - tops + 1)[has])))
-    prev = None
+    prev = prev2 = None
     for col in np.flatnonzero(has):
         top, bottom = float(tops[col]), float(bottoms[col])
         if bottom - top + 1 <= 1.5 * line + 1 or prev is None:
             value = (top + bottom) / 2.0
+        elif follow_trend and prev2 is not None and top < prev < bottom and prev != prev2:
+            # The column holds both strokes of a narrow spike: keep going the way the trace went,
+            # or the apex reads as a notch (an M-shaped R wave at ~100-150 dpi).
+            value = top + (line - 1) / 2.0 if prev < prev2 else bottom - (line - 1) / 2.0
         elif abs(bottom - prev) > abs(top - prev):
             value = bottom - (line - 1) / 2.0  # a steep stroke reaching down to ``bottom``
         else:
             value = top + (line - 1) / 2.0
         rows[col] = value
-        prev = value
+        prev2, prev = prev, value
     return rows, line, notes
 
 

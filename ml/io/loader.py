@@ -8,7 +8,8 @@ from ml.errors import EmptyInputError, MissingFileError, SamplingRateError, Unsu
 from ml.io import sniff
 from ml.io.recording import Recording, check_fs, check_signal
 
-SUPPORTED = "a WFDB record (.hea with its .dat), a CSV/text file, an EDF file, or a PNG/JPEG image"
+SUPPORTED = ("a WFDB record (.hea with its .dat), a CSV/text file, an EDF file, a picture "
+             "(PNG, JPEG, WebP, HEIC, BMP, TIFF) or a PDF of the ECG report")
 
 
 def load(source, *, fs=None, lead=None, filename=None) -> Recording:
@@ -35,10 +36,10 @@ def load(source, *, fs=None, lead=None, filename=None) -> Recording:
         raise EmptyInputError(f"The file {shown} is empty. Upload {SUPPORTED}.")
 
     fmt = sniff.sniff(head)
-    if fmt in (sniff.PNG, sniff.JPEG):
+    if fmt in sniff.IMAGE_FORMATS or fmt == sniff.PDF:
         from ml.io.image import read_image
 
-        return read_image(path, shown=shown)
+        return read_image(path, shown=shown, pdf=fmt == sniff.PDF)
     if fmt in (sniff.EDF, sniff.BDF):
         from ml.io.edf import read_edf
 

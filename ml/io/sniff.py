@@ -8,15 +8,18 @@ EDF = "edf"
 BDF = "bdf"
 WFDB = "wfdb"
 CSV = "csv"
+WEBP = "webp"
+HEIC = "heic"
+BMP = "bmp"
+TIFF = "tiff"
+PDF = "pdf"
+# Pictures ml.io.image reads (a PDF is rasterised first; see ml.io.picture).
+IMAGE_FORMATS = (PNG, JPEG, WEBP, HEIC, BMP, TIFF)
 
 # Formats we recognise only to say clearly that they are not supported.
 _OTHER_MAGIC = (
     (b"GIF87a", "a GIF image"),
     (b"GIF89a", "a GIF image"),
-    (b"BM", "a BMP image"),
-    (b"II*\x00", "a TIFF image"),
-    (b"MM\x00*", "a TIFF image"),
-    (b"%PDF", "a PDF document"),
     (b"PK\x03\x04", "a ZIP archive (or a Word/Excel file)"),
     (b"\x1f\x8b", "a gzip-compressed file"),
     (b"\xd0\xcf\x11\xe0", "an old Microsoft Office document"),
@@ -39,6 +42,16 @@ def sniff(head: bytes) -> str | None:
         return PNG
     if head.startswith(b"\xff\xd8\xff"):
         return JPEG
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return WEBP
+    if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"heim", b"heis", b"mif1", b"msf1", b"hevc"):
+        return HEIC
+    if head.startswith(b"BM") and len(head) >= 26 and head[14:18] in (b"\x0c\x00\x00\x00", b"(\x00\x00\x00", b"@\x00\x00\x00", b"l\x00\x00\x00", b"|\x00\x00\x00"):
+        return BMP
+    if head.startswith((b"II*\x00", b"MM\x00*")):
+        return TIFF
+    if head.startswith(b"%PDF"):
+        return PDF
     # EDF/EDF+ version field: "0" followed by seven spaces.
     if head.startswith(b"0       ") and len(head) >= 256:
         return EDF
@@ -59,10 +72,6 @@ def describe_other(head: bytes) -> str | None:
     for magic, phrase in _OTHER_MAGIC:
         if head.startswith(magic):
             return phrase
-    if head[4:12] in (b"ftypheic", b"ftypheix", b"ftypmif1"):
-        return "a HEIC photo"
-    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
-        return "a WebP image"
     return None
 
 

@@ -79,7 +79,8 @@ def read_header(path: Path, *, shown: str) -> WfdbHeader:
     if declared is not None and available is not None and declared > 2 * available + 16:
         raise InvalidSignalError(
             f"The WFDB header {shown} declares {declared:,} samples per signal, but its data file holds "
-            f"only about {available:,}: the header is damaged or belongs to another record."
+            f"only about {available:,}: the data file is truncated, or the header is damaged or "
+            "belongs to another record."
         )
     return WfdbHeader(record_name, data_files, fs, n_sig, declared, available)
 

@@ -1,0 +1,130 @@
+"""Is a digitised trace a heartbeat recording? Physiological checks before any beat is labelled.
+
+A picture is labelled only on positive evidence. The picture-level evidence (an ECG grid, thin
+traces in rows) is found by ``ml.io.image``; this module checks the signal read from it:
+QRS-like complexes (narrow, steep, not flat-topped), a plausible rhythm (RR 0.25-2.5 s), beats
+that resemble each other, and, when the paper grid calibrates it, an amplitude in millivolts
+that a heart produces. Sine, square and sawtooth waves, random walks (stock charts, EEG) and
+noise each fail at least one of these.
+"""
+
+import numpy as np
+from scipy import signal as sps
+
+RR_RANGE_S = (0.25, 2.5)
+MAX_QRS_HALF_WIDTH_S = 0.12  # width at half the complex's height (a wide PVC is ~0.10 s)
+BROAD_QRS_S = 0.08  # broad "QRS" with even larger waves between them: a wandering line, not an ECG
+MAX_FLAT_TOP_S = 0.04  # a printed R peak is pointed; a square pulse is flat for its whole width
+MIN_SPIKINESS = 4.0  # steepest QRS slope / median slope of the whole trace
+MIN_TEMPLATE_CORR = 0.5
+MIN_BETWEEN_BEATS = 0.06  # P and T waves: the trace between QRS complexes is never a ruled line
+QRS_MV_RANGE = (0.1, 8.0)
+MIN_BEATS = 3
+SLOW_BEAT = 0.35  # a "beat" this much less steep than the others is a T wave counted as a beat
+
+NOT_ECG = "this picture does not look like an ECG"
+
+
+def ecg_evidence(x, fs, *, calibrated: bool) -> tuple[str | None, dict]:
+    """Return (reason the trace is not a heartbeat recording or None, measured features)."""
+    from ml.detect import detect_r_peaks
+
+    x = np.asarray(x, dtype=np.float64)
+    feats = {}
+    peaks = np.asarray(detect_r_peaks(x, fs), dtype=np.int64)
+    feats["beats"] = int(peaks.size)
+    if peaks.size < MIN_BEATS:
+        return (f"{NOT_ECG}: fewer than {MIN_BEATS} heartbeats were found in the trace", feats)
+    rr = np.diff(peaks) / fs
+    med_rr = float(np.median(rr))
+    feats["median_rr_s"] = round(med_rr, 3)
+    in_range = np.mean((rr >= 0.2) & (rr <= 3.0))
+    if not (RR_RANGE_S[0] <= med_rr <= RR_RANGE_S[1]) or in_range < 0.8:
+        return (f"{NOT_ECG}: its waves repeat every {med_rr:.2f} s, outside the range of a heart "
+                f"rhythm ({RR_RANGE_S[0]}-{RR_RANGE_S[1]} s between beats)", feats)
+
+    sos = sps.butter(2, [0.5, 40.0 if fs > 90 else 0.45 * fs], btype="band", fs=fs, output="sos")
+    f = sps.sosfiltfilt(sos, x)
+    widths, flats, amps, slopes = [], [], [], []
+    slope = np.abs(np.gradient(f)) * fs
+    w_qrs = max(2, int(0.08 * fs))
+    w_base = max(4, int(0.4 * fs))
+    for p in peaks:
+        a, b = max(0, p - w_qrs), min(f.size, p + w_qrs + 1)
+        base = float(np.median(f[max(0, p - w_base): p + w_base]))
+        seg = f[a:b] - base
+        q = a + int(np.argmax(np.abs(seg)))
+        amp = f[q] - base
+        if amp == 0:
+            continue
+        above = (f - base) / amp
+        lo = q
+        while lo > 0 and above[lo - 1] >= 0.5 and q - lo < fs:
+            lo -= 1
+        hi = q
+        while hi < f.size - 1 and above[hi + 1] >= 0.5 and hi - q < fs:
+            hi += 1
+        widths.append((hi - lo + 1) / fs)
+        flats.append(np.sum(above[lo:hi + 1] >= 0.9) / fs)
+        lo_a, hi_a = max(0, p - int(0.1 * fs)), min(f.size, p + int(0.1 * fs) + 1)
+        amps.append(float(np.ptp(f[lo_a:hi_a])))
+        slopes.append(float(slope[a:b].max()))
+    if not widths:
+        return (f"{NOT_ECG}: no QRS complexes were found", feats)
+    # Tall T waves counted as beats: every other "beat" is a slow wave (the rate reads double).
+    sl = np.asarray(slopes)
+    if sl.size >= 6:
+        even, odd = np.median(sl[0::2]), np.median(sl[1::2])
+        feats["alternating_slope"] = round(float(min(even, odd) / max(even, odd, 1e-9)), 2)
+        if feats["alternating_slope"] < SLOW_BEAT:
+            return ("every other beat found is a slow wave, not a QRS complex (tall T waves counted "
+                    "as beats), so the heart rate would read double", feats)
+    feats["qrs_half_width_s"] = round(float(np.median(widths)), 3)
+    feats["flat_top_s"] = round(float(np.median(flats)), 3)
+    feats["spikiness"] = round(float(np.median(slopes) / max(np.median(slope), 1e-9)), 2)
+    feats["qrs_mV"] = round(float(np.median(amps)), 3)
+    if feats["qrs_half_width_s"] > MAX_QRS_HALF_WIDTH_S:
+        return (f"{NOT_ECG}: its waves are too broad and smooth for heartbeats (it looks like a "
+                "chart or a periodic wave, not an ECG)", feats)
+    if feats["flat_top_s"] > MAX_FLAT_TOP_S:
+        return (f"{NOT_ECG}: its peaks are flat-topped pulses, not QRS complexes (it looks like a "
+                "square wave or a chart)", feats)
+    if feats["spikiness"] < MIN_SPIKINESS:
+        return (f"{NOT_ECG}: it has no sharp QRS complexes standing out from the rest of the "
+                "trace (it looks like a chart, a wave or noise)", feats)
+    feats["between_beats"] = round(_between_beats(f, fs, peaks) / max(feats["qrs_mV"], 1e-9), 3)
+    if feats["between_beats"] < MIN_BETWEEN_BEATS:
+        return (f"{NOT_ECG}: the trace is perfectly flat between its spikes, with no P or T waves "
+                "(it looks like a pulse train or a drawing, not an ECG)", feats)
+    if feats["between_beats"] >= 0.9 and feats["qrs_half_width_s"] >= BROAD_QRS_S:
+        return (f"{NOT_ECG}: its largest waves are broad and lie between the peaks (it looks like a "
+                "chart, a random line or another signal)", feats)
+    feats["template_corr"] = round(_template_corr(f, fs, peaks), 3)
+    if feats["template_corr"] < MIN_TEMPLATE_CORR:
+        return (f"{NOT_ECG}: its peaks do not repeat like heartbeats (it looks like a chart, noise "
+                "or another signal)", feats)
+    if calibrated and not (QRS_MV_RANGE[0] <= feats["qrs_mV"] <= QRS_MV_RANGE[1]):
+        return (f"the QRS complexes measure {feats['qrs_mV']:.2f} mV on the paper grid, outside "
+                f"what a heart produces ({QRS_MV_RANGE[0]}-{QRS_MV_RANGE[1]} mV); check that "
+                "the whole ECG is in the picture and in focus", feats)
+    return None, feats
+
+
+def _between_beats(f, fs, peaks) -> float:
+    """Return the median peak-to-peak size of the trace between QRS complexes (P and T waves)."""
+    gap = int(0.1 * fs)
+    sizes = [np.ptp(f[a + gap: b - gap]) for a, b in zip(peaks[:-1], peaks[1:]) if b - a > 3 * gap]
+    return float(np.median(sizes)) if sizes else 0.0
+
+
+def _template_corr(f, fs, peaks) -> float:
+    half = int(0.2 * fs)
+    keep = peaks[(peaks >= half) & (peaks + half < f.size)]
+    if keep.size < 2:
+        return 1.0
+    segs = np.stack([f[p - half: p + half] for p in keep])
+    segs = segs - segs.mean(axis=1, keepdims=True)
+    tmpl = np.median(segs, axis=0)
+    num = segs @ tmpl
+    den = np.linalg.norm(segs, axis=1) * max(np.linalg.norm(tmpl), 1e-12)
+    return float(np.median(num / np.maximum(den, 1e-12)))
