@@ -217,11 +217,9 @@ def care_link_request(*, doctor, patient_email):
             link = CareLink.objects.create(patient=patient, doctor=doctor, requested_by=doctor)
     except IntegrityError:
         return None
-    _send_notification(
-        template_prefix="accounts/email/care_link_requested",
-        to=patient.email,
-        context={"patient": patient, "doctor": doctor, "care_team_url": reverse("accounts:care_team")},
-    )
+    from notifications.services import care_link_requested_notify
+
+    care_link_requested_notify(link=link)
     return link
 
 

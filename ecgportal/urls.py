@@ -7,7 +7,7 @@ from ecgportal import views
 api_v1 = [
     path("", include("predictions.api.urls")),
     path("", include("articles.api.urls")),
-    path("", include("ecgportal.usage.api.urls")),
+    path("", include("usage.api.urls")),
     path("", include("accounts.api.urls")),
 ]
 
@@ -21,8 +21,9 @@ urlpatterns = [
     path("profile/", include("accounts.urls")),
     path("records/", include("predictions.urls")),
     path("my-data/", include("exports.urls")),
+    path("notifications/", include("notifications.urls")),
     path("articles/", include("articles.urls")),
-    path("staff/metrics/", include("ecgportal.usage.urls")),
+    path("staff/metrics/", include("usage.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

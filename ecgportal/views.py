@@ -4,6 +4,8 @@ from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 
+from predictions import selectors as predictions_selectors
+
 
 def home(request):
     if request.user.is_authenticated:
@@ -26,9 +28,11 @@ def privacy(request):
 @login_required
 def dashboard(request):
     """Return the signed-in user's hub; each app contributes a panel through its selectors."""
-    from predictions.views import dashboard_context
-
-    return render(request, "pages/dashboard.html", dashboard_context(request.user))
+    user = request.user
+    context = {"predictions_panel": predictions_selectors.dashboard_summary(user=user)}
+    if user.is_verified_doctor:
+        context["predictions_cases"] = predictions_selectors.doctor_case_list(doctor=user)[:5]
+    return render(request, "pages/dashboard.html", context)
 
 
 def page_not_found(request, exception):

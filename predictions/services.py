@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
+from notifications.services import prediction_finished_notify
 from predictions.errors import UploadError
 from predictions.models import BeatCount, ECGRecord, Prediction, PredictionImage, Review
 from predictions.tasks import analyse_prediction as analyse_prediction_task
@@ -258,6 +259,7 @@ def prediction_complete(*, prediction_id, result, duration_ms=None):
         except BaseException:
             _delete_files([img.file.name for img in images if img.file] + [prediction.signal.name] * bool(prediction.signal))
             raise
+        transaction.on_commit(lambda: prediction_finished_notify(prediction_id=prediction.pk), robust=True)
     return prediction
 
 
@@ -277,6 +279,7 @@ def prediction_mark_inconclusive(*, prediction_id, reason, code="inconclusive", 
             summary=_summary(data) if data else {},
             duration_ms=duration_ms,
         )
+        transaction.on_commit(lambda: prediction_finished_notify(prediction_id=prediction.pk), robust=True)
     return prediction
 
 

@@ -27,14 +27,6 @@ from predictions.throttles import page_upload_wait
 HISTORY_PAGE_SIZE = 10
 
 
-def dashboard_context(user):
-    """Return the dashboard panel's context for ``user``: recent results, counts, doctors' cases."""
-    context = {"predictions_panel": selectors.dashboard_summary(user=user)}
-    if getattr(user, "is_verified_doctor", False):
-        context["predictions_cases"] = selectors.doctor_case_list(doctor=user)[:5]
-    return context
-
-
 Action = AuditEvent.Action
 
 

@@ -41,7 +41,7 @@ INSTALLED_APPS = [
     "accounts",
     "predictions",
     "articles",
-    "ecgportal.usage",
+    "usage",
     "audit",
     "exports",
     "notifications",
@@ -59,7 +59,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "ecgportal.usage.middleware.ActivityMiddleware",
+    "usage.middleware.ActivityMiddleware",
 ]
 
 ROOT_URLCONF = "ecgportal.urls"
@@ -77,6 +77,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "ecgportal.context_processors.portal",
+                "notifications.context_processors.unread_notifications",
             ],
         },
     },

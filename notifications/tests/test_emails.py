@@ -84,3 +84,29 @@ def test_a_review_through_the_api_tells_the_patient_too(patient, doctor, django_
         response = api.post(reverse("predictions-api:record-reviews", kwargs={"uuid": record.uuid}), {"verdict": "agree"}, format="json")
     assert response.status_code == 201
     assert [m.subject for m in mail.outbox if patient.email in m.to] == ["[ECG Portal] A doctor reviewed your ECG result"]
+
+
+def test_the_owner_is_told_when_a_slow_analysis_finishes(client, mailbox, patient, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from notifications.models import EmailOptOut, Notification
+    from predictions import services as prediction_services
+    from predictions.tests.factories import PredictionFactory
+
+    record = ECGRecordFactory(owner=patient, original_filename="night.edf")
+    prediction = PredictionFactory(record=record, created_at=timezone.now() - timedelta(minutes=5))
+    with django_capture_on_commit_callbacks(execute=True):
+        prediction_services.prediction_start(prediction_id=prediction.pk, task_id="t1")
+        prediction_services.prediction_mark_inconclusive(prediction_id=prediction.pk, reason="Too noisy to read.")
+    message = mailbox.last_to(patient.email)
+    assert "could not be analysed" in message["Subject"]
+    assert "night.edf could not be read as a usable ECG: Too noisy to read." in body_of(message)
+    assert Notification.objects.get(recipient=patient).kind == "analysis_finished"
+    client.force_login(patient)
+    assert client.get(link_in(message, "/records/").split("127.0.0.1:8000", 1)[1]).status_code == 200
+    client.logout()
+    # The unsubscribe link at the foot of the email works without signing in.
+    assert client.post(link_in(message, "/unsubscribe/").split("127.0.0.1:8000", 1)[1]).status_code == 200
+    assert EmailOptOut.objects.filter(user=patient, kind="analysis_finished").exists()

@@ -1,6 +1,0 @@
-from django.urls import path
-
-from ecgportal.usage.api.views import UsageMetricsView
-
-app_name = "usage-api"
-urlpatterns = [path("usage/metrics/", UsageMetricsView.as_view(), name="metrics")]
