@@ -334,7 +334,7 @@ def test_a_pool_child_killed_mid_task_hands_the_message_back(e2e_env, shared, pa
         assert prediction.status == "done", proc.log()[-3000:]
         assert prediction.attempts == 2
         assert "WorkerLostError" in proc.log() or "SIGKILL" in proc.log()
-        assert "Timed out waiting for UP message" not in proc.log()
+        assert "Timed out waiting for UP message" not in proc.run_log()
     finally:
         proc.stop()
         purge_queue(e2e_env["redis_url"], proc.queue)

@@ -63,6 +63,7 @@ class WorkerProcess:
             "--without-heartbeat",
         ]
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        self._offset = offset
         self.process = subprocess.Popen(
             command, cwd=REPO, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -78,6 +79,10 @@ class WorkerProcess:
 
     def log(self):
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def run_log(self):
+        """Return what this worker wrote to its log (the file may hold earlier runs)."""
+        return self.log()[getattr(self, "_offset", 0):]
 
     def child_pids(self):
         """Return the pids of the pool's child processes."""
