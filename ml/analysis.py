@@ -6,7 +6,7 @@
 confident label to something that is not a usable ECG.
 """
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from ml.errors import (
 )
 
 DISCLAIMER = "This is an automated screening result, not a diagnosis."
-LOW_CONFIDENCE = 0.6  # a beat whose top probability is below this is flagged
+LOW_CONFIDENCE = 0.77  # calibrated top probability below this: unsure (ml/MODEL_CARD.md, section 5)
 # A small, not-wide image is in the single-beat plot format (e.g. 192x128) even when its trace has
 # several peaks (ventricular flutter/fibrillation waves): no rhythm strip fits in it legibly.
 PLOT_MAX_SIZE = (400, 300)
@@ -76,15 +76,44 @@ class AnalysisResult:
     confidence: float | None = None
     low_confidence_beats: int = 0
     quality: dict | None = None
+    rhythm: dict | None = None  # ml.rhythm verdict: {"label", "probability", "episodes", ...}
     model_version: str | None = None
     trace: dict | None = None
     notes: list = field(default_factory=list)
     representatives: list = field(default_factory=list)
+    # The whole filtered signal at ``fs`` (float32, mV): the page's trace viewer draws from it.
+    signal: object = field(default=None, repr=False)
 
     def to_dict(self):
-        data = asdict(self)
+        data = asdict(replace(self, signal=None, representatives=[]))
+        data.pop("signal")
         data["representatives"] = [r.to_dict() for r in self.representatives]
         return data
+
+
+def _rhythm(cleaned, fs, r_peaks, q):
+    """Return the rhythm verdict (``ml.rhythm``); a strip the quality gate rejects as noise is
+    ``noisy``; a flat line or too few beats has none."""
+    from ml import rhythm
+
+    if q.verdict == "unusable":
+        noise = "flat_fraction" in q.metrics and q.metrics["flat_fraction"] <= 0.5
+        return rhythm.noisy_verdict("; ".join(q.reasons)) if noise else None
+    return rhythm.analyse_rhythm(cleaned, fs, r_peaks, quality_metrics=q.metrics)
+
+
+def _af_conducted_as_normal(labels_idx, cleaned, fs, r_peaks, verdict, notes):
+    """Return ``labels_idx`` with premature-atrial calls of normal shape inside AF set to normal:
+    in atrial fibrillation every beat comes irregularly, so an early beat is not premature."""
+    from ml import rhythm
+
+    a = classes.CODES.index("A")
+    mask = (labels_idx == a) & rhythm.normal_shaped_in_af(cleaned, fs, r_peaks, verdict)
+    if mask.any():
+        labels_idx = np.where(mask, classes.CODES.index("N"), labels_idx)
+        notes.append(f"{int(mask.sum())} irregular beat(s) of normal shape inside atrial "
+                     "fibrillation are counted as normal beats, not premature atrial contractions.")
+    return labels_idx
 
 
 def _inconclusive(reason, **known):
@@ -101,13 +130,23 @@ def _trace(x, fs):
             "values": values.tolist()}
 
 
+# Beat-to-beat intervals outside these bounds (above 250 or below 20 bpm) are detection artefacts
+# (a missed or a doubled beat), not heart rates: they are left out of the figures.
+RR_PLAUSIBLE_S = (0.24, 3.0)
+
+
 def _heart_rate(r_peaks, fs):
+    """Return the heart rate over plausible beat-to-beat intervals: mean, median, and the range
+    ``low``-``high`` holding 90 % of beats (5th-95th percentile); ``min``/``max`` are the extremes."""
     rr = np.diff(r_peaks) / fs
+    rr = rr[(rr >= RR_PLAUSIBLE_S[0]) & (rr <= RR_PLAUSIBLE_S[1])]
     if len(rr) == 0:
         return None
     inst = 60.0 / rr
-    return {"mean": round(float(60.0 / rr.mean()), 1), "min": round(float(inst.min()), 1),
-            "max": round(float(inst.max()), 1)}
+    low, high = np.percentile(inst, [5, 95])
+    return {"mean": round(float(60.0 / rr.mean()), 1), "median": round(float(np.median(inst)), 1),
+            "low": round(float(low), 1), "high": round(float(high), 1),
+            "min": round(float(inst.min()), 1), "max": round(float(inst.max()), 1)}
 
 
 def _phrase(code, n):
@@ -134,10 +173,11 @@ def rhythm_summary(counts, heart_rate, *, single_beat=False):
         base = "Mixed beat types"
     text = base
     if heart_rate:
-        text += f" at a mean heart rate of {heart_rate['mean']:.0f} bpm"
-        if heart_rate["mean"] < 60:
+        bpm = round(heart_rate["mean"])  # judge the figure the reader sees: "60 bpm" is not slow
+        text += f" at a mean heart rate of {bpm} bpm"
+        if bpm < 60:
             text += " (slow, below 60 bpm)"
-        elif heart_rate["mean"] > 100:
+        elif bpm > 100:
             text += " (fast, above 100 bpm)"
     if others:
         text += ", with " + ", ".join(_phrase(c, n) for c, n in others)
@@ -209,7 +249,7 @@ def _ungridded_strip(rec):
 
 
 def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
-            image_classifier=None, n_representatives=len(classes.CODES)):
+            image_classifier=None, n_representatives=len(classes.CODES), progress=None):
     """Return the :class:`AnalysisResult` for the ECG in ``source`` (path or numpy array).
 
     ``classifier`` is an object with ``predict(images, context) -> (n, 8) probabilities`` and a
@@ -220,9 +260,13 @@ def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
     from ``ml.preprocess.image_beat_features`` of the digitised trace.
     Raise an :class:`ECGInputError` subclass for a file that cannot be read at all (empty,
     unsupported format, incomplete WFDB record, no usable sampling rate).
+    ``progress``, when given, is called with each stage's name as it starts (the result page
+    shows them).
     """
     from ml.io import load
 
+    step = progress or (lambda stage: None)  # told "reading", "finding_beats", "classifying"
+    step("reading")
     try:
         rec = load(source, fs=fs, lead=lead, filename=filename)
     except _RAISED:
@@ -240,8 +284,10 @@ def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
                      "a rhythm strip.")
     known = {"fs": float(rec.fs), "duration_s": round(len(x) / rec.fs, 3), "lead": rec.lead,
              "kind": kind, "notes": notes}
+    step("finding_beats")
     cleaned = preprocess.clean(x, rec.fs)
     known["trace"] = _trace(cleaned, rec.fs)
+    known["signal"] = cleaned.astype(np.float32)
     single_beat = kind == "image-beat"
 
     from ml.quality import assess
@@ -258,6 +304,8 @@ def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
         r_peaks = np.asarray(detect_r_peaks(x, rec.fs), dtype=np.int64)
     q = assess(x, rec.fs, r_peaks, kind=kind)
     known["quality"] = q.to_dict()
+    if not single_beat:
+        known["rhythm"] = _rhythm(cleaned, rec.fs, r_peaks, q)
     if q.verdict == "unusable":
         reasons = "; ".join(q.reasons) or "the signal quality is too low"
         return _inconclusive(f"The recording is not usable for beat analysis: {reasons}",
@@ -268,10 +316,15 @@ def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
             "to classify beats with their rhythm. Upload a longer recording."
         ))
         return _inconclusive(msg, r_peaks=r_peaks.tolist(), **known)
+    if (known.get("rhythm") or {}).get("label") == "noisy":
+        return _inconclusive("The recording is too noisy to read its rhythm or label its beats. "
+                             "Record again sitting still, with good contact.",
+                             r_peaks=r_peaks.tolist(), **known)
     if q.verdict == "poor":
         known["notes"].append("Signal quality is poor: " + "; ".join(q.reasons)
                               + " Treat the labels with extra caution.")
 
+    step("classifying")
     if single_beat:
         if image_classifier is None:
             from ml.store import get_image_classifier
@@ -290,6 +343,9 @@ def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
         images, context = feats.images, feats.context
     probs = _as_eight_classes(classifier.predict(images, context), classifier)
     labels_idx = probs.argmax(axis=1)
+    if known.get("rhythm"):
+        labels_idx = _af_conducted_as_normal(labels_idx, cleaned, rec.fs, r_peaks,
+                                             known["rhythm"], known["notes"])
     top = probs.max(axis=1)
     codes = [classes.CODES[i] for i in labels_idx]
     counts = {c: int(n) for c, n in zip(classes.CODES, np.bincount(labels_idx,

@@ -9,6 +9,11 @@ compressed arrays; the protocols then select and label beats from that cache:
   beats of one patient land on both sides);
 * ``inter-patient``: de Chazal et al. 2004 DS1 (train) / DS2 (test), AAMI classes N, S, V, F;
   paced records are excluded, as in the AAMI recommendation.
+
+The MIT-BIH Supraventricular Arrhythmia Database (SVDB: 128 Hz, other patients, many S beats) goes
+through exactly the same path (``beat_features`` resamples every rate to ``MODEL_FS``); its record
+numbers (800-894) do not collide with MIT-BIH's (100-234), so one ``record`` array keeps every
+patient apart. :func:`grouped_folds` splits DS1 + SVDB into folds of whole records.
 """
 
 import hashlib
@@ -40,6 +45,10 @@ AAMI_MAP = {
     **dict.fromkeys("VE", "V"),
     "F": "F",
 }  # Q (/, f, Q) is left out: paced records are excluded from DS1/DS2
+# SVDB's supraventricular premature beats are annotated ``S``; the 8-class models call them ``A``
+# (premature atrial contraction), the class they share with MIT-BIH's atrial premature beats.
+EIGHT_CLASS_MAP = {**{s: s for s in classes.SYMBOLS}, "S": "A"}
+SVDB_FIRST_RECORD = 800  # SVDB record numbers start here; MIT-BIH's end at 234
 CACHE_VERSION = "v1"
 DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent / ".cache"
 
@@ -89,13 +98,22 @@ def _cache_key(records):
     return h[:12]
 
 
+def database_records(data_dir):
+    """Return the record numbers listed in ``data_dir/RECORDS`` (every record of a database)."""
+    return tuple(int(r) for r in (Path(data_dir) / "RECORDS").read_text().split())
+
+
 def load_all_beats(data_dir, *, records=ALL_RECORDS, cache_dir=DEFAULT_CACHE_DIR, progress=True):
     """Return a dict of arrays (images float16, context, symbol, record, sample) for ``records``.
 
     Built once from the WFDB files and cached under ``cache_dir`` (not part of the repository).
+    ``records=None`` reads every record listed in the folder's ``RECORDS`` file (SVDB).
     """
+    if records is None:
+        records = database_records(data_dir)
     cache_dir = Path(cache_dir)
-    cache = cache_dir / f"mitdb_beats_{_cache_key(tuple(records))}.npz"
+    prefix = "mitdb" if tuple(records) == ALL_RECORDS or min(records) < SVDB_FIRST_RECORD else "svdb"
+    cache = cache_dir / f"{prefix}_beats_{_cache_key(tuple(records))}.npz"
     if cache.exists():
         with np.load(cache) as z:
             return {k: z[k] for k in z.files}
@@ -120,6 +138,70 @@ def load_all_beats(data_dir, *, records=ALL_RECORDS, cache_dir=DEFAULT_CACHE_DIR
     return arrays
 
 
+NOISE_SNR_DB = (6.0, 24.0)
+
+
+def load_noisy_beats(data_dir, noise_dir, *, records=ALL_RECORDS, seed=0, snr_db=NOISE_SNR_DB,
+                     cache_dir=DEFAULT_CACHE_DIR, progress=False):
+    """Return the arrays of :func:`load_all_beats` for the same beats after adding real noise.
+
+    Each record gets a random mix of the Noise Stress Test Database's baseline wander (``bw``)
+    and muscle artefact (``ma``) records, from a random offset, resampled to the record's rate,
+    scaled to a random SNR in ``snr_db`` (dB, against the band-passed signal's power), and goes
+    through the same ``beat_features`` with the reference R peaks. Beats and their order are those
+    of :func:`load_all_beats`, so the two can be mixed beat by beat (:func:`mix_noisy`).
+    """
+    import wfdb
+
+    if records is None:
+        records = database_records(data_dir)
+    cache_dir = Path(cache_dir)
+    prefix = "svdb" if min(records) >= SVDB_FIRST_RECORD else "mitdb"
+    key = _cache_key(tuple(records) + ("noise", seed, tuple(snr_db)))
+    cache = cache_dir / f"{prefix}_noisy_beats_{key}.npz"
+    if cache.exists():
+        with np.load(cache) as z:
+            return {k: z[k] for k in z.files}
+    noise = {name: wfdb.rdrecord(str(Path(noise_dir) / name)) for name in ("bw", "ma")}
+    rng = np.random.default_rng(seed)
+    parts = {"images": [], "context": [], "symbol": [], "record": [], "sample": []}
+    for rec in records:
+        x, fs, samples, symbols = read_record(data_dir, rec)
+        ch = int(rng.integers(2))
+        mix = sum(rng.random() * noise[n].p_signal[:, ch] for n in ("bw", "ma"))
+        mix = preprocess.resample(mix, float(noise["bw"].fs), fs)
+        mix = np.resize(np.roll(mix, -int(rng.integers(len(mix)))), len(x))
+        snr = rng.uniform(*snr_db)
+        gain = np.sqrt(np.var(preprocess.clean(x, fs)) / (np.var(mix) * 10 ** (snr / 10)))
+        feats = preprocess.beat_features(x + gain * mix, fs, samples)
+        parts["images"].append(feats.images.astype(np.float16))
+        parts["context"].append(feats.context)
+        parts["symbol"].append(symbols.astype("<U1"))
+        parts["record"].append(np.full(len(symbols), rec, dtype=np.int16))
+        parts["sample"].append(feats.r_peaks)
+    arrays = {k: np.concatenate(v) for k, v in parts.items()}
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(".tmp.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(cache)
+    return arrays
+
+
+def mix_noisy(clean, noisy, fraction, seed):
+    """Return ``clean`` with a random ``fraction`` of its beats' images taken from ``noisy``."""
+    if not (len(clean["symbol"]) == len(noisy["symbol"])
+            and (clean["sample"] == noisy["sample"]).all()):
+        raise ValueError("clean and noisy arrays must hold the same beats")
+    pick = np.random.default_rng(seed).random(len(clean["symbol"])) < fraction
+    return {**clean, "images": np.where(pick[:, None, None, None], noisy["images"],
+                                        clean["images"])}
+
+
+def combine(*arrays):
+    """Return the beat arrays of several databases as one (record numbers stay distinct)."""
+    return {k: np.concatenate([a[k] for a in arrays]) for k in arrays[0]}
+
+
 def _to_beatset(arrays, mask, labels, class_names):
     index = {c: i for i, c in enumerate(class_names)}
     return BeatSet(
@@ -131,10 +213,26 @@ def _to_beatset(arrays, mask, labels, class_names):
     )
 
 
-def eight_class_beats(arrays):
-    """Return the beats of the 8 model classes (labels in ``ml.classes`` order)."""
-    mask = np.isin(arrays["symbol"], list(classes.SYMBOLS))
-    return _to_beatset(arrays, mask, arrays["symbol"][mask], classes.SYMBOLS)
+def eight_class_beats(arrays, records=None):
+    """Return the beats of the 8 model classes (labels in ``ml.classes`` order) of ``records``
+    (all when ``None``); SVDB's ``S`` beats are labelled ``A`` (``EIGHT_CLASS_MAP``)."""
+    mask = np.isin(arrays["symbol"], list(EIGHT_CLASS_MAP))
+    if records is not None:
+        mask &= np.isin(arrays["record"], list(records))
+    labels = [EIGHT_CLASS_MAP[s] for s in arrays["symbol"][mask]]
+    return _to_beatset(arrays, mask, labels, classes.SYMBOLS)
+
+
+def grouped_folds(arrays, records, n_folds=4):
+    """Return ``n_folds`` tuples of whole records: records sorted by their number of AAMI S beats
+    (then V beats), dealt round-robin, so every fold holds patients with atrial ectopy. Depends on
+    the reference labels only, never on a model's results."""
+    sym, rec = arrays["symbol"], arrays["record"]
+    s_beats = np.isin(sym, [k for k, v in AAMI_MAP.items() if v == "S"])
+    v_beats = np.isin(sym, [k for k, v in AAMI_MAP.items() if v == "V"])
+    order = sorted(records, key=lambda r: (-int(s_beats[rec == r].sum()),
+                                           -int(v_beats[rec == r].sum()), r))
+    return tuple(tuple(sorted(order[i::n_folds])) for i in range(n_folds))
 
 
 def aami_beats(arrays, records):

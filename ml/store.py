@@ -66,10 +66,13 @@ class Classifier:
     ``codes`` are the class codes of the output columns, in order.
     """
 
-    def __init__(self, model, *, version, codes=None):
+    def __init__(self, model, *, version, codes=None, temperature=1.0):
         self.model = model
         self.version = version
         self.codes = tuple(codes) if codes is not None else None
+        # Fitted on beats of patients the model never saw (ml/MODEL_CARD.md, Calibration):
+        # probabilities are softmax(log p / T), so a confidence means what it says.
+        self.temperature = float(temperature)
         self._fn = None
 
     @property
@@ -105,7 +108,12 @@ class Classifier:
         fn = self._compiled()
         out = [fn(images[i:i + BATCH], context[i:i + BATCH]).numpy()
                for i in range(0, len(images), BATCH)]
-        return np.concatenate(out)
+        probs = np.concatenate(out)
+        if self.temperature != 1.0:
+            logp = np.log(np.clip(probs, 1e-12, 1.0)) / self.temperature
+            probs = np.exp(logp - logp.max(axis=1, keepdims=True))
+            probs /= probs.sum(axis=1, keepdims=True)
+        return probs
 
 
 def load_classifier(path=MODEL_PATH, *, loader=keras_loader, verify=True, codes=None):
@@ -127,7 +135,18 @@ def load_classifier(path=MODEL_PATH, *, loader=keras_loader, verify=True, codes=
         model = loader(path)
     except Exception as exc:  # a file that passes the checksum but Keras cannot read
         raise ModelFileError(f"The model file {path} could not be loaded: {exc}") from exc
-    return Classifier(model, version=digest[:12], codes=codes)
+    return Classifier(model, version=digest[:12], codes=codes, temperature=_temperature(path))
+
+
+def _temperature(model_path):
+    """Return the calibration temperature recorded in ``<name>.json`` beside the model (1: none)."""
+    import json
+
+    try:
+        return float(json.loads(Path(model_path).with_suffix(".json").read_text())
+                     .get("temperature") or 1.0)
+    except (OSError, ValueError, AttributeError):
+        return 1.0
 
 
 _lock = threading.Lock()

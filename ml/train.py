@@ -1,11 +1,30 @@
 """Train the beat classifier for one evaluation protocol.
 
-    python -m ml.train --data ../shared/data/mitdb --protocol serve --epochs 20 --seed 1 --out runs/serve
+    python -m ml.train --data ../shared/data/mitdb --protocol serve --epochs 6 --seed 1 --out .cache/runs/serve
 
-Protocols (see ``ml.dataset``): ``intra-patient`` (8 classes, stratified 80/20 beat split),
-``inter-patient`` (DS1 -> DS2, AAMI N/S/V/F) and ``serve`` (the shipped model: 8 classes, trained
-on the intra-patient training split, so the intra-patient test beats stay unseen and its figures
-are measured on them). Validation for checkpointing is 10 % of the training side, never the test.
+Every protocol but the leaky comparison keeps whole patients apart (``ml.dataset``; SVDB is read
+from ``--svdb``, default ``svdb`` beside ``--data``):
+
+* ``grouped-cv``: the selection protocol. 4 folds of whole DS1 + SVDB records; each fold's
+  model trains on the other 3 for fixed epochs; pooled out-of-fold AAMI figures; score = mean of
+  S and V F1. Designs are chosen here (and the calibration temperature is fitted on its
+  out-of-fold probabilities, ``ml.calibrate``). ``--train-on mitdb`` scores the design without
+  SVDB in training on the same held-out records. DS2 is never touched.
+* ``ds1-svdb-to-ds2``: train DS1 + all SVDB, test DS2 (AAMI; the headline, a test only);
+  ``--install-inter`` keeps it as ``ml/models/ecg_cnn_ds1_aami.keras``.
+* ``mitdb-to-svdb``: the served 8-class recipe trained on all MIT-BIH, tested on all SVDB
+  (leave-one-database-out).
+* ``svdb-half``: the served recipe on all MIT-BIH + half of the SVDB patients, tested on the
+  other half (31 records neither this model nor any earlier served model saw): served classes
+  and training mix on new patients; the calibration temperature is fitted on its held-out beats.
+* ``serve``: the shipped model, 8 classes, trained on every MIT-BIH and SVDB patient for fixed
+  epochs (no test figure of its own: its recipe is measured by the protocols above); installed
+  as ``ml/models/ecg_cnn.keras`` with ``.sha256`` and ``.json`` (unless ``--no-install``).
+* ``intra-patient`` (8 classes, stratified 80/20 beat split: leaky, for comparison with the
+  literature), ``inter-patient`` (DS1 -> DS2) and ``ds1-cv`` (4 folds inside DS1): the earlier
+  protocols, kept for the experiment log.
+
+One :class:`TrainConfig` carries a run's settings (``train(config)``).
 
 ``image-beats`` trains the separate single-beat-image model (``ml.image_dataset``: 6 classes,
 unique images split 70/15/15, checkpoint on the 15 % validation images) from the image folders:
@@ -31,14 +50,14 @@ one is kept as ``ml/models/ecg_cnn_ds1_aami.keras`` with ``--install-inter``.
 Model selection for the inter-patient protocol never looks at DS2: ``--protocol ds1-cv`` scores a
 design by record-wise 4-fold cross-validation inside DS1 (see :func:`ds1_cross_validation`).
 
-Writes to ``--out``: ``best.keras`` (lowest validation loss), ``history.json``, ``metrics.json``
-(validation and test figures of the best checkpoint), ``curves.png`` and ``confusion.png``. ``--protocol serve``
-also installs the model as ``ml/models/ecg_cnn.keras`` with its ``.sha256`` (unless
-``--no-install``).
+Writes to ``--out``: ``best.keras`` (lowest validation loss, or the last epoch of a fixed-epoch
+protocol), ``history.json``, ``metrics.json`` (validation and test figures), ``test_probs.npz``
+(held-out probabilities), ``curves.png`` and ``confusion.png``.
 """
 
 import argparse
 import json
+from dataclasses import dataclass
 import os
 import sys
 import time
@@ -88,8 +107,13 @@ def install_model(src, *, protocol, seed, epochs, metrics_path):
         "model_fs_hz": preprocess.MODEL_FS,
         "image_shape": list(preprocess.IMAGE_SHAPE),
         "context": list(preprocess.CONTEXT_NAMES),
-        "test_metrics": json.loads(Path(metrics_path).read_text())["test"],
     }
+    facts = json.loads(Path(metrics_path).read_text())
+    meta.update({k: facts[k] for k in ("n_train", "loss", "weight_power", "normal_fraction",
+                                       "rhythm_weight", "params") if k in facts})
+    # Only where the run held beats out (intra-patient-style serve ensembles of earlier cards);
+    # the serve protocol trains on every patient and has no test figure.
+    meta["test_metrics"] = facts.get("test")
     SHIPPED.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
     return digest
 
@@ -191,7 +215,8 @@ def _fit_setup(model, train_set, val_set, k, weights, *, lr, loss, batch_size, s
     else:
         fit_data = dict(x=_inputs(train_set), y=targets(train_set.y), batch_size=batch_size,
                         sample_weight=sample_weights(train_set.y), shuffle=True)
-    return fitted, fit_data, (_inputs(val_set), targets(val_set.y))
+    val_data = None if val_set is None else (_inputs(val_set), targets(val_set.y))
+    return fitted, fit_data, val_data
 
 
 def _keep_best(served, path):
@@ -231,68 +256,164 @@ def install_inter(run):
     digest = install_copy(run / "best.keras", INTER_MODEL)
     facts = json.loads((run / "metrics.json").read_text())
     meta = {"sha256": digest, "run": str(run),
-            **{k: facts[k] for k in ("seed", "seeds", "ensemble_of", "loss", "augment_amplitude",
+            **{k: facts[k] for k in ("protocol", "seed", "seeds", "ensemble_of", "loss",
+                                     "augment_amplitude", "normal_fraction",
                                      "weight_power", "epochs", "rhythm_weight", "all_ds1")
                if k in facts}}
     INTER_MODEL.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
     return digest
 
 
-def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records=None,
-          cache_dir=dataset.DEFAULT_CACHE_DIR, install=True, verbose=2, weight_power=0.5,
-          image_noise=0.0, image_dropout=0.25, loss="ce",
-          augment_amplitude=0.0, rhythm_head=True, rhythm_weight=0.5, all_ds1=False):
-    """Train one protocol and return its metrics dict (also written to ``out/metrics.json``).
+@dataclass
+class TrainConfig:
+    """Everything one ``ml.train`` run needs (the CLI builds one; tests and scripts may too).
 
-    Inter-patient experiments only (the served model keeps the defaults): ``loss="focal"`` a
-    categorical focal loss (gamma 2) on the CNN head; ``all_ds1`` fits on all 22 DS1 records
-    for exactly ``epochs`` epochs and keeps the last one (the recipe ``ds1-cv`` scores; the 4
-    validation records are then training records, so no checkpoint is chosen on them);
-    ``augment_amplitude=s`` rescales each training beat's amplitude by a random factor in
-    [1/(1+s), 1+s] every epoch (exactly, in the scalogram domain: see :func:`_amplitude_batch`).
+    Inter-patient experiments only (the served model keeps the defaults unless the Makefile says
+    otherwise): ``loss="focal"`` a categorical focal loss (gamma 2) on the CNN head; ``all_ds1``
+    fits on all 22 DS1 records for exactly ``epochs`` epochs and keeps the last one (the recipe
+    ``ds1-cv`` scores); ``augment_amplitude=s`` rescales each training beat's amplitude by a random
+    factor in [1/(1+s), 1+s] every epoch (exactly, in the scalogram domain: see
+    :func:`_amplitude_batch`); ``normal_fraction`` keeps that random fraction of the training
+    side's normal beats (the class weights are computed after, so they rebalance it).
+    ``svdb`` is the SVDB folder (default: ``svdb`` beside ``data``).
     """
+
+    data: str
+    protocol: str
+    epochs: int = 20
+    seed: int = 1
+    out: str = ".cache/runs/run"
+    batch_size: int = 256
+    lr: float = 2e-3
+    records: tuple = None
+    cache_dir: str = str(dataset.DEFAULT_CACHE_DIR)
+    install: bool = True
+    verbose: int = 2
+    weight_power: float = 0.5
+    image_noise: float = 0.0
+    image_dropout: float = 0.25
+    loss: str = "ce"
+    augment_amplitude: float = 0.0
+    rhythm_head: bool = True
+    rhythm_weight: float = 0.5
+    all_ds1: bool = False
+    svdb: str = None
+    normal_fraction: float = 1.0
+    noise: str = None
+    noise_fraction: float = 0.5
+
+    def svdb_dir(self):
+        return Path(self.svdb) if self.svdb else Path(self.data).parent / "svdb"
+
+
+# Protocols trained for a fixed number of epochs on all their training records (no checkpoint,
+# so no held-out beat steers training): the recipe the grouped cross-validation scores.
+FIXED_EPOCHS = ("serve", "mitdb-to-svdb", "ds1-svdb-to-ds2", "svdb-half")
+# The 8 classes grouped as AAMI for figures across databases (paced beats: Q).
+EIGHT_TO_AAMI = ("N", "N", "N", "S", "V", "Q", "V", "V")
+AAMI_Q = ("N", "S", "V", "Q")
+
+
+def aami_report(y8, pred8):
+    """Return the AAMI N/S/V/Q report of 8-class labels and predictions (``EIGHT_TO_AAMI``)."""
+    to = np.array([AAMI_Q.index(a) for a in EIGHT_TO_AAMI])
+    return metrics.report(metrics.confusion(to[y8], to[pred8], len(AAMI_Q)), AAMI_Q)
+
+
+def _keep_normal_fraction(beats, fraction, seed):
+    """Return ``beats`` with a random ``fraction`` of class 0 (normal) kept, all others kept."""
+    if fraction >= 1.0:
+        return beats
+    rng = np.random.default_rng(seed)
+    keep = (beats.y != 0) | (rng.random(len(beats)) < fraction)
+    return beats.subset(np.flatnonzero(keep))
+
+
+def protocol_data(cfg):
+    """Return (train, validation or None, test or None, class names, input shapes) for ``cfg``."""
+    if cfg.protocol == "image-beats":
+        from ml import image_dataset
+
+        entries, facts, arrays, splits = image_dataset.load_splits(cfg.data, cache_dir=cfg.cache_dir)
+        sets = [image_dataset.beat_set(entries, arrays, idx) for idx in splits]
+        return (*sets, image_dataset.IMAGE_CODES,
+                (preprocess.BEAT_IMAGE_SHAPE, preprocess.N_TRACE_CONTEXT), facts)
+    shapes = (preprocess.IMAGE_SHAPE, preprocess.N_CONTEXT)
+    mit = dataset.load_all_beats(
+        cfg.data, records=tuple(cfg.records) if cfg.records else dataset.ALL_RECORDS,
+        cache_dir=cfg.cache_dir)
+    if cfg.protocol in FIXED_EPOCHS:
+        svdb = dataset.load_all_beats(cfg.svdb_dir(), records=None, cache_dir=cfg.cache_dir)
+        if cfg.noise:  # training side only: the test database stays as recorded
+            noisy_mit = dataset.load_noisy_beats(cfg.data, cfg.noise, cache_dir=cfg.cache_dir)
+            noisy_svdb = dataset.load_noisy_beats(cfg.svdb_dir(), cfg.noise, records=None,
+                                                  cache_dir=cfg.cache_dir)
+            mit_fit = dataset.mix_noisy(mit, noisy_mit, cfg.noise_fraction, cfg.seed)
+            svdb_fit = dataset.mix_noisy(svdb, noisy_svdb, cfg.noise_fraction, cfg.seed + 1)
+        else:
+            mit_fit, svdb_fit = mit, svdb
+        both = dataset.combine(mit_fit, svdb_fit)
+        svdb_records = dataset.database_records(cfg.svdb_dir())
+        if cfg.protocol == "serve":  # everything we have: all MIT-BIH and all SVDB patients
+            train_set, test_set = dataset.eight_class_beats(both), None
+        elif cfg.protocol == "svdb-half":
+            # The served model's data minus half of the SVDB patients (those of grouped folds 1
+            # and 3), who are the test: served classes, served training mix, unseen patients.
+            folds = dataset.grouped_folds(both, dataset.DS1 + svdb_records)
+            held = [r for f in (folds[0], folds[2]) for r in f if r in svdb_records]
+            fit = [r for f in (folds[1], folds[3]) for r in f if r in svdb_records]
+            train_set = dataset.eight_class_beats(both, list(dataset.ALL_RECORDS) + fit)
+            test_set = dataset.eight_class_beats(svdb, held)
+        elif cfg.protocol == "mitdb-to-svdb":
+            train_set, test_set = (dataset.eight_class_beats(mit_fit),
+                                   dataset.eight_class_beats(svdb))
+        else:
+            train_set = dataset.aami_beats(both, dataset.DS1 + svdb_records)
+            test_set = dataset.aami_beats(mit, dataset.DS2)
+        return train_set, None, test_set, train_set.class_names, shapes, None
+    train_set, val_set, test_set = dataset.protocol_splits(mit, cfg.protocol, cfg.seed)
+    if cfg.all_ds1 and cfg.protocol == "inter-patient":
+        train_set = dataset.aami_beats(mit, dataset.DS1)
+    return train_set, val_set, test_set, train_set.class_names, shapes, None
+
+
+def train(config=None, **kwargs):
+    """Train one protocol from a :class:`TrainConfig` (or its fields as keywords) and return its
+    metrics dict (also written to ``out/metrics.json``)."""
+    cfg = config if config is not None else TrainConfig(**kwargs)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
     from ml.model import build_model
 
-    keras.utils.set_random_seed(seed)
-    out = Path(out)
+    keras.utils.set_random_seed(cfg.seed)
+    protocol = cfg.protocol
+    out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    if protocol == "image-beats":
-        from ml import image_dataset
-
-        entries, facts, arrays, splits = image_dataset.load_splits(data, cache_dir=cache_dir)
-        train_set, val_set, test_set = (image_dataset.beat_set(entries, arrays, idx)
-                                        for idx in splits)
-        names = image_dataset.IMAGE_CODES
-        shapes = (preprocess.BEAT_IMAGE_SHAPE, preprocess.N_TRACE_CONTEXT)
-    else:
-        arrays = dataset.load_all_beats(
-            data, records=tuple(records) if records else dataset.ALL_RECORDS, cache_dir=cache_dir
-        )
-        train_set, val_set, test_set = dataset.protocol_splits(arrays, protocol, seed)
-        if all_ds1 and protocol == "inter-patient":
-            train_set = dataset.aami_beats(arrays, dataset.DS1)
-        names = train_set.class_names
-        shapes = (preprocess.IMAGE_SHAPE, preprocess.N_CONTEXT)
+    train_set, val_set, test_set, names, shapes, facts = protocol_data(cfg)
+    train_set = _keep_normal_fraction(train_set, cfg.normal_fraction, cfg.seed)
+    fixed = cfg.all_ds1 or protocol in FIXED_EPOCHS
+    if fixed and protocol in FIXED_EPOCHS:
+        val_set = None
     k = len(names)
-    print(f"[{protocol}] beats: train {len(train_set)}, validation {len(val_set)}, "
-          f"test {len(test_set)}; classes {names}; prepared in {time.time() - t0:.1f} s",
-          flush=True)
+    print(f"[{protocol}] beats: train {len(train_set)}, validation "
+          f"{len(val_set) if val_set is not None else 0}, test "
+          f"{len(test_set) if test_set is not None else 0}; classes {names}; prepared in "
+          f"{time.time() - t0:.1f} s", flush=True)
 
-    model = build_model(*shapes, k, image_noise=image_noise, image_dropout=image_dropout,
-                        rhythm_head=rhythm_head and protocol != "image-beats",
-                        rhythm_weight=rhythm_weight)
-    weights = class_weights(train_set.y, k, weight_power)
+    model = build_model(*shapes, k, image_noise=cfg.image_noise, image_dropout=cfg.image_dropout,
+                        rhythm_head=cfg.rhythm_head and protocol != "image-beats",
+                        rhythm_weight=cfg.rhythm_weight)
+    weights = class_weights(train_set.y, k, cfg.weight_power)
     print("class weights:", {names[i]: round(w, 2) for i, w in weights.items()}, flush=True)
     best = out / "best.keras"
-    fitted, fit_data, val_data = _fit_setup(model, train_set, val_set, k, weights, lr=lr,
-                                            loss=loss, batch_size=batch_size, seed=seed,
-                                            augment_amplitude=augment_amplitude)
-    if all_ds1:  # fixed epochs, as cross-validated: no checkpoint, no schedule on val loss
-        hist = fitted.fit(**fit_data, validation_data=val_data, epochs=epochs, verbose=verbose)
+    fitted, fit_data, val_data = _fit_setup(model, train_set, val_set, k, weights, lr=cfg.lr,
+                                            loss=cfg.loss, batch_size=cfg.batch_size,
+                                            seed=cfg.seed, augment_amplitude=cfg.augment_amplitude)
+    if fixed:  # fixed epochs, as cross-validated: no checkpoint, no schedule on val loss
+        hist = fitted.fit(**fit_data, validation_data=val_data, epochs=cfg.epochs,
+                          verbose=cfg.verbose)
         model.save(best)
     else:
         callbacks = [
@@ -300,50 +421,60 @@ def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records
             keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2,
                                               min_lr=1e-5),
         ]
-        hist = fitted.fit(**fit_data, validation_data=val_data, epochs=epochs,
-                          callbacks=callbacks, verbose=verbose)
+        hist = fitted.fit(**fit_data, validation_data=val_data, epochs=cfg.epochs,
+                          callbacks=callbacks, verbose=cfg.verbose)
     history = _history(hist)
     (out / "history.json").write_text(json.dumps(history, indent=1))
 
     model = store.keras_loader(best)
-    probs = model.predict(_inputs(test_set), batch_size=2048, verbose=0)
-    cm = metrics.confusion(test_set.y, probs.argmax(axis=1), k)
     result = {
         "protocol": protocol,
-        "seed": seed,
-        "epochs": epochs,
-        "best_epoch": epochs if all_ds1 else int(np.argmin(history["val_loss"]) + 1),
-        "all_ds1": all_ds1,
+        "seed": cfg.seed,
+        "epochs": cfg.epochs,
+        "best_epoch": cfg.epochs if fixed else int(np.argmin(history["val_loss"]) + 1),
+        "all_ds1": cfg.all_ds1,
         "n_train": len(train_set),
-        "n_validation": len(val_set),
-        "batch_size": batch_size,
-        "lr": lr,
-        "weight_power": weight_power,
-        "image_noise": image_noise,
-        "image_dropout": image_dropout,
-        "loss": loss,
-        "augment_amplitude": augment_amplitude,
-        "rhythm_head": rhythm_head and protocol != "image-beats",
-        "rhythm_weight": rhythm_weight,
+        "n_validation": len(val_set) if val_set is not None else 0,
+        "batch_size": cfg.batch_size,
+        "lr": cfg.lr,
+        "weight_power": cfg.weight_power,
+        "image_noise": cfg.image_noise,
+        "image_dropout": cfg.image_dropout,
+        "loss": cfg.loss,
+        "augment_amplitude": cfg.augment_amplitude,
+        "normal_fraction": cfg.normal_fraction,
+        "noise_fraction": cfg.noise_fraction if cfg.noise else 0.0,
+        "rhythm_head": cfg.rhythm_head and protocol != "image-beats",
+        "rhythm_weight": cfg.rhythm_weight,
         # With --all-ds1 the validation records are training records: no figure on them.
-        "validation": None if all_ds1 else _report(model, val_set, names),
+        "validation": None if (cfg.all_ds1 or val_set is None) else _report(model, val_set, names),
         "class_weights": {names[i]: w for i, w in weights.items()},
         "params": int(model.count_params()),
-        "train_seconds": round(time.time() - t0, 1),
-        "test": metrics.report(cm, names),
+        "test": None,
     }
-    (out / "metrics.json").write_text(json.dumps(result, indent=1))
     metrics.plot_history(history, out / "curves.png", f"{protocol}: loss and accuracy per epoch")
-    metrics.plot_confusion(cm, names, out / "confusion.png",
-                           f"{protocol}: held-out test beats (n={len(test_set)})")
-    if protocol == "serve" and install:
-        digest = install_model(best, protocol=protocol, seed=seed, epochs=epochs,
+    if test_set is not None:
+        probs = model.predict(_inputs(test_set), batch_size=2048, verbose=0)
+        pred = probs.argmax(axis=1)
+        cm = metrics.confusion(test_set.y, pred, k)
+        result["test"] = metrics.report(cm, names)
+        if k == len(EIGHT_TO_AAMI):
+            result["test_aami"] = aami_report(test_set.y, pred)
+        # Held-out probabilities, for calibration and per-record figures (not in the repository).
+        np.savez_compressed(out / "test_probs.npz", probs=probs.astype(np.float32),
+                            y=test_set.y, record=test_set.record)
+        metrics.plot_confusion(cm, names, out / "confusion.png",
+                               f"{protocol}: held-out test beats (n={len(test_set)})")
+    result["train_seconds"] = round(time.time() - t0, 1)
+    (out / "metrics.json").write_text(json.dumps(result, indent=1))
+    if protocol == "serve" and cfg.install:
+        digest = install_model(best, protocol=protocol, seed=cfg.seed, epochs=cfg.epochs,
                                metrics_path=out / "metrics.json")
         print(f"installed {SHIPPED} sha256 {digest}", flush=True)
     if protocol == "image-beats":
         result["data"] = facts
         (out / "metrics.json").write_text(json.dumps(result, indent=1))
-        if install:
+        if cfg.install:
             digest = install_copy(best, IMAGE_MODEL)
             facts = {k: result[k] for k in ("protocol", "seed", "epochs", "batch_size",
                                             "best_epoch", "params")}
@@ -351,10 +482,12 @@ def train(*, data, protocol, epochs, seed, out, batch_size=256, lr=2e-3, records
             IMAGE_MODEL.with_suffix(".json").write_text(
                 json.dumps({"sha256": digest, **facts}, indent=1) + "\n")
             print(f"installed {IMAGE_MODEL} sha256 {digest}", flush=True)
-    rep = result["test"]
-    print(f"[{protocol}] test accuracy {rep['accuracy']:.4f}; " + ", ".join(
-        f"{c} F1 {v['f1']:.3f}" for c, v in rep["per_class"].items() if v["f1"] is not None),
-        flush=True)
+    for key in ("test", "test_aami"):
+        rep = result.get(key)
+        if rep:
+            print(f"[{protocol}] {key} accuracy {rep['accuracy']:.4f}; " + ", ".join(
+                f"{c} F1 {v['f1']:.3f}" for c, v in rep["per_class"].items()
+                if v["f1"] is not None), flush=True)
     return result
 
 
@@ -410,54 +543,87 @@ def ensemble(*, data, runs, out, cache_dir=dataset.DEFAULT_CACHE_DIR):
 
 def ds1_cross_validation(*, data, epochs, seed, out, batch_size=256, lr=2e-3, weight_power=0.75,
                          loss="focal", rhythm_head=True, rhythm_weight=0.5,
-                         folds=dataset.DS1_FOLDS, cache_dir=dataset.DEFAULT_CACHE_DIR):
-    """Score one inter-patient design by record-wise 4-fold cross-validation inside DS1.
+                         folds=dataset.DS1_FOLDS, cache_dir=dataset.DEFAULT_CACHE_DIR,
+                         svdb=None, train_on=("mitdb", "svdb"), normal_fraction=1.0,
+                         protocol="ds1-cv", noise=None, noise_fraction=0.5):
+    """Score one inter-patient design by record-wise cross-validation (whole patients per fold).
 
-    Each fold's model trains on the other three folds for a fixed number of ``epochs`` (no
-    checkpointing, so no beat of the held-out fold steers training); the out-of-fold predictions
-    of all 22 DS1 records are pooled into one AAMI confusion matrix. The selection score is the
-    mean of its S and V F1. DS2 is never touched: designs are chosen here, then the chosen one
-    is trained on DS1 and scored once on DS2 (``--protocol inter-patient``).
+    ``ds1-cv``: 4 folds inside DS1 (``dataset.DS1_FOLDS``). ``grouped-cv`` (``svdb`` given): 4
+    folds of DS1 + SVDB records (``dataset.grouped_folds``); ``train_on=("mitdb",)`` trains each
+    fold on the other folds' MIT-BIH records only (the design without SVDB), scored on the same
+    held-out records. Each fold's model trains on the other folds for a fixed number of ``epochs``
+    (no checkpointing, so no beat of the held-out fold steers training); the out-of-fold
+    predictions of all records are pooled into one AAMI confusion matrix and kept in
+    ``out/oof_probs.npz`` (for calibration). The selection score is the mean of its S and V F1.
+    DS2 is never touched.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import keras
 
     from ml.model import build_model
 
+    arrays = dataset.load_all_beats(data, records=tuple(sorted(r for f in folds for r in f))
+                                    if svdb is None else dataset.ALL_RECORDS,
+                                    cache_dir=cache_dir, progress=False)
+    if svdb is not None:
+        sv = dataset.load_all_beats(svdb, records=None, cache_dir=cache_dir, progress=False)
+        arrays = dataset.combine(arrays, sv)
+        folds = dataset.grouped_folds(arrays, dataset.DS1 + dataset.database_records(svdb))
     records = tuple(sorted(r for fold in folds for r in fold))
-    arrays = dataset.load_all_beats(data, records=records, cache_dir=cache_dir, progress=False)
+    train_arrays = arrays
+    if noise is not None:  # training beats only; held-out beats stay as recorded
+        noisy = dataset.load_noisy_beats(data, noise, records=dataset.ALL_RECORDS,
+                                         cache_dir=cache_dir)
+        if svdb is not None:
+            noisy = dataset.combine(noisy, dataset.load_noisy_beats(svdb, noise, records=None,
+                                                                    cache_dir=cache_dir))
+        train_arrays = dataset.mix_noisy(arrays, noisy, noise_fraction, seed)
+        del noisy
+
+    def trainable(r):
+        return ("svdb" if r >= dataset.SVDB_FIRST_RECORD else "mitdb") in train_on
+
     names, k = dataset.AAMI_CLASSES, len(dataset.AAMI_CLASSES)
-    y_true, y_pred, fold_facts = [], [], []
+    y_true, probs_all, rec_all, fold_facts = [], [], [], []
     t0 = time.time()
     for fold in folds:
         keras.utils.set_random_seed(seed)
-        train_set = dataset.aami_beats(arrays, [r for r in records if r not in fold])
+        train_set = dataset.aami_beats(train_arrays, [r for r in records
+                                                      if r not in fold and trainable(r)])
+        train_set = _keep_normal_fraction(train_set, normal_fraction, seed)
         held = dataset.aami_beats(arrays, list(fold))
         model = build_model(preprocess.IMAGE_SHAPE, preprocess.N_CONTEXT, k,
                             rhythm_head=rhythm_head, rhythm_weight=rhythm_weight)
         weights = class_weights(train_set.y, k, weight_power)
-        fitted, fit_data, _ = _fit_setup(model, train_set, held, k, weights, lr=lr, loss=loss,
+        fitted, fit_data, _ = _fit_setup(model, train_set, None, k, weights, lr=lr, loss=loss,
                                          batch_size=batch_size, seed=seed)
         fitted.fit(**fit_data, epochs=epochs, verbose=0)
-        pred = model.predict(_inputs(held), batch_size=4096, verbose=0).argmax(axis=1)
+        probs = model.predict(_inputs(held), batch_size=4096, verbose=0)
+        pred = probs.argmax(axis=1)
         rep = metrics.report(metrics.confusion(held.y, pred, k), names)
-        fold_facts.append({"records": list(fold), "n": len(held), "S_sensitivity":
-                      rep["per_class"]["S"]["sensitivity"], "accuracy": rep["accuracy"]})
-        print(f"[ds1-cv] fold {fold}: accuracy {rep['accuracy']:.4f}, S sensitivity "
-              f"{rep['per_class']['S']['sensitivity']}", flush=True)
+        fold_facts.append({"records": list(fold), "n": len(held), "n_train": len(train_set),
+                           "S_sensitivity": rep["per_class"]["S"]["sensitivity"],
+                           "accuracy": rep["accuracy"]})
+        print(f"[{protocol}] fold {fold}: accuracy {rep['accuracy']:.4f}, S sensitivity "
+              f"{rep['per_class']['S']['sensitivity']} ({time.time() - t0:.0f} s)", flush=True)
         y_true.append(held.y)
-        y_pred.append(pred)
-    rep = metrics.report(metrics.confusion(np.concatenate(y_true), np.concatenate(y_pred), k),
-                         names)
+        probs_all.append(probs)
+        rec_all.append(held.record)
+    y, probs = np.concatenate(y_true), np.concatenate(probs_all)
+    rep = metrics.report(metrics.confusion(y, probs.argmax(axis=1), k), names)
     score = (rep["per_class"]["S"]["f1"] + rep["per_class"]["V"]["f1"]) / 2
-    result = {"protocol": "ds1-cv", "seed": seed, "epochs": epochs, "weight_power": weight_power,
+    result = {"protocol": protocol, "seed": seed, "epochs": epochs, "weight_power": weight_power,
               "loss": loss, "rhythm_head": rhythm_head, "rhythm_weight": rhythm_weight,
+              "train_on": list(train_on), "normal_fraction": normal_fraction,
+              "noise_fraction": noise_fraction if noise is not None else 0.0,
               "folds": fold_facts, "cv": rep,
               "selection_score": score, "train_seconds": round(time.time() - t0, 1)}
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(result, indent=1))
-    print(f"[ds1-cv] pooled accuracy {rep['accuracy']:.4f}; S F1 {rep['per_class']['S']['f1']:.3f}"
+    np.savez_compressed(out / "oof_probs.npz", probs=probs.astype(np.float32), y=y,
+                        record=np.concatenate(rec_all))
+    print(f"[{protocol}] pooled accuracy {rep['accuracy']:.4f}; S F1 {rep['per_class']['S']['f1']:.3f}"
           f", V F1 {rep['per_class']['V']['f1']:.3f}; selection score {score:.3f}", flush=True)
     return result
 
@@ -467,7 +633,8 @@ def main(argv=None):
     p.add_argument("--data", required=True, help="folder with the MIT-BIH WFDB files (image-beats: "
                    "the ecg-images/train folder with one sub-folder per class)")
     p.add_argument("--protocol", required=True,
-                   choices=["intra-patient", "inter-patient", "serve", "image-beats", "ds1-cv"])
+                   choices=["intra-patient", "inter-patient", "serve", "image-beats", "ds1-cv",
+                            "grouped-cv", "mitdb-to-svdb", "ds1-svdb-to-ds2", "svdb-half"])
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", required=True)
@@ -488,6 +655,15 @@ def main(argv=None):
     p.add_argument("--all-ds1", action="store_true",
                    help="inter-patient: fit on all 22 DS1 records for exactly --epochs epochs and "
                         "keep the last (the recipe --protocol ds1-cv scores)")
+    p.add_argument("--svdb", help="SVDB folder (default: svdb beside --data)")
+    p.add_argument("--normal-fraction", type=float, default=1.0,
+                   help="keep this random fraction of the training side's normal beats")
+    p.add_argument("--noise", help="nstdb-noise folder: train on beats with real baseline "
+                   "wander and muscle noise added (6-24 dB SNR) in place of a random "
+                   "--noise-fraction of the training beats")
+    p.add_argument("--noise-fraction", type=float, default=0.5)
+    p.add_argument("--train-on", default="mitdb,svdb",
+                   help="grouped-cv: databases each fold trains on (mitdb,svdb or mitdb)")
     p.add_argument("--records", help="comma-separated record subset (for quick checks)")
     p.add_argument("--cache-dir", default=str(dataset.DEFAULT_CACHE_DIR))
     p.add_argument("--no-install", action="store_true",
@@ -510,22 +686,30 @@ def main(argv=None):
         if args.install_inter and result["protocol"] == "inter-patient":
             install_inter(out)
         return 0
-    if args.protocol == "ds1-cv":
+    if args.protocol in ("ds1-cv", "grouped-cv"):
+        svdb = None
+        if args.protocol == "grouped-cv":
+            svdb = args.svdb or str(Path(args.data).parent / "svdb")
         ds1_cross_validation(data=args.data, epochs=args.epochs, seed=args.seed, out=args.out,
                              batch_size=args.batch_size, lr=args.lr,
                              weight_power=args.weight_power, loss=args.loss,
                              rhythm_head=not args.no_rhythm_head,
-                             rhythm_weight=args.rhythm_weight, cache_dir=args.cache_dir)
+                             rhythm_weight=args.rhythm_weight, cache_dir=args.cache_dir,
+                             svdb=svdb, train_on=tuple(args.train_on.split(",")),
+                             normal_fraction=args.normal_fraction, protocol=args.protocol,
+                             noise=args.noise, noise_fraction=args.noise_fraction)
         return 0
     records = [int(r) for r in args.records.split(",")] if args.records else None
-    train(data=args.data, protocol=args.protocol, epochs=args.epochs, seed=args.seed,
-          out=args.out, batch_size=args.batch_size, lr=args.lr, records=records,
-          cache_dir=args.cache_dir, install=not args.no_install, weight_power=args.weight_power,
-          image_noise=args.image_noise, image_dropout=args.image_dropout,
-          loss=args.loss, augment_amplitude=args.augment_amplitude,
-          rhythm_head=not args.no_rhythm_head, rhythm_weight=args.rhythm_weight,
-          all_ds1=args.all_ds1)
-    if args.install_inter and args.protocol == "inter-patient":
+    train(TrainConfig(
+        data=args.data, protocol=args.protocol, epochs=args.epochs, seed=args.seed,
+        out=args.out, batch_size=args.batch_size, lr=args.lr, records=records,
+        cache_dir=args.cache_dir, install=not args.no_install, weight_power=args.weight_power,
+        image_noise=args.image_noise, image_dropout=args.image_dropout, loss=args.loss,
+        augment_amplitude=args.augment_amplitude, rhythm_head=not args.no_rhythm_head,
+        rhythm_weight=args.rhythm_weight, all_ds1=args.all_ds1, svdb=args.svdb,
+        normal_fraction=args.normal_fraction, noise=args.noise,
+        noise_fraction=args.noise_fraction))
+    if args.install_inter and args.protocol in ("inter-patient", "ds1-svdb-to-ds2"):
         install_inter(Path(args.out))
     return 0
 

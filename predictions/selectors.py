@@ -4,7 +4,6 @@ A record someone may not see does not exist for them: getters raise ``DoesNotExi
 it into a 404), lists simply leave it out.
 """
 
-from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Subquery
 
 from accounts.models import User
@@ -136,7 +135,9 @@ def prediction_view(*, prediction, user):
         for code in CODES
         if counts.get(code)
     ]
-    threshold = settings.PREDICTIONS_LOW_CONFIDENCE
+    from ml.analysis import LOW_CONFIDENCE  # chosen with the model on new patients (model card)
+
+    threshold = LOW_CONFIDENCE
     low = [
         {
             "index": i,

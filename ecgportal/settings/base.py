@@ -370,7 +370,6 @@ PREDICTIONS_MAX_ATTEMPTS = env.int("PREDICTIONS_MAX_ATTEMPTS", default=3)
 # the task's hard time limit plus a margin is considered lost.
 PREDICTIONS_STALE_PENDING_S = env.int("PREDICTIONS_STALE_PENDING_S", default=300)
 PREDICTIONS_STALE_RUNNING_S = env.int("PREDICTIONS_STALE_RUNNING_S", default=CELERY_TASK_TIME_LIMIT + 60)
-PREDICTIONS_LOW_CONFIDENCE = 0.6
 CELERY_BEAT_SCHEDULE = {
     "requeue-stale-predictions": {
         "task": "predictions.requeue_stale",

@@ -114,3 +114,23 @@ def test_import_ml_does_not_import_tensorflow():
     code = ("import sys, ml, ml.classes, ml.errors; ml.BEAT_CLASSES; ml.ECGInputError; "
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TF imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_heart_rate_figures_leave_detection_artefacts_out():
+    """A missed beat (a 2.4 s gap) or a doubled one (0.1 s) must not give "14-338 bpm"."""
+    from ml.analysis import _heart_rate
+
+    fs = 360
+    rr = [0.8] * 40 + [0.1, 2.4, 0.05]
+    peaks = np.concatenate([[0], np.cumsum(np.array(rr) * fs)]).astype(int)
+    hr = _heart_rate(peaks, fs)
+    assert hr["low"] == pytest.approx(75, abs=1) and hr["high"] == pytest.approx(75, abs=1)
+    assert hr["median"] == pytest.approx(75, abs=0.5)
+    assert 20 <= hr["min"] and hr["max"] <= 250
+
+
+def test_a_rate_shown_as_60_bpm_is_not_called_slow():
+    from ml.analysis import rhythm_summary
+
+    text = rhythm_summary({"N": 30}, {"mean": 59.6})
+    assert "60 bpm" in text and "slow" not in text
