@@ -128,10 +128,14 @@ class RecordStatusView(APIView):
 
     @extend_schema(responses=PredictionStatusSerializer)
     def get(self, request, uuid):
-        record = permissions.record_or_404(request=request, uuid=uuid)
+        # Polled every second or so: only the answer that reports a finished analysis is audited,
+        # as for the page's status fragment (a "still running" answer holds no clinical data).
+        record = permissions.record_or_404(request=request, uuid=uuid, audit=False)
         prediction = selectors.prediction_current(record=record)
         if prediction is None:
             raise Http404
+        if prediction.is_finished:
+            permissions.record_access(request=request, patient=record.owner, action=Action.VIEW, obj=record)
         return Response(PredictionStatusSerializer(prediction).data)
 
 
