@@ -152,9 +152,7 @@ def record_or_404(*, request, uuid, action=None, change=False, review=False, aud
     """Return the ECG record ``uuid`` if the request's user may see it, and audit the access.
 
     ``change=True`` also requires the right to delete / re-run it, ``review=True`` the right to
-    review it. Anything else is a 404. One audit event is written per call, unless ``audit=False``
-    (for a response that shows no clinical data, such as "still queued": the caller audits once
-    it does).
+    review it. Anything else is a 404. One audit event is written per call, unless ``audit=False``.
     """
     from predictions import selectors
     from predictions.models import ECGRecord
@@ -170,6 +168,21 @@ def record_or_404(*, request, uuid, action=None, change=False, review=False, aud
     if audit:
         record_access(request=request, patient=record.owner, action=action or _view_action(), obj=record)
     return record
+
+
+def record_status_or_404(*, request, uuid):
+    """Return (record, its current prediction or None) for a status poll of a record the user may see.
+
+    Polled every second or so: only an answer about a finished analysis is audited. A "still
+    queued / running" answer holds no clinical data, and auditing it would flood the trail.
+    """
+    from predictions import selectors
+
+    record = record_or_404(request=request, uuid=uuid, audit=False)
+    prediction = selectors.prediction_current(record=record)
+    if prediction is not None and prediction.is_finished:
+        record_access(request=request, patient=record.owner, action=_view_action(), obj=record)
+    return record, prediction
 
 
 def image_or_404(*, request, uuid, image_id):

@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from accounts.models import CareLink, User
+from accounts.models import CareLink
 
 
 def care_links_of_patient(*, patient) -> QuerySet[CareLink]:

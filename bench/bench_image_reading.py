@@ -134,7 +134,6 @@ def analyse_status(source, classifier, fs=None):
 def round_trip(args, classifier):
     from PIL import Image
 
-    import ml
     from ml.io import load, render
 
     rng = np.random.default_rng(args.seed)

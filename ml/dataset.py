@@ -117,21 +117,26 @@ def load_all_beats(data_dir, *, records=ALL_RECORDS, cache_dir=DEFAULT_CACHE_DIR
     if cache.exists():
         with np.load(cache) as z:
             return {k: z[k] for k in z.files}
-    parts = {"images": [], "context": [], "symbol": [], "record": [], "sample": []}
     iterator = records
     if progress:
         from tqdm import tqdm
 
         iterator = tqdm(records, desc="preprocess records", unit="rec")
-    for rec in iterator:
-        feats, symbols = record_beats(data_dir, rec)
+    return _save_beat_arrays(cache, ((rec, *record_beats(data_dir, rec)) for rec in iterator))
+
+
+def _save_beat_arrays(cache, per_record):
+    """Stack ``(record, features, symbols)`` items into the beat arrays, save them to ``cache``
+    (written whole, then renamed) and return them."""
+    parts = {"images": [], "context": [], "symbol": [], "record": [], "sample": []}
+    for rec, feats, symbols in per_record:
         parts["images"].append(feats.images.astype(np.float16))
         parts["context"].append(feats.context)
         parts["symbol"].append(symbols.astype("<U1"))
         parts["record"].append(np.full(len(symbols), rec, dtype=np.int16))
         parts["sample"].append(feats.r_peaks)
     arrays = {k: np.concatenate(v) for k, v in parts.items()}
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_suffix(".tmp.npz")
     np.savez(tmp, **arrays)
     tmp.replace(cache)
@@ -164,8 +169,8 @@ def load_noisy_beats(data_dir, noise_dir, *, records=ALL_RECORDS, seed=0, snr_db
             return {k: z[k] for k in z.files}
     noise = {name: wfdb.rdrecord(str(Path(noise_dir) / name)) for name in ("bw", "ma")}
     rng = np.random.default_rng(seed)
-    parts = {"images": [], "context": [], "symbol": [], "record": [], "sample": []}
-    for rec in records:
+
+    def noisy(rec):
         x, fs, samples, symbols = read_record(data_dir, rec)
         ch = int(rng.integers(2))
         mix = sum(rng.random() * noise[n].p_signal[:, ch] for n in ("bw", "ma"))
@@ -173,18 +178,9 @@ def load_noisy_beats(data_dir, noise_dir, *, records=ALL_RECORDS, seed=0, snr_db
         mix = np.resize(np.roll(mix, -int(rng.integers(len(mix)))), len(x))
         snr = rng.uniform(*snr_db)
         gain = np.sqrt(np.var(preprocess.clean(x, fs)) / (np.var(mix) * 10 ** (snr / 10)))
-        feats = preprocess.beat_features(x + gain * mix, fs, samples)
-        parts["images"].append(feats.images.astype(np.float16))
-        parts["context"].append(feats.context)
-        parts["symbol"].append(symbols.astype("<U1"))
-        parts["record"].append(np.full(len(symbols), rec, dtype=np.int16))
-        parts["sample"].append(feats.r_peaks)
-    arrays = {k: np.concatenate(v) for k, v in parts.items()}
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(cache)
-    return arrays
+        return rec, preprocess.beat_features(x + gain * mix, fs, samples), symbols
+
+    return _save_beat_arrays(cache, (noisy(rec) for rec in records))
 
 
 def mix_noisy(clean, noisy, fraction, seed):

@@ -15,7 +15,7 @@ from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate
 
 from ml.classes import BY_CODE
 from predictions.plots import BEAT_COLOURS
-from predictions.selectors import prediction_view
+from predictions.selectors import prediction_signal, prediction_view
 
 DISCLAIMER = (
     "This report was produced automatically by a machine-learning model for research and education. "
@@ -37,16 +37,15 @@ def _image(field_file, width):
 
 def _trace_from_signal(prediction, width):
     """Return a flowable of the first minute of the stored signal, every beat labelled, or None."""
-    if not prediction.signal or not prediction.signal_fs:
+    stored = prediction_signal(prediction=prediction)
+    if stored is None:
         return None
     import numpy as np
 
     from predictions.plots import trace_png
 
-    with prediction.signal.open("rb") as fh:
-        x = np.load(io.BytesIO(fh.read()), allow_pickle=False).astype(np.float32)
-    fs = float(prediction.signal_fs)
-    x = x[: int(60 * fs)]
+    signal, fs = stored
+    x = np.asarray(signal[: int(60 * fs)], dtype=np.float32)
     beats = prediction.beats or {}
     peaks = [int(p) for p in beats.get("r_peaks") or [] if int(p) < len(x)]
     png = trace_png(x, fs=fs, r_peaks=peaks, labels=(beats.get("labels") or [])[: len(peaks)])

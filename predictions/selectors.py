@@ -267,12 +267,11 @@ def doctor_case_list(*, doctor):
     return cases
 
 
-def trace_window(*, prediction, start_s=0.0, end_s=None, columns=1000):
-    """Return the stored signal of ``prediction`` between ``start_s`` and ``end_s`` for the viewer.
+def prediction_signal(*, prediction):
+    """Return (the stored filtered signal, float16 mV, its rate in Hz), or None when not stored.
 
-    At most ``columns`` points per curve: when the window holds more samples, each column keeps
-    its minimum and maximum, so no QRS peak is lost at any zoom; otherwise the samples themselves.
-    The beats inside the window come with their class and confidence. None without a stored signal.
+    On local storage the file is memory-mapped, so a caller that slices a window reads only that
+    window (the viewer asks for one per pan); remote storage is read whole.
     """
     import io
 
@@ -280,14 +279,32 @@ def trace_window(*, prediction, start_s=0.0, end_s=None, columns=1000):
 
     if not prediction.signal or not prediction.signal_fs:
         return None
-    with prediction.signal.open("rb") as fh:
-        x = np.load(io.BytesIO(fh.read()), allow_pickle=False).astype(np.float32)
-    fs = float(prediction.signal_fs)
+    try:
+        signal = np.load(prediction.signal.path, mmap_mode="r", allow_pickle=False)
+    except NotImplementedError:  # storage without local paths (S3)
+        with prediction.signal.open("rb") as fh:
+            signal = np.load(io.BytesIO(fh.read()), allow_pickle=False)
+    return signal, float(prediction.signal_fs)
+
+
+def trace_window(*, prediction, start_s=0.0, end_s=None, columns=1000):
+    """Return the stored signal of ``prediction`` between ``start_s`` and ``end_s`` for the viewer.
+
+    At most ``columns`` points per curve: when the window holds more samples, each column keeps
+    its minimum and maximum, so no QRS peak is lost at any zoom; otherwise the samples themselves.
+    The beats inside the window come with their class and confidence. None without a stored signal.
+    """
+    import numpy as np
+
+    stored = prediction_signal(prediction=prediction)
+    if stored is None:
+        return None
+    x, fs = stored
     duration = len(x) / fs
     end_s = duration if end_s is None else min(float(end_s), duration)
     start_s = min(max(0.0, float(start_s)), max(0.0, end_s - 1.0 / fs))
     a, b = int(start_s * fs), max(int(start_s * fs) + 1, int(np.ceil(end_s * fs)))
-    segment = x[a:b]
+    segment = np.asarray(x[a:b], dtype=np.float32)
     columns = max(10, min(int(columns), 4000))
     window = {"fs": fs, "duration_s": round(duration, 3), "start_s": round(a / fs, 4), "end_s": round(b / fs, 4)}
     if len(segment) <= 2 * columns:

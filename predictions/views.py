@@ -5,21 +5,22 @@ writes the audit event of the access; a record the user may not see is a 404, ne
 its existence is not revealed.
 """
 
+import math
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts import permissions
 from audit.models import AuditEvent
-from exports import fhir
 from notifications import services as notifications
-from predictions import selectors, services
+from predictions import http, selectors, services
 from predictions.errors import UploadError
 from predictions.forms import ECGUploadForm, HistoryFilterForm, ReviewForm
 from predictions.throttles import page_upload_wait
@@ -92,15 +93,8 @@ def detail(request, uuid):
 @login_required
 @require_GET
 def status_fragment(request, uuid):
-    """Return the result body: a progress box while queued/running (polling), the result once done.
-
-    Polls that show only the progress box hold no clinical data and are not audited (a poll a
-    second would flood the trail); the answer that shows the result is.
-    """
-    record = permissions.record_or_404(request=request, uuid=uuid, audit=False)
-    prediction = selectors.prediction_current(record=record)
-    if prediction is None or prediction.is_finished:
-        permissions.record_access(request=request, patient=record.owner, action=Action.VIEW, obj=record)
+    """Return the result body: a progress box while queued/running (polling), the result once done."""
+    record, _ = permissions.record_status_or_404(request=request, uuid=uuid)
     response = render(request, "predictions/includes/result_body.html", _result_context(request, record))
     response["Cache-Control"] = "no-store"
     return response
@@ -163,13 +157,6 @@ def delete(request, uuid):
     return render(request, "predictions/delete_confirm.html", {"record": record})
 
 
-def _private_file(fileobj, *, filename, content_type=None, attachment=True):
-    response = FileResponse(fileobj, as_attachment=attachment, filename=filename, content_type=content_type)
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
 @login_required
 @require_GET
 def record_file(request, uuid, part="main"):
@@ -179,7 +166,7 @@ def record_file(request, uuid, part="main"):
     if not field:
         raise Http404("No such file.")
     name = record.companion_filename if part == "companion" else record.original_filename
-    return _private_file(field.storage.open(field.name, "rb"), filename=name or "ecg", content_type="application/octet-stream")
+    return http.file_response(field, filename=name or "ecg", content_type="application/octet-stream")
 
 
 @login_required
@@ -187,12 +174,7 @@ def record_file(request, uuid, part="main"):
 def prediction_image(request, uuid, image_id):
     """Stream a derived image (trace, spectral, saliency) of a record the user may see."""
     image = permissions.image_or_404(request=request, uuid=uuid, image_id=image_id)
-    return _private_file(
-        image.file.storage.open(image.file.name, "rb"),
-        filename=f"{image.kind}.png",
-        content_type="image/png",
-        attachment=False,
-    )
+    return http.file_response(image.file, filename=f"{image.kind}.png", content_type="image/png", attachment=False)
 
 
 @login_required
@@ -203,11 +185,7 @@ def report_pdf(request, uuid):
     prediction = selectors.prediction_current(record=record)
     if prediction is None or not prediction.is_finished:
         raise Http404("The analysis has not finished yet.")
-    pdf = services.pdf_report_bytes(record=record, prediction=prediction, user=request.user)
-    response = HttpResponse(pdf, content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="ecg-report-{record.uuid}.pdf"'
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return http.pdf_response(record=record, prediction=prediction, user=request.user)
 
 
 def _paginate(request, queryset):
@@ -269,30 +247,22 @@ def fhir_bundle(request, uuid):
     prediction = selectors.prediction_current(record=record)
     if prediction is None or not prediction.is_finished:
         raise Http404("The analysis has not finished yet.")
-    bundle = fhir.result_bundle_json(record=record, prediction=prediction, base_url=request.build_absolute_uri("/"))
-    response = HttpResponse(bundle, content_type=fhir.CONTENT_TYPE)
-    response["Content-Disposition"] = f'attachment; filename="ecg-result-{record.uuid}.fhir.json"'
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return http.fhir_response(request=request, record=record, prediction=prediction)
 
 
 @login_required
 @require_GET
 def trace_window(request, uuid):
     """Return a window of the record's stored signal and its beats (JSON) for the trace viewer."""
-    import math
-
-    from django.http import JsonResponse
-
     record = permissions.record_or_404(request=request, uuid=uuid)
     prediction = selectors.prediction_current(record=record)
     try:
         start = float(request.GET.get("start", 0))
         end = float(request.GET["end"]) if request.GET.get("end") else None
         columns = int(request.GET.get("columns", 1000))
+        if not all(math.isfinite(v) for v in (start, end if end is not None else 0.0)):
+            raise ValueError
     except ValueError:
-        return JsonResponse({"detail": "start and end are seconds, columns a whole number."}, status=400)
-    if not all(math.isfinite(v) for v in (start, end if end is not None else 0.0)):
         return JsonResponse({"detail": "start and end are seconds, columns a whole number."}, status=400)
     window = selectors.trace_window(prediction=prediction, start_s=start, end_s=end, columns=columns) if prediction else None
     if window is None:

@@ -17,15 +17,19 @@ _ECG_LABEL = re.compile(
 )
 
 
-def read_edf(path: Path, *, shown: str, lead=None, bdf: bool = False) -> Recording:
-    """Return the Recording of the EDF/EDF+ (or BDF) file at ``path``."""
+def open_edf(path: Path, *, shown: str, bdf: bool = False, header_only: bool = False):
+    """Return (the edfio file, its signals) of the EDF/EDF+ (or BDF) file at ``path``.
+
+    ``header_only`` reads no samples (the upload probe). Raise an ECGInputError for a damaged
+    file or one without signals.
+    """
     import edfio
 
     kind = "BDF" if bdf else "EDF"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            edf = (edfio.read_bdf if bdf else edfio.read_edf)(path, lazy_load_data=False)
+            edf = (edfio.read_bdf if bdf else edfio.read_edf)(path, lazy_load_data=header_only)
             signals = list(edf.signals)
     except Exception as exc:  # edfio raises a mix of ValueError/OSError/struct errors on bad files
         raise UnsupportedFormatError(
@@ -34,6 +38,13 @@ def read_edf(path: Path, *, shown: str, lead=None, bdf: bool = False) -> Recordi
         ) from None
     if not signals:
         raise InvalidSignalError(f"The {kind} file {shown} contains no signals (only annotations).")
+    return edf, signals
+
+
+def read_edf(path: Path, *, shown: str, lead=None, bdf: bool = False) -> Recording:
+    """Return the Recording of the EDF/EDF+ (or BDF) file at ``path``."""
+    kind = "BDF" if bdf else "EDF"
+    _, signals = open_edf(path, shown=shown, bdf=bdf)
 
     ecg = [s for s in signals if _ECG_LABEL.search(s.label.strip())]
     candidates = ecg or signals

@@ -163,24 +163,12 @@ def _probe_wfdb(path, shown):
 
 
 def _probe_edf(path, shown, *, bdf):
-    import edfio
-
+    from ml.io.edf import open_edf
     from ml.io.recording import check_fs
 
     kind = "BDF" if bdf else "EDF"
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            edf = (edfio.read_bdf if bdf else edfio.read_edf)(path, lazy_load_data=True)
-            signals = list(edf.signals)
-            duration = float(edf.duration)
-    except Exception as exc:  # edfio raises a mix of ValueError/OSError/struct errors on bad files
-        raise UnsupportedFormatError(
-            f"The {kind} file {shown} could not be read: it is damaged or truncated "
-            f"({str(exc).strip()[:160] or type(exc).__name__})."
-        ) from None
-    if not signals:
-        raise InvalidSignalError(f"The {kind} file {shown} contains no signals (only annotations).")
+    edf, signals = open_edf(path, shown=shown, bdf=bdf, header_only=True)
+    duration = float(edf.duration)
     rates = sorted({check_fs(s.sampling_frequency, origin=f"in the {kind} header") for s in signals})
     return Probe(
         file_format=sniff.EDF,

@@ -7,7 +7,7 @@ user may not see are 404s.
 
 import uuid
 
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -21,7 +21,7 @@ from accounts import permissions
 from audit.models import AuditEvent
 from exports import fhir
 from notifications import services as notifications
-from predictions import selectors, services
+from predictions import http, selectors, services
 from predictions.api.serializers import (
     ECGRecordSerializer,
     ErrorSerializer,
@@ -128,15 +128,21 @@ class RecordStatusView(APIView):
 
     @extend_schema(responses=PredictionStatusSerializer)
     def get(self, request, uuid):
-        # Polled every second or so: only the answer that reports a finished analysis is audited,
-        # as for the page's status fragment (a "still running" answer holds no clinical data).
-        record = permissions.record_or_404(request=request, uuid=uuid, audit=False)
-        prediction = selectors.prediction_current(record=record)
+        _, prediction = permissions.record_status_or_404(request=request, uuid=uuid)
         if prediction is None:
             raise Http404
-        if prediction.is_finished:
-            permissions.record_access(request=request, patient=record.owner, action=Action.VIEW, obj=record)
         return Response(PredictionStatusSerializer(prediction).data)
+
+
+def _finished_or_409(record):
+    """Return (the record's finished current prediction, None), or (None, a 409 with its status)
+    while it runs; 404 when the record has none."""
+    prediction = selectors.prediction_current(record=record)
+    if prediction is None:
+        raise Http404
+    if not prediction.is_finished:
+        return None, Response(PredictionStatusSerializer(prediction).data, status=status.HTTP_409_CONFLICT)
+    return prediction, None
 
 
 class RecordResultView(APIView):
@@ -145,11 +151,9 @@ class RecordResultView(APIView):
     @extend_schema(responses={200: ResultSerializer, 409: PredictionStatusSerializer})
     def get(self, request, uuid):
         record = permissions.record_or_404(request=request, uuid=uuid)
-        prediction = selectors.prediction_current(record=record)
-        if prediction is None:
-            raise Http404
-        if not prediction.is_finished:
-            return Response(PredictionStatusSerializer(prediction).data, status=status.HTTP_409_CONFLICT)
+        prediction, not_ready = _finished_or_409(record)
+        if not_ready:
+            return not_ready
         view = selectors.prediction_view(prediction=prediction, user=request.user)
         images = [
             {
@@ -225,18 +229,6 @@ class RecordReviewView(APIView):
         return Response(ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
 
 
-def _stream(field_file, *, filename, content_type, attachment):
-    response = FileResponse(
-        field_file.storage.open(field_file.name, "rb"),
-        as_attachment=attachment,
-        filename=filename,
-        content_type=content_type,
-    )
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
 class RecordFileView(APIView):
     """Download the uploaded file (``?part=data`` for a WFDB record's .dat)."""
 
@@ -252,7 +244,7 @@ class RecordFileView(APIView):
             field, name = record.file, record.original_filename
         if not field:
             raise Http404
-        return _stream(field, filename=name or "ecg", content_type="application/octet-stream", attachment=True)
+        return http.file_response(field, filename=name or "ecg", content_type="application/octet-stream")
 
 
 class RecordImageView(APIView):
@@ -261,7 +253,7 @@ class RecordImageView(APIView):
     @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
     def get(self, request, uuid, image_id):
         image = permissions.image_or_404(request=request, uuid=uuid, image_id=image_id)
-        return _stream(image.file, filename=f"{image.kind}.png", content_type="image/png", attachment=False)
+        return http.file_response(image.file, filename=f"{image.kind}.png", content_type="image/png", attachment=False)
 
 
 class RecordReportView(APIView):
@@ -270,16 +262,8 @@ class RecordReportView(APIView):
     @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY, 409: PredictionStatusSerializer})
     def get(self, request, uuid):
         record = permissions.record_or_404(request=request, uuid=uuid, action=Action.DOWNLOAD)
-        prediction = selectors.prediction_current(record=record)
-        if prediction is None:
-            raise Http404
-        if not prediction.is_finished:
-            return Response(PredictionStatusSerializer(prediction).data, status=status.HTTP_409_CONFLICT)
-        pdf = services.pdf_report_bytes(record=record, prediction=prediction, user=request.user)
-        response = HttpResponse(pdf, content_type="application/pdf")
-        response["Content-Disposition"] = f'attachment; filename="ecg-report-{record.uuid}.pdf"'
-        response["Cache-Control"] = "private, no-store"
-        return response
+        prediction, not_ready = _finished_or_409(record)
+        return not_ready or http.pdf_response(record=record, prediction=prediction, user=request.user)
 
 
 
@@ -289,12 +273,5 @@ class RecordFHIRView(APIView):
     @extend_schema(responses={(200, fhir.CONTENT_TYPE): OpenApiTypes.OBJECT, 409: PredictionStatusSerializer})
     def get(self, request, uuid):
         record = permissions.record_or_404(request=request, uuid=uuid, action=Action.EXPORT)
-        prediction = selectors.prediction_current(record=record)
-        if prediction is None:
-            raise Http404
-        if not prediction.is_finished:
-            return Response(PredictionStatusSerializer(prediction).data, status=status.HTTP_409_CONFLICT)
-        bundle = fhir.result_bundle_json(record=record, prediction=prediction, base_url=request.build_absolute_uri("/"))
-        response = HttpResponse(bundle, content_type=fhir.CONTENT_TYPE)
-        response["Cache-Control"] = "private, no-store"
-        return response
+        prediction, not_ready = _finished_or_409(record)
+        return not_ready or http.fhir_response(request=request, record=record, prediction=prediction, attachment=False)
