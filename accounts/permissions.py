@@ -42,6 +42,17 @@ def patients_of(*, doctor) -> QuerySet[User]:
     )
 
 
+def doctors_of(*, patient) -> QuerySet[User]:
+    """Return the verified, active doctors ``patient`` gave active access to."""
+    return User.objects.filter(
+        role=User.Role.DOCTOR,
+        is_active=True,
+        patient_links__patient=patient,
+        patient_links__status=CareLink.Status.ACTIVE,
+        doctor_verified_at__isnull=False,
+    ).distinct()
+
+
 def can_view_patient(*, viewer, patient) -> bool:
     """Return True if ``viewer`` may see ``patient``'s records and results."""
     if not _is_active_user(viewer):

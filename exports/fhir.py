@@ -2,9 +2,11 @@
 
 Built as plain JSON and checked against the R4B models of ``fhir.resources`` (R4B shares R4's
 shape for every resource used here) before it leaves the portal, so a malformed export fails
-loudly instead of reaching another system. Codes: LOINC where one exists (11524-6 EKG study,
-8867-4 heart rate, 8884-9 heart rate rhythm); beat classes and rhythm labels use the portal's
-own code systems (MIT-BIH symbols), named below.
+loudly instead of reaching another system. The clinical reading (``ml.assessment``, stored once)
+gives the DiagnosticReport its ``conclusion`` and ``conclusionCode`` (SNOMED CT), one Observation
+per finding (SNOMED CT, with its interpretation, time span and evidence) and one per measurement
+(LOINC: 8867-4 heart rate, 8625-6 PR, 8633-0 QRS, 8634-8 QT, 8636-3 QTc, 8632-2 axis). Beat
+classes and rhythm labels use the portal's own code systems (MIT-BIH symbols), named below.
 """
 
 import base64
@@ -14,6 +16,7 @@ import uuid as uuid_lib
 
 from django.urls import reverse
 
+from ml import assessment as clinical
 from ml.classes import BY_CODE, CODES
 
 CONTENT_TYPE = "application/fhir+json"
@@ -27,9 +30,12 @@ OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-catego
 DIAGNOSTIC_SERVICE = "http://terminology.hl7.org/CodeSystem/v2-0074"
 
 ECG_REPORT = {"system": LOINC, "code": "11524-6", "display": "EKG study"}
-HEART_RATE = {"system": LOINC, "code": "8867-4", "display": "Heart rate"}
 RHYTHM = {"system": LOINC, "code": "8884-9", "display": "Heart rate rhythm"}
 
+SNOMED = "http://snomed.info/sct"
+INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+# A finding's severity as an Observation interpretation: A abnormal, AA critical abnormal, N normal.
+SEVERITY_INTERPRETATION = {"info": ("N", "Normal"), "abnormal": ("A", "Abnormal"), "urgent": ("AA", "Critical abnormal")}
 REPORT_STATUS = {"done": "final", "inconclusive": "final", "failed": "cancelled"}
 
 
@@ -136,14 +142,61 @@ def _rhythm_observation(rhythm, *, patient_ref, effective):
     return resource
 
 
+def _measurement_observations(assessment, *, patient_ref, effective):
+    """Return one Observation per measurement of the assessment, with its LOINC code."""
+    out = []
+    for key, value in (assessment.get("measurements") or {}).items():
+        if value is None or key not in clinical.MEASUREMENTS:
+            continue
+        loinc, display, unit = clinical.MEASUREMENTS[key]
+        out.append(_observation(
+            patient_ref=patient_ref, effective=effective, code={"system": LOINC, "code": loinc, "display": display},
+            text=display, category="vital-signs" if key == "heart_rate_bpm" else "procedure",
+            valueQuantity={"value": value, "unit": unit, "system": UCUM, "code": unit},
+        ))
+    return out
+
+
+def _finding_observation(finding, *, patient_ref, effective):
+    """Return the Observation of one finding: its SNOMED CT code, value, time span and evidence."""
+    code, display = SEVERITY_INTERPRETATION[finding["severity"]]
+    concept = {"system": SNOMED, "code": finding["code"], "display": finding["display"]}
+    value = {}
+    if finding.get("value") is not None:
+        unit = {"bpm": "/min", "%": "%"}.get(finding.get("unit"), finding.get("unit") or "1")
+        value["valueQuantity"] = {"value": finding["value"], "unit": finding.get("unit") or "1", "system": UCUM, "code": unit}
+    resource = _observation(patient_ref=patient_ref, effective=effective, code=concept, text=finding["display"], **value)
+    resource["interpretation"] = [{"coding": [{"system": INTERPRETATION, "code": code, "display": display}]}]
+    if finding.get("evidence"):
+        resource["note"] = [{"text": finding["evidence"] + (" (built on beats the model was unsure of)" if finding.get("unsure") else "")}]
+    if finding.get("start_s") is not None:
+        resource["component"] = [{
+            "code": {"text": "Time in the recording (seconds from its start)"},
+            "valueRange": {
+                "low": {"value": finding["start_s"], "unit": "s", "system": UCUM, "code": "s"},
+                "high": {"value": finding.get("end_s", finding["start_s"]), "unit": "s", "system": UCUM, "code": "s"},
+            },
+        }]
+    return resource
+
+
+def _conclusion_codes(assessment):
+    """Return the report's conclusionCode: each finding's SNOMED CT concept once."""
+    seen, codes = set(), []
+    for f in assessment.get("findings") or []:
+        if f["code"] not in seen:
+            seen.add(f["code"])
+            codes.append({"coding": [{"system": SNOMED, "code": f["code"], "display": f["display"]}], "text": f["display"]})
+    return codes
+
+
 def _conclusion(prediction, reviews):
-    summary = prediction.summary or {}
-    if prediction.status == "inconclusive":
-        text = f"Inconclusive: {prediction.inconclusive_reason or 'the recording could not be read.'}"
-    elif prediction.status == "failed":
+    if prediction.status == "failed":
         text = f"The analysis failed: {prediction.error_message or prediction.error_code}"
+    elif prediction.assessment:
+        text = clinical.conclusion(prediction.assessment)
     else:
-        text = summary.get("rhythm_summary") or f"{prediction.beat_total or 0} beats classified."
+        text = f"Inconclusive: {prediction.inconclusive_reason or 'the recording could not be read.'}"
     for review in reviews:
         note = f": {review.note}" if review.note else ""
         text += f" Reviewed by {review.doctor_name} ({review.get_verdict_display()}){note}."
@@ -160,13 +213,10 @@ def result_bundle(*, record, prediction, base_url):
     document_ref = _urn("document", record.uuid)
     entries.append((document_ref, _document_reference(record, patient_ref=patient_ref, base_url=base_url)))
 
-    observations = []
-    if prediction.heart_rate_bpm is not None:
-        observations.append(_observation(
-            patient_ref=patient_ref, effective=effective, code=HEART_RATE, text="Mean heart rate",
-            category="vital-signs",
-            valueQuantity={"value": round(prediction.heart_rate_bpm, 1), "unit": "beats/minute", "system": UCUM, "code": "/min"},
-        ))
+    assessment = prediction.assessment or {}
+    observations = _measurement_observations(assessment, patient_ref=patient_ref, effective=effective)
+    observations += [_finding_observation(f, patient_ref=patient_ref, effective=effective)
+                     for f in assessment.get("findings") or []]
     counts = {c.code: c.count for c in prediction.beat_counts.all()}
     for code in CODES:
         if code in counts:
@@ -205,6 +255,8 @@ def result_bundle(*, record, prediction, base_url):
         "result": [{"reference": ref} for ref in observation_refs],
         "conclusion": _conclusion(prediction, reviews),
     }
+    if _conclusion_codes(assessment):
+        report["conclusionCode"] = _conclusion_codes(assessment)
     if interpreter_refs:
         report["resultsInterpreter"] = [{"reference": ref} for ref in interpreter_refs]
     report_ref = _urn("report", prediction.uuid)

@@ -23,7 +23,8 @@ care_links.json         the doctors you shared your records with (and requests),
 reviews.json            every doctor's review of your results
 audit_trail.csv         who opened, downloaded, reviewed or exported your records, when, and how
 records/<id>/original/  the files you uploaded, byte for byte
-records/<id>/result.json       each analysis of the record (newest first): status, beats, counts, summary
+records/<id>/result.json       each analysis of the record (newest first): status, the clinical reading (level,
+                                assessment), beats, counts, summary
 records/<id>/result.fhir.json  the current result as a FHIR R4 Bundle (for other health systems)
 records/<id>/report.pdf        the PDF report of the current result
 
@@ -50,6 +51,8 @@ def _prediction_data(prediction):
     return {
         "uuid": prediction.uuid,
         "status": prediction.status,
+        "level": prediction.level,
+        "assessment": prediction.assessment,
         "is_current": prediction.is_current,
         "model_version": prediction.model_version,
         "created_at": prediction.created_at,

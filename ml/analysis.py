@@ -1,9 +1,10 @@
-"""Analyse one uploaded ECG: load, find beats, check quality, classify every beat, summarise.
+"""Analyse one uploaded ECG: load, find beats, check quality, classify every beat, read it.
 
 ``analyse()`` is what the Celery worker calls. It either returns an :class:`AnalysisResult`
 (status ``"ok"`` or ``"inconclusive"`` with a plain-language reason) or raises an
 :class:`ml.errors.ECGInputError` subclass for files it cannot read at all. It never gives a
-confident label to something that is not a usable ECG.
+confident label to something that is not a usable ECG. Its ``assessment`` (``ml.assessment``)
+is the clinical reading every surface shows: computed here, once.
 """
 
 from dataclasses import asdict, dataclass, field, replace
@@ -30,16 +31,6 @@ MAX_TRACE_POINTS = 5000
 MIN_BEATS = 3
 # Unreadable files are raised; unusable content (flat line, noise, no trace) becomes inconclusive.
 _RAISED = (EmptyInputError, MissingFileError, UnsupportedFormatError, SamplingRateError)
-_PLURAL = {
-    "N": ("normal beat", "normal beats"),
-    "L": ("left bundle branch block beat", "left bundle branch block beats"),
-    "R": ("right bundle branch block beat", "right bundle branch block beats"),
-    "A": ("premature atrial contraction", "premature atrial contractions"),
-    "V": ("premature ventricular contraction", "premature ventricular contractions"),
-    "P": ("paced beat", "paced beats"),
-    "VF": ("ventricular flutter/fibrillation wave", "ventricular flutter/fibrillation waves"),
-    "E": ("ventricular escape beat", "ventricular escape beats"),
-}
 
 
 @dataclass
@@ -77,6 +68,11 @@ class AnalysisResult:
     low_confidence_beats: int = 0
     quality: dict | None = None
     rhythm: dict | None = None  # ml.rhythm verdict: {"label", "probability", "episodes", ...}
+    # The clinical reading (ml.assessment, JSON form): level, findings, measurements, not_assessed.
+    assessment: dict | None = None
+    events: list = field(default_factory=list)  # ml.events.Event.to_dict() of each event
+    intervals: dict | None = None  # ml.delineate.Intervals.to_dict(), with its fiducials
+    n_leads: int = 1
     model_version: str | None = None
     trace: dict | None = None
     notes: list = field(default_factory=list)
@@ -117,9 +113,12 @@ def _af_conducted_as_normal(labels_idx, cleaned, fs, r_peaks, verdict, notes):
 
 
 def _inconclusive(reason, **known):
+    from ml.assessment import inconclusive
+
     return AnalysisResult(
         status="inconclusive", reason=reason,
-        rhythm_summary=f"No beat classification: {reason} {DISCLAIMER}", **known,
+        rhythm_summary=f"No beat classification: {reason} {DISCLAIMER}",
+        assessment=inconclusive(reason).to_dict(), **known,
     )
 
 
@@ -147,41 +146,6 @@ def _heart_rate(r_peaks, fs):
     return {"mean": round(float(60.0 / rr.mean()), 1), "median": round(float(np.median(inst)), 1),
             "low": round(float(low), 1), "high": round(float(high), 1),
             "min": round(float(inst.min()), 1), "max": round(float(inst.max()), 1)}
-
-
-def _phrase(code, n):
-    one, many = _PLURAL[code]
-    return f"{n} {one if n == 1 else many}"
-
-
-def rhythm_summary(counts, heart_rate, *, single_beat=False):
-    """Return a one-paragraph plain-language summary of the beat counts (never a diagnosis)."""
-    total = sum(counts.values())
-    if single_beat:
-        code = max(counts, key=counts.get)
-        return (f"A single beat, classified as {_PLURAL[code][0]}. A single-beat image has no "
-                f"rhythm, so it was classified without rhythm context. {DISCLAIMER}")
-    dominant = max(counts, key=counts.get)
-    share = counts[dominant] / total
-    others = [(c, n) for c, n in counts.items() if n and c != dominant]
-    others.sort(key=lambda cn: -cn[1])
-    if dominant == "N" and share >= 0.5:
-        base = "Mostly normal beats"
-    elif share >= 0.5:
-        base = f"Mostly {_PLURAL[dominant][1]}"
-    else:
-        base = "Mixed beat types"
-    text = base
-    if heart_rate:
-        bpm = round(heart_rate["mean"])  # judge the figure the reader sees: "60 bpm" is not slow
-        text += f" at a mean heart rate of {bpm} bpm"
-        if bpm < 60:
-            text += " (slow, below 60 bpm)"
-        elif bpm > 100:
-            text += " (fast, above 100 bpm)"
-    if others:
-        text += ", with " + ", ".join(_phrase(c, n) for c, n in others)
-    return f"{text} ({total} beats). {DISCLAIMER}"
 
 
 def _pick_representatives(probs, labels_idx, limit):
@@ -248,6 +212,28 @@ def _ungridded_strip(rec):
     return abs(rec.duration_s - ASSUMED_STRIP_S) < 0.02 * ASSUMED_STRIP_S
 
 
+def _read(cleaned, rec, kind, r_peaks, codes, top, counts, heart_rate, known):
+    """Return the clinical reading of the classified beats: events, intervals, the assessment."""
+    from ml import assessment, delineate, events
+
+    if kind == "image-beat":
+        found, intervals = [], None
+    else:
+        found = events.find_events(r_peaks, codes, rec.fs, signal=cleaned, confidence=top,
+                                   unsure_below=LOW_CONFIDENCE, duration_s=known["duration_s"])
+        intervals = delineate.measure_intervals(cleaned, rec.fs, r_peaks, labels=codes, lead=rec.lead)
+    reading = assessment.assess(
+        kind=kind, n_leads=rec.n_leads, lead=rec.lead, duration_s=known["duration_s"],
+        counts={c: n for c, n in counts.items() if n}, heart_rate=heart_rate,
+        rhythm=known.get("rhythm"), events=found, intervals=intervals,
+        has_grid=not (kind == "image-strip" and _ungridded_strip(rec)),
+        single_beat_label=codes[0] if kind == "image-beat" and codes else None,
+    ).to_dict()
+    return {"assessment": reading, "conclusion": assessment.conclusion(reading),
+            "events": [e.to_dict() for e in found],
+            "intervals": intervals.to_dict() if intervals is not None else None}
+
+
 def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
             image_classifier=None, n_representatives=len(classes.CODES), progress=None):
     """Return the :class:`AnalysisResult` for the ECG in ``source`` (path or numpy array).
@@ -283,7 +269,7 @@ def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
                      "read as one beat (several peaks, as in flutter/fibrillation waves), not as "
                      "a rhythm strip.")
     known = {"fs": float(rec.fs), "duration_s": round(len(x) / rec.fs, 3), "lead": rec.lead,
-             "kind": kind, "notes": notes}
+             "kind": kind, "notes": notes, "n_leads": rec.n_leads}
     step("finding_beats")
     cleaned = preprocess.clean(x, rec.fs)
     known["trace"] = _trace(cleaned, rec.fs)
@@ -351,6 +337,7 @@ def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
     counts = {c: int(n) for c, n in zip(classes.CODES, np.bincount(labels_idx,
                                                                    minlength=len(classes.CODES)))}
     heart_rate = None if single_beat else _heart_rate(r_peaks, rec.fs)
+    reading = _read(cleaned, rec, kind, r_peaks, codes, top, counts, heart_rate, known)
     return AnalysisResult(
         status="ok",
         r_peaks=r_peaks.tolist(),
@@ -358,8 +345,10 @@ def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
         probabilities=np.round(probs, 3).tolist(),
         counts=counts,
         heart_rate_bpm=heart_rate,
-        rhythm_summary=rhythm_summary({c: n for c, n in counts.items() if n}, heart_rate,
-                                      single_beat=single_beat),
+        rhythm_summary=f"{reading['conclusion']} {DISCLAIMER}",
+        assessment=reading["assessment"],
+        events=reading["events"],
+        intervals=reading["intervals"],
         confidence=round(float(top.mean()), 3),
         low_confidence_beats=int((top < LOW_CONFIDENCE).sum()),
         model_version=getattr(classifier, "version", None),

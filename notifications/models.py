@@ -19,6 +19,11 @@ class Kind(models.TextChoices):
     REVIEW_CREATED = "review_created", "A doctor reviews one of my results"
     ANALYSIS_FINISHED = "analysis_finished", "The analysis of a long recording finishes"
     EXPORT_READY = "export_ready", "My data export is ready"
+    URGENT_RESULT = "urgent_result", "A result reads as urgent"
+
+
+# Too important to be turned off: always emailed, and not offered in the email preferences.
+ALWAYS_EMAILED = (Kind.URGENT_RESULT,)
 
 
 class Notification(models.Model):

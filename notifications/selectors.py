@@ -2,7 +2,7 @@
 
 from django.shortcuts import get_object_or_404
 
-from notifications.models import EmailOptOut, Kind, Notification
+from notifications.models import ALWAYS_EMAILED, EmailOptOut, Kind, Notification
 
 
 def notification_list(*, user):
@@ -21,9 +21,9 @@ def notification_unread_count(*, user):
 
 
 def kinds_for_user(*, user):
-    """Return the kinds of event that can happen to ``user``: only doctors are shared records,
-    only patients are asked for access."""
-    excluded = {Kind.CARE_LINK_REQUESTED, Kind.CARE_LINK_SHARED}
+    """Return the kinds of event whose emails ``user`` may turn off: only doctors are shared
+    records, only patients are asked for access; urgent results are always emailed."""
+    excluded = {Kind.CARE_LINK_REQUESTED, Kind.CARE_LINK_SHARED, *ALWAYS_EMAILED}
     if user.role == "doctor":
         excluded.discard(Kind.CARE_LINK_SHARED)
     elif user.role == "patient":

@@ -21,7 +21,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from notifications.models import EmailOptOut, Kind, Notification
+from notifications.models import ALWAYS_EMAILED, EmailOptOut, Kind, Notification
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +128,8 @@ def notification_send(*, recipient, kind, body, link_url, context):
     notification = Notification.objects.create(
         recipient=recipient, kind=kind, title=title[:200], body=body, link_url=link_url
     )
-    if not recipient.email or EmailOptOut.objects.filter(user=recipient, kind=kind).exists():
+    opted_out = kind not in ALWAYS_EMAILED and EmailOptOut.objects.filter(user=recipient, kind=kind).exists()
+    if not recipient.email or opted_out:
         return notification
     message_text = render_to_string(f"notifications/email/{kind}_message.txt", context)
     message_text = message_text.rstrip() + "\n\n" + render_to_string("notifications/email/footer.txt", context)
@@ -204,12 +205,37 @@ def analysis_is_long(*, prediction):
     return bool(prediction.finished_at and prediction.finished_at - prediction.created_at >= SLOW_ANALYSIS)
 
 
-def prediction_finished_notify(*, prediction_id):
-    """Tell the owner that the analysis of a long record finished; return the notification or None.
+def urgent_result_notify(*, prediction):
+    """Tell the patient and every doctor they share records with, at once, that a result reads as
+    urgent; return the notifications."""
+    from accounts.permissions import doctors_of
+    from ml.assessment import conclusion
 
-    Called once the prediction's transaction commits (predictions.services). Short analyses, a
-    failed run and a run that a newer one replaced meanwhile say nothing.
+    record = prediction.record
+    result_url = reverse("predictions:detail", kwargs={"uuid": record.uuid})
+    reading = conclusion(prediction.assessment)
+    sent = []
+    for recipient in [record.owner, *doctors_of(patient=record.owner)]:
+        sent.append(notification_send(
+            recipient=recipient,
+            kind=Kind.URGENT_RESULT,
+            body=f"{record.original_filename}: {reading}"[:1000],
+            link_url=result_url,
+            context={"user": recipient, "patient": record.owner, "record": record, "prediction": prediction,
+                     "reading": reading, "result_url": result_url, "is_patient": recipient == record.owner},
+        ))
+    return sent
+
+
+def prediction_finished_notify(*, prediction_id):
+    """Tell people that an analysis finished; return the notification(s) or None.
+
+    Called once the prediction's transaction commits (predictions.services). An urgent reading
+    notifies the patient and every linked doctor at once (:func:`urgent_result_notify`); otherwise
+    the owner hears about long records only. Short analyses, a failed run and a run that a newer
+    one replaced meanwhile say nothing.
     """
+    from ml.assessment import conclusion
     from predictions.models import Prediction
 
     prediction = (
@@ -217,12 +243,16 @@ def prediction_finished_notify(*, prediction_id):
         .filter(pk=prediction_id, is_current=True, status__in=[Prediction.Status.DONE, Prediction.Status.INCONCLUSIVE])
         .first()
     )
-    if prediction is None or not analysis_is_long(prediction=prediction):
+    if prediction is None:
+        return None
+    if prediction.level == Prediction.Level.URGENT:
+        return urgent_result_notify(prediction=prediction)
+    if not analysis_is_long(prediction=prediction):
         return None
     record = prediction.record
     result_url = reverse("predictions:detail", kwargs={"uuid": record.uuid})
     if prediction.status == Prediction.Status.DONE:
-        body = f"The result of {record.original_filename} is ready: {prediction.beat_total or 0} beats classified."
+        body = f"The result of {record.original_filename} is ready. {conclusion(prediction.assessment)}"
     else:
         body = f"{record.original_filename} could not be read as a usable ECG: {prediction.inconclusive_reason}"
     return notification_send(
@@ -230,5 +260,6 @@ def prediction_finished_notify(*, prediction_id):
         kind=Kind.ANALYSIS_FINISHED,
         body=body[:1000],
         link_url=result_url,
-        context={"user": record.owner, "record": record, "prediction": prediction, "result_url": result_url},
+        context={"user": record.owner, "record": record, "prediction": prediction, "result_url": result_url,
+                 "reading": conclusion(prediction.assessment) if prediction.assessment else ""},
     )

@@ -102,6 +102,7 @@ class ECGUploadForm(forms.Form):
 
 class HistoryFilterForm(forms.Form):
     status = forms.ChoiceField(required=False, choices=[("", "Any status")] + list(Prediction.Status.choices))
+    level = forms.ChoiceField(required=False, label="Reading", choices=[("", "Any reading")] + list(Prediction.Level.choices))
     code = forms.ChoiceField(required=False, label="Beat class", choices=[("", "Any class")] + CLASS_CHOICES)
     date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))

@@ -160,6 +160,14 @@ class Prediction(models.Model):
 
     FINISHED = (Status.DONE, Status.FAILED, Status.INCONCLUSIVE)
 
+    class Level(models.TextChoices):
+        """The level of the clinical reading (``ml.assessment``), most pressing first."""
+
+        URGENT = "urgent", "Urgent"
+        ABNORMAL = "abnormal", "Abnormal"
+        INCONCLUSIVE = "inconclusive", "Inconclusive"
+        NORMAL = "normal", "Normal"
+
     class Stage(models.TextChoices):
         """The steps of a running analysis, in order (``ml.analyse`` reports them)."""
 
@@ -181,6 +189,11 @@ class Prediction(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     task_id = models.CharField(max_length=64, blank=True)
     summary = models.JSONField(default=dict, blank=True)
+    # The clinical reading, computed once by the worker (ml.assessment): every surface reads it.
+    assessment = models.JSONField(default=dict, blank=True,
+                                  help_text="level, findings, measurements and what was not assessed (ml.assessment).")
+    level = models.CharField(max_length=16, choices=Level.choices, blank=True, db_index=True,
+                             help_text="The assessment's level, kept as a column to sort and filter by.")
     beats = models.JSONField(
         default=dict, blank=True, help_text="Compact per-beat arrays: r_peaks, labels, probabilities."
     )
@@ -232,6 +245,17 @@ class Prediction(models.Model):
             models.CheckConstraint(
                 condition=~Q(status="inconclusive") | ~Q(inconclusive_reason=""),
                 name="prediction_inconclusive_has_reason",
+            ),
+            # A finished reading has a level (an unreadable input's is "inconclusive"); others none.
+            models.CheckConstraint(
+                condition=(Q(status="done") & Q(level__in=("normal", "abnormal", "urgent", "inconclusive")))
+                | (Q(status="inconclusive") & Q(level="inconclusive"))
+                | (Q(status__in=("pending", "running", "failed")) & Q(level="")),
+                name="prediction_level_iff_read",
+                violation_error_message="A finished reading needs a level; an unfinished or failed one has none.",
+            ),
+            models.CheckConstraint(
+                condition=Q(level="") | Q(assessment__has_key="level"), name="prediction_level_has_assessment",
             ),
             models.CheckConstraint(
                 condition=Q(finished_at__isnull=True) | Q(started_at__isnull=True) | Q(finished_at__gte=F("started_at")),

@@ -1,20 +1,45 @@
 """What a result means, in words a patient can read: the first thing the result page and the PDF say.
 
-Sentences are built from the stored result only (heart rate, beat counts, the rhythm verdict);
-nothing here is a diagnosis, and every statement says what was *seen* in this recording.
+Sentences are built from the stored assessment only (``ml.assessment``: level, findings,
+measurements, not assessed), so the page, the PDF and the notifications cannot disagree with the
+reading. Nothing here is a diagnosis; nothing reassures about what the recording could not show.
 """
 
 from dataclasses import dataclass, field
 
-# Beats of these classes are "extra" or unusual beats a patient may be told about, in lay words.
+from ml import assessment as clinical
+
+# SNOMED CT code -> (one, many): how a finding reads to a patient.
 _LAY = {
-    "A": ("extra beat from the upper chambers", "extra beats from the upper chambers", "premature atrial contractions, PACs"),
-    "V": ("extra beat from the lower chambers", "extra beats from the lower chambers", "premature ventricular contractions, PVCs"),
-    "E": ("escape beat from the lower chambers", "escape beats from the lower chambers", "ventricular escape beats"),
-    "L": ("beat with a delay in the left side's wiring", "beats with a delay in the left side's wiring", "left bundle branch block"),
-    "R": ("beat with a delay in the right side's wiring", "beats with a delay in the right side's wiring", "right bundle branch block"),
-    "P": ("beat started by a pacemaker", "beats started by a pacemaker", "paced beats"),
-    "VF": ("chaotic wave from the lower chambers", "chaotic waves from the lower chambers", "ventricular flutter or fibrillation"),
+    clinical.ATRIAL_FIBRILLATION[0]: (
+        "The rhythm looked irregular in the way typical of atrial fibrillation (AF), where the upper "
+        "chambers quiver instead of beating in step. AF is common and treatable, and it raises the risk of "
+        "stroke, so it needs a doctor's opinion.", None),
+    clinical.OTHER_RHYTHM[0]: ("The rhythm did not look like a regular normal rhythm; a doctor can tell what it is.", None),
+    clinical.SINUS_RHYTHM[0]: ("The rhythm looked regular, set by the heart's natural pacemaker.", None),
+    clinical.SINUS_BRADYCARDIA[0]: ("The rhythm was regular but slow. A slow rate can be normal in fit people and during sleep, but not always.", None),
+    clinical.SINUS_TACHYCARDIA[0]: ("The rhythm was regular but fast for a person at rest.", None),
+    clinical.BRADYCARDIA[0]: ("The heart beat slowly for a while.", "The heart beat slowly at {n} times in the recording."),
+    clinical.TACHYCARDIA[0]: ("The heart beat fast for a while.", "The heart beat fast at {n} times in the recording."),
+    clinical.PVC[0]: ("Extra beats from the lower chambers (premature ventricular contractions) were seen.", None),
+    clinical.PAC[0]: ("Extra beats from the upper chambers (premature atrial contractions) were seen.", None),
+    clinical.VENTRICULAR_ESCAPE[0]: ("Escape beats from the lower chambers were seen.", None),
+    clinical.LBBB[0]: ("Most beats have the shape of a delay in the left side's wiring (left bundle branch block).", None),
+    clinical.RBBB[0]: ("Most beats have the shape of a delay in the right side's wiring (right bundle branch block).", None),
+    clinical.PACED[0]: ("Most beats were started by a pacemaker.", None),
+    clinical.VT[0]: ("A run of fast beats from the lower chambers (ventricular tachycardia) was seen.",
+                     "{n} runs of fast beats from the lower chambers (ventricular tachycardia) were seen."),
+    clinical.IDIOVENTRICULAR[0]: ("A run of beats from the lower chambers was seen.", "{n} runs of beats from the lower chambers were seen."),
+    clinical.SVT[0]: ("A run of fast beats from the upper chambers was seen.", "{n} runs of fast beats from the upper chambers were seen."),
+    clinical.SV_RUN[0]: ("A run of extra beats from the upper chambers was seen.", "{n} runs of extra beats from the upper chambers were seen."),
+    clinical.COUPLET[0]: ("A pair of extra beats from the lower chambers was seen.", "{n} pairs of extra beats from the lower chambers were seen."),
+    clinical.BIGEMINY[0]: ("For a while every other beat was an extra beat (bigeminy).", "Every other beat was an extra beat at {n} times (bigeminy)."),
+    clinical.TRIGEMINY[0]: ("For a while every third beat was an extra beat (trigeminy).", "Every third beat was an extra beat at {n} times (trigeminy)."),
+    clinical.PAUSE[0]: ("The heart paused once for {longest}.", "The heart paused {n} times, the longest for {longest}."),
+    clinical.VF[0]: ("Some waves look like ventricular fibrillation or flutter, a chaotic rhythm of the lower chambers.", None),
+    clinical.FIRST_DEGREE_AV_BLOCK[0]: ("The signal from the upper to the lower chambers took longer than usual (first-degree AV block).", None),
+    clinical.WIDE_QRS[0]: ("The main spike of each beat was wider than usual.", None),
+    clinical.PROLONGED_QT[0]: ("The heart took longer than usual to recover after each beat (long QT).", None),
 }
 
 EMERGENCY_SIGNS = (
@@ -23,84 +48,63 @@ EMERGENCY_SIGNS = (
     "severe shortness of breath",
     "a racing or pounding heart with dizziness",
 )
+CHEST_PAIN = ("This recording cannot show signs of a heart attack. If you have chest pain now, call your "
+              "local emergency number.")
 
 
 @dataclass
 class PlainLanguage:
-    """Sentences for a patient, and how soon a doctor should see the result."""
+    """Sentences for a patient, what to do, and whether it may be an emergency."""
 
     sentences: list = field(default_factory=list)
     advice: str = ""
-    urgent: bool = False  # a finding that can be an emergency if the person is unwell now
+    urgent: bool = False
+    not_assessed: list = field(default_factory=list)
 
 
-def explain(*, heart_rate, counts, rhythm_label=None):
-    """Return the :class:`PlainLanguage` reading of a result.
+def _seconds(value):
+    return f"{value:.1f} seconds" if value is not None else "a few seconds"
 
-    ``heart_rate`` is the summary's ``heart_rate_bpm`` dict (or None), ``counts`` the beats per
-    class code, ``rhythm_label`` the rhythm verdict's label (``ml.rhythm``) when there is one.
-    """
-    out = PlainLanguage()
-    total = sum(counts.values())
-    see_doctor = False
-    if heart_rate and heart_rate.get("mean"):
-        bpm = round(heart_rate.get("median") or heart_rate["mean"])
-        text = f"Your heart beat about {bpm} times a minute"
-        if heart_rate.get("low") and heart_rate.get("high") and round(heart_rate["high"]) - round(heart_rate["low"]) >= 5:
-            text += f" (most beats between {heart_rate['low']:.0f} and {heart_rate['high']:.0f})"
-        if bpm < 50:
-            text += ", which is slow. A slow rate can be normal in fit people and during sleep, but not always."
-            see_doctor = True
-        elif bpm > 110:
-            text += ", which is fast for a person at rest."
-            see_doctor = True
-        else:
-            text += ", within or close to the usual resting range of 60 to 100."
-        out.sentences.append(text)
 
-    if rhythm_label == "atrial_fibrillation":
-        out.sentences.append(
-            "The rhythm looked irregular in the way typical of atrial fibrillation (AF), where the upper "
-            "chambers quiver instead of beating in step. AF is common and treatable, and it raises the risk "
-            "of stroke, so it needs a doctor's opinion."
-        )
-        see_doctor = True
-    elif rhythm_label == "other":
-        out.sentences.append("The rhythm did not look like a regular normal rhythm; a doctor can tell what it is.")
-        see_doctor = True
-    elif rhythm_label == "noisy":
-        out.sentences.append(
-            "The recording was too noisy to judge the rhythm. Record again sitting still, with good skin contact."
-        )
-    elif rhythm_label == "normal":
-        out.sentences.append("The rhythm looked regular.")
-
-    for code in ("VF", "V", "E", "A", "P", "L", "R"):
-        n = counts.get(code, 0)
-        if not n:
+def explain(assessment):
+    """Return the :class:`PlainLanguage` reading of a stored assessment (its JSON form)."""
+    assessment = assessment or {}
+    level = assessment.get("level") or "inconclusive"
+    findings = assessment.get("findings") or []
+    measurements = assessment.get("measurements") or {}
+    out = PlainLanguage(urgent=level == "urgent")
+    bpm = measurements.get("heart_rate_bpm")
+    if bpm:
+        out.sentences.append(f"Your heart beat about {bpm:.0f} times a minute.")
+    grouped = {}
+    for f in findings:
+        grouped.setdefault(f["code"], []).append(f)
+    for code, items in grouped.items():
+        one, many = _LAY.get(code, (None, None))
+        if one is None:
+            out.sentences.append(f"{items[0]['display']}: {items[0].get('evidence') or 'seen'}.")
             continue
-        one, many, medical = _LAY[code]
-        share = n / total if total else 0
-        how_often = f", about 1 in every {round(1 / share)} beats" if 0 < share < 0.5 else (", most beats" if share >= 0.5 else "")
-        out.sentences.append(f"{n} {one if n == 1 else many} ({medical}) were seen{how_often}.")
-        if code == "VF":
-            out.urgent = True
-        if code in ("V", "A") and share <= 0.01:
-            out.sentences.append(
-                "A few extra beats are common and often harmless, especially with caffeine, stress or little sleep."
-            )
-        else:
-            see_doctor = True
-    if total and counts.get("N", 0) == total and rhythm_label in (None, "normal"):
-        out.sentences.append("Every beat the model looked at had a normal shape.")
-
-    if out.urgent:
-        out.advice = (
-            "Some waves look like ventricular fibrillation, which is an emergency. If this recording was made "
-            "just now and the person is unwell, call your local emergency number at once."
-        )
-    elif see_doctor:
+        timed = [f["value"] for f in items if f.get("unit") == "s" and f.get("value") is not None]
+        longest = _seconds(max(timed)) if timed else None
+        text = (many or one) if len(items) > 1 else one
+        out.sentences.append(text.format(n=len(items), longest=longest))
+    out.not_assessed = [f"{n['what']}: {n['why']}." for n in assessment.get("not_assessed") or []]
+    st_unseen = any(n["what"] == clinical.ST_WHAT for n in assessment.get("not_assessed") or [])
+    if level == "urgent":
+        out.advice = ("Some of what this recording shows can be an emergency. If it was made just now, or you "
+                      "feel unwell, call your local emergency number at once; otherwise show it to a doctor today.")
+    elif level == "abnormal":
         out.advice = "Show this result to a doctor soon, even if you feel well."
+    elif level == "inconclusive":
+        product = [n for n in assessment.get("not_assessed") or [] if n.get("limit") == "product"]
+        if findings and product:
+            out.advice = ("This reading is incomplete: " + "; ".join(n["what"].lower() for n in product)
+                          + " were not read by this version. Have a doctor read the ECG itself.")
+        else:
+            reason = next((n["why"] for n in assessment.get("not_assessed") or []), "")
+            out.advice = f"This ECG could not be read. {reason}".strip()
     else:
-        out.advice = "Nothing here needs urgent attention. Keep it for your next check-up."
+        out.advice = "Nothing in what this recording can show needs attention. Keep it for your next check-up."
+    if st_unseen and level != "urgent":
+        out.advice += " " + CHEST_PAIN
     return out

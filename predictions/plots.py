@@ -65,3 +65,48 @@ def trace_png(signal, *, fs, r_peaks, labels, kind="signal"):
     out = io.BytesIO()
     fig.savefig(out, format="png")
     return out.getvalue()
+
+
+# True-scale ECG paper (AHA/ACC/HRS 2007 standardisation, part I): 25 mm/s, 10 mm/mV, a 1 mV
+# calibration pulse 200 ms wide before the trace.
+PAPER_MM_S = 25.0
+PAPER_MM_MV = 10.0
+STRIP_S = 7.0  # 175 mm at 25 mm/s: fits the width of an A4 page inside its margins
+STRIP_MV = (-1.5, 2.5)
+CAL_S = 0.4  # room for the calibration pulse
+
+
+def strip_png(signal, *, fs, start_s, seconds=STRIP_S, dpi=200):
+    """Return a PNG of ``seconds`` of ``signal`` from ``start_s`` on true-scale ECG paper.
+
+    The picture is ``(CAL_S + seconds) * 25`` mm wide and ``40`` mm high at ``dpi``: drawn at that
+    size (the PDF does), one small square is 1 mm, 0.04 s and 0.1 mV. Returns the PNG and its size in mm.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fs = float(fs)
+    a = max(0, int(start_s * fs))
+    x = np.asarray(signal[a: a + int(seconds * fs)], dtype=float)
+    lo, hi = STRIP_MV
+    width_mm = (CAL_S + seconds) * PAPER_MM_S
+    height_mm = (hi - lo) * PAPER_MM_MV
+    fig = Figure(figsize=(width_mm / 25.4, height_mm / 25.4), dpi=dpi)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, CAL_S + seconds)
+    ax.set_ylim(lo, hi)
+    for t in np.arange(0, CAL_S + seconds + 1e-9, 0.04):
+        ax.axvline(t, color="#f4b8b8", linewidth=0.8 if round(t / 0.04) % 5 == 0 else 0.3)
+    for v in np.arange(lo, hi + 1e-9, 0.1):
+        ax.axhline(v, color="#f4b8b8", linewidth=0.8 if round((v - lo) / 0.1) % 5 == 0 else 0.3)
+    ax.plot([0.04, 0.08, 0.08, 0.28, 0.28, 0.32], [0, 0, 1, 1, 0, 0], color="black", linewidth=1.0)
+    if x.size:
+        baseline = float(np.median(x))
+        t = CAL_S + np.arange(x.size) / fs
+        ax.plot(t, np.clip(x - baseline, lo, hi), color="black", linewidth=0.8)
+    ax.set_axis_off()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue(), (width_mm, height_mm)

@@ -3,7 +3,6 @@
 import io
 from xml.sax.saxutils import escape
 
-from django.urls import reverse
 from django.utils import timezone
 from reportlab.graphics.charts.barcharts import HorizontalBarChart
 from reportlab.graphics.shapes import Drawing
@@ -70,6 +69,57 @@ def _counts_chart(bars, width):
     return drawing
 
 
+# The worst events get a strip each, on true-scale paper (predictions.plots.strip_png).
+MAX_EVENT_STRIPS = 3
+
+
+def _reading(reading, styles, small, width):
+    """Return the flowables of the clinical reading: level, patient's words, findings,
+    measurements and what was not assessed (the same stored assessment the page shows)."""
+    out = [Paragraph(f"Clinical reading: {escape(reading['title'])}", styles["Heading2"])]
+    words = reading["words"]
+    out += [Paragraph(escape(sentence), styles["BodyText"]) for sentence in words.sentences]
+    out.append(Paragraph(f"<b>{escape(words.advice)}</b>", styles["BodyText"]))
+    if reading["findings"]:
+        rows = [["Finding", "Severity", "When", "Evidence", "SNOMED CT"]] + [
+            [Paragraph(escape(f["display"]), small), f["severity"], f["when"] or "whole record",
+             Paragraph(escape(f["evidence"] + (" (unsure beats)" if f.get("unsure") else "")), small), f["code"]]
+            for f in reading["findings"]
+        ]
+        table = Table(rows, colWidths=[42 * mm, 18 * mm, 24 * mm, width - 106 * mm, 22 * mm], repeatRows=1)
+        table.setStyle(TableStyle([("FONTSIZE", (0, 0), (-1, -1), 8), ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                                   ("LINEBELOW", (0, 0), (-1, 0), 0.5, colors.grey)]))
+        out += [Spacer(1, 2 * mm), table]
+    if reading["measurements"]:
+        text = "; ".join(f"{m['label']} {m['value']:.0f} {m['unit']}" for m in reading["measurements"])
+        out.append(Paragraph(f"<b>Measurements:</b> {escape(text)}", small))
+    for n in reading["not_assessed"]:
+        out.append(Paragraph(f"<b>Not assessed:</b> {escape(n['what'])}: {escape(n['why'])}.", small))
+    return out
+
+
+def _event_strips(prediction, reading, styles, small):
+    """Return a true-scale strip (25 mm/s, 10 mm/mV, calibration pulse) of each of the worst timed findings."""
+    timed = [f for f in reading["findings"] if f.get("start_s") is not None and f["severity"] != "info"]
+    if not timed:
+        return []
+    stored = prediction_signal(prediction=prediction)
+    if stored is None:
+        return []
+    from predictions.plots import STRIP_S, strip_png
+
+    signal, fs = stored
+    out = [Paragraph("The worst events (25 mm/s, 10 mm/mV)", styles["Heading2"])]
+    for f in timed[:MAX_EVENT_STRIPS]:
+        centre = (f["start_s"] + (f.get("end_s") or f["start_s"])) / 2
+        start = max(0.0, centre - STRIP_S / 2)
+        png, (w_mm, h_mm) = strip_png(signal, fs=fs, start_s=start)
+        img = Image(io.BytesIO(png))
+        img.drawWidth, img.drawHeight = w_mm * mm, h_mm * mm  # true scale: 1 small square = 1 mm
+        out.append(KeepTogether([Paragraph(f"{escape(f['display'])}, {f['when']}: {escape(f['evidence'])}", small), img]))
+    return out
+
+
 def build_report(out, *, record, prediction, viewer):
     """Write the PDF report of ``prediction`` on ``record`` to the binary file ``out``."""
     styles = getSampleStyleSheet()
@@ -107,32 +157,16 @@ def build_report(out, *, record, prediction, viewer):
     table = Table(facts, colWidths=[35 * mm, width - 35 * mm])
     table.setStyle(TableStyle([("FONTSIZE", (0, 0), (-1, -1), 9), ("TEXTCOLOR", (0, 0), (0, -1), colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
     story += [table, Spacer(1, 4 * mm)]
-    verdict = view.get("rhythm_verdict")
-    if verdict and prediction.status != "failed":  # the rhythm verdict comes first
-        story.append(Paragraph(f"Rhythm: {escape(verdict['title'])}", styles["Heading2"]))
-        lines = [verdict["text"]] + [f"Atrial fibrillation from {e['start_s']} s to {e['end_s']} s "
-                                     f"({e['duration_s']:.0f} s)." for e in verdict["episodes"]]
-        if verdict["article_slug"]:
-            lines.append("Read about atrial fibrillation in the portal's articles: "
-                         f"{reverse('articles:detail', args=[verdict['article_slug']])}")
-        story += [Paragraph(escape(line), styles["BodyText"]) for line in lines]
-
     if prediction.status == "done":
         hr = view["heart_rate"] or {}
-        rhythm = view["rhythm"]
-        if isinstance(rhythm, dict):
-            rhythm = rhythm.get("text") or rhythm.get("summary") or ", ".join(f"{k}: {v}" for k, v in rhythm.items())
         summary = [
             ["Beats analysed", str(view["beat_total"])],
             ["Heart rate", f"{prediction.heart_rate_bpm:.0f} bpm" + (f" (most beats {hr['low']:.0f}-{hr['high']:.0f})" if hr.get("low") and hr.get("high") else "") if prediction.heart_rate_bpm else "–"],
-            ["Rhythm", Paragraph(escape(str(rhythm or "–")), small)],
             ["Model confidence", f"{prediction.confidence * 100:.0f} %" if prediction.confidence is not None else "–"],
             ["Low-confidence beats", str(len(view["low_confidence"]))],
         ]
-        words = view["plain_language"]
-        story.append(Paragraph("What this means", styles["Heading2"]))
-        story += [Paragraph(escape(sentence), styles["BodyText"]) for sentence in words.sentences]
-        story.append(Paragraph(f"<b>{escape(words.advice)}</b>", styles["BodyText"]))
+        story += _reading(view["reading"], styles, small, width)
+        story += _event_strips(prediction, view["reading"], styles, small)
         story.append(Paragraph("Summary", styles["Heading2"]))
         t = Table(summary, colWidths=[45 * mm, width - 45 * mm])
         t.setStyle(TableStyle([("FONTSIZE", (0, 0), (-1, -1), 9), ("VALIGN", (0, 0), (-1, -1), "TOP")]))

@@ -8,9 +8,10 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Subquery
 
 from accounts.models import User
 from articles.selectors import article_links_for_codes
+from ml import assessment as clinical
 from ml.classes import BY_CODE, CODES
 from predictions import access, plain_language
-from predictions.models import BeatCount, ECGRecord, Prediction, PredictionImage, Review
+from predictions.models import ECGRecord, Prediction, PredictionImage, Review
 
 
 def _with_current(queryset):
@@ -21,7 +22,7 @@ def _with_current(queryset):
 def ecg_record_list(*, user, filters=None, patient=None):
     """Return ``patient``'s records (default: the user's own), newest first, filtered.
 
-    ``filters`` keys (all optional): ``status``, ``code`` (a beat class found), ``date_from``,
+    ``filters`` keys (all optional): ``status``, ``level`` (of the reading), ``code`` (a beat class found), ``date_from``,
     ``date_to`` (upload date), ``q`` (search in the note and file name). A patient the user may
     not see yields no records.
     """
@@ -33,6 +34,9 @@ def ecg_record_list(*, user, filters=None, patient=None):
     status = filters.get("status")
     if status:
         records = records.filter(predictions__is_current=True, predictions__status=status)
+    level = filters.get("level")
+    if level:
+        records = records.filter(predictions__is_current=True, predictions__level=level)
     code = filters.get("code")
     if code:
         records = records.filter(
@@ -115,6 +119,48 @@ def rhythm_verdict(summary):
     }
 
 
+LEVEL_ARTICLES = {clinical.ATRIAL_FIBRILLATION[0]: AF_ARTICLE_SLUG}
+
+
+def _clock(seconds):
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def assessment_view(assessment):
+    """Return what the page, PDF and API show of a stored assessment (``ml.assessment``).
+
+    Plain data: the level and its title, the clinical conclusion, the patient's words, the
+    findings (most severe first, each with its time as m:ss for jumping the viewer there), the
+    measurements with their labels and LOINC codes, and what was not assessed.
+    """
+    assessment = assessment or {}
+    level = assessment.get("level") or "inconclusive"
+    order = {"urgent": 0, "abnormal": 1, "info": 2}
+    findings = []
+    for f in sorted(assessment.get("findings") or [], key=lambda f: (order.get(f["severity"], 3), f.get("start_s") or 0)):
+        when = None
+        if f.get("start_s") is not None:
+            when = _clock(f["start_s"]) + (f"–{_clock(f['end_s'])}" if f.get("end_s") not in (None, f["start_s"]) else "")
+        findings.append({**f, "when": when, "article_slug": LEVEL_ARTICLES.get(f["code"])})
+    measurements = []
+    for key, value in (assessment.get("measurements") or {}).items():
+        if value is None or key not in clinical.MEASUREMENTS:
+            continue
+        loinc, label, unit = clinical.MEASUREMENTS[key]
+        measurements.append({"key": key, "label": label, "value": value, "unit": unit, "loinc": loinc})
+    return {
+        "level": level,
+        "title": clinical.LEVEL_TITLES[level],
+        "conclusion": clinical.conclusion({"level": level, **assessment}),
+        "words": plain_language.explain(assessment),
+        "findings": findings,
+        "measurements": measurements,
+        "not_assessed": list(assessment.get("not_assessed") or []),
+        "heart_rate_bpm": (assessment.get("measurements") or {}).get("heart_rate_bpm"),
+    }
+
+
 def prediction_view(*, prediction, user):
     """Return what the result page and API show of a finished ``prediction`` (plain data)."""
     summary = prediction.summary or {}
@@ -175,11 +221,7 @@ def prediction_view(*, prediction, user):
         "heart_rate": summary.get("heart_rate_bpm") or {},
         "rhythm": summary.get("rhythm_summary") or "",
         "rhythm_verdict": rhythm_verdict(summary),
-        "plain_language": plain_language.explain(
-            heart_rate=summary.get("heart_rate_bpm"),
-            counts=counts,
-            rhythm_label=(summary.get("rhythm") or {}).get("label") if isinstance(summary.get("rhythm"), dict) else None,
-        ),
+        "reading": assessment_view(prediction.assessment),
         "quality": summary.get("quality"),
         "notes": summary.get("notes") or [],
         "duration_s": summary.get("duration_s"),
@@ -211,13 +253,9 @@ def dashboard_summary(*, user):
         "status_counts": by_status,
         "done_count": by_status.get(Prediction.Status.DONE, 0),
         "waiting_count": by_status.get(Prediction.Status.PENDING, 0) + by_status.get(Prediction.Status.RUNNING, 0),
-        "abnormal_count": BeatCount.objects.filter(
-            prediction__record__owner=user, prediction__is_current=True, count__gt=0
-        )
-        .exclude(code="N")
-        .values("prediction")
-        .distinct()
-        .count(),
+        "abnormal_count": Prediction.objects.filter(
+            record__owner=user, is_current=True, level__in=(Prediction.Level.ABNORMAL, Prediction.Level.URGENT)
+        ).count(),
     }
 
 
@@ -225,14 +263,16 @@ def doctor_case_list(*, doctor):
     """Return the doctor's linked patients with their latest record and unreviewed result count.
 
     Each item: ``{patient, record_count, latest_record, latest_prediction, pending_reviews,
-    abnormal_unreviewed}``, ordered for triage: unreviewed abnormal results first.
+    abnormal_unreviewed, urgent_unreviewed}``, ordered for triage by the readings' levels:
+    unreviewed urgent results first, then abnormal ones (``Prediction.level``).
     """
     patients = access.patients_of(doctor=doctor)
     reviewed = Review.objects.filter(prediction=OuterRef("pk"))
     unreviewed = Prediction.objects.filter(
         record__owner=OuterRef("pk"), is_current=True, status=Prediction.Status.DONE
     ).exclude(Exists(reviewed))
-    abnormal = unreviewed.filter(Exists(BeatCount.objects.filter(prediction=OuterRef("pk")).exclude(code="N")))
+    abnormal = unreviewed.filter(level__in=(Prediction.Level.ABNORMAL, Prediction.Level.URGENT))
+    urgent = unreviewed.filter(level=Prediction.Level.URGENT)
     latest = ECGRecord.objects.filter(owner=OuterRef("pk")).order_by("-created_at", "-id")
     patients = patients.annotate(
         record_count=Count("ecg_records", distinct=True),
@@ -242,6 +282,9 @@ def doctor_case_list(*, doctor):
         ),
         abnormal_unreviewed=Subquery(
             abnormal.order_by().values("record__owner").annotate(n=Count("id")).values("n")[:1]
+        ),
+        urgent_unreviewed=Subquery(
+            urgent.order_by().values("record__owner").annotate(n=Count("id")).values("n")[:1]
         ),
     )
     rows = list(patients)
@@ -259,10 +302,12 @@ def doctor_case_list(*, doctor):
                 "latest_prediction": record.current_prediction if record else None,
                 "pending_reviews": p.pending_reviews or 0,
                 "abnormal_unreviewed": p.abnormal_unreviewed or 0,
+                "urgent_unreviewed": p.urgent_unreviewed or 0,
             }
         )
-    # Triage: unreviewed results with abnormal beats first, then any unreviewed, then the newest.
-    cases.sort(key=lambda c: (-c["abnormal_unreviewed"], -c["pending_reviews"],
+    # Triage by the readings' levels: unreviewed urgent results first, then abnormal ones, then
+    # any unreviewed, then the newest.
+    cases.sort(key=lambda c: (-c["urgent_unreviewed"], -c["abnormal_unreviewed"], -c["pending_reviews"],
                               -(c["latest_record"].created_at.timestamp() if c["latest_record"] else 0)))
     return cases
 

@@ -232,7 +232,9 @@ def prediction_complete(*, prediction_id, result, duration_ms=None):
     counts = {code: int(n) for code, n in (result.counts or {}).items() if int(n) > 0}
     beats = _compact_beats(result)
     summary = _summary(result.to_dict())  # the JSON form, without the per-beat arrays
-    hr = (result.heart_rate_bpm or {}).get("mean")
+    reading = result.assessment or {}
+    # One heart rate everywhere: the assessment's (ml.assessment).
+    hr = (reading.get("measurements") or {}).get("heart_rate_bpm")
     images = []
     with transaction.atomic():
         prediction = _lock_unfinished(prediction_id)
@@ -247,6 +249,8 @@ def prediction_complete(*, prediction_id, result, duration_ms=None):
                 status=Prediction.Status.DONE,
                 model_version=str(result.model_version or "unknown")[:64],
                 summary=summary,
+                assessment=reading,
+                level=reading.get("level") or "",
                 beats=beats,
                 beat_total=len(beats["labels"]),
                 heart_rate_bpm=float(hr) if hr is not None else None,
@@ -265,7 +269,13 @@ def prediction_complete(*, prediction_id, result, duration_ms=None):
 
 def prediction_mark_inconclusive(*, prediction_id, reason, code="inconclusive", result=None, duration_ms=None):
     """Finish the prediction as inconclusive: the input could not be read as a usable ECG."""
+    from ml.assessment import inconclusive
+
     data = result.to_dict() if result is not None else {}
+    reason = (reason or "The ECG could not be read.")[:4000]
+    reading = data.get("assessment") or {}
+    if reading.get("level") != Prediction.Level.INCONCLUSIVE:
+        reading = inconclusive(reason).to_dict()
     with transaction.atomic():
         prediction = _lock_unfinished(prediction_id)
         if prediction is None:
@@ -273,10 +283,12 @@ def prediction_mark_inconclusive(*, prediction_id, reason, code="inconclusive", 
         _finish(
             prediction,
             status=Prediction.Status.INCONCLUSIVE,
-            inconclusive_reason=(reason or "The ECG could not be read.")[:4000],
+            inconclusive_reason=reason,
             error_code=code or "inconclusive",
             model_version=str(data.get("model_version") or "")[:64],
             summary=_summary(data) if data else {},
+            assessment=reading,
+            level=Prediction.Level.INCONCLUSIVE,
             duration_ms=duration_ms,
         )
         transaction.on_commit(lambda: prediction_finished_notify(prediction_id=prediction.pk), robust=True)
@@ -353,7 +365,7 @@ def review_create(*, prediction, doctor, verdict, note="", beat_index=None, corr
 # --- helpers ----------------------------------------------------------------------------------
 
 # Heavy arrays go to ``beats`` (compact) or an image, never into ``summary``.
-_SUMMARY_SKIP = {"r_peaks", "labels", "probabilities", "trace", "beat_probabilities"}
+_SUMMARY_SKIP = {"r_peaks", "labels", "probabilities", "trace", "beat_probabilities", "assessment"}
 
 
 def _summary(data):

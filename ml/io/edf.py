@@ -65,4 +65,5 @@ def read_edf(path: Path, *, shown: str, lead=None, bdf: bool = False) -> Recordi
         notes.append(f"Amplitude converted from {unit} to mV")
     notes.append(f"Sampling rate {fs:g} Hz taken from the {kind} header")
     signal = check_signal(x, fs=fs)
-    return Recording(signal=signal, fs=fs, lead=labels[idx], kind="signal", notes=notes)
+    return Recording(signal=signal, fs=fs, lead=labels[idx], kind="signal", notes=notes,
+                     n_leads=len(ecg) or 1)

@@ -33,6 +33,7 @@ PULSE_MARGIN_MM = 5.0
 PAPER_SPEED_MM_S = 25.0
 PAPER_GAIN_MM_MV = 10.0
 ASSUMED_STRIP_S = 10.0
+REPORT_MIN_ROWS = 3  # rows of leads on a page from which it is read as a 12-lead report
 # The single-beat plots this product's model was trained on show about 1.2 s around the R peak;
 # see docs in ml/io/README or the report: measured from QRS widths against MIT-BIH.
 ASSUMED_BEAT_S = 1.2
@@ -107,8 +108,10 @@ def _read_page(rgb: np.ndarray, shown: str) -> Recording:
             out += row_notes
             out.append(f"Resampled to {fs:g} Hz")
             out.append(SHAPE_CAVEAT)
+            # Three rows or more: a 12-lead report (3x4 + rhythm strip, 6x2, 12x1).
             return Recording(signal=check_signal(rec_signal, fs=fs), fs=fs, lead=f"image, {where}",
-                             kind="image-strip", notes=out)
+                             kind="image-strip", notes=out,
+                             n_leads=12 if len(rows) >= REPORT_MIN_ROWS else 1)
         first_reason = first_reason or reason
     raise InvalidSignalError(f"No ECG trace could be read, so no beats were labelled: {first_reason}.")
 

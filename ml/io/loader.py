@@ -75,6 +75,7 @@ def _load_array(array: np.ndarray, *, fs, lead) -> Recording:
         raise UnsupportedFormatError("The array must contain numbers only.")
     notes = []
     label = "channel 1"
+    n_leads = 1
     if array.ndim == 2 and min(array.shape) > 1:
         from ml.io.leads import choose_lead
 
@@ -82,10 +83,10 @@ def _load_array(array: np.ndarray, *, fs, lead) -> Recording:
         columns = array if array.shape[0] >= array.shape[1] else array.T
         labels = [f"channel {i + 1}" for i in range(columns.shape[1])]
         idx, note = choose_lead(labels, lead)
-        array, label = columns[:, idx], labels[idx]
+        array, label, n_leads = columns[:, idx], labels[idx], len(labels)
         notes.append(note)
     elif array.ndim > 2:
         raise UnsupportedFormatError(f"The array has {array.ndim} dimensions; give one lead (1-D).")
     signal = check_signal(array.astype(np.float64, copy=False).ravel(), fs=fs)
     notes.append(f"Sampling rate {fs:g} Hz as given")
-    return Recording(signal=signal, fs=fs, lead=label, kind="signal", notes=notes)
+    return Recording(signal=signal, fs=fs, lead=label, kind="signal", notes=notes, n_leads=n_leads)

@@ -16,7 +16,7 @@ MAX_ABS_VALUE = 1e9
 
 @dataclass
 class Recording:
-    """A single-lead ECG ready for analysis.
+    """One lead of an ECG, ready for analysis.
 
     ``signal`` is float64, 1-D, in millivolts where the source says so (images: arbitrary units).
     ``notes`` are plain-language facts about how the input was read, meant to be shown to the user.
@@ -27,6 +27,8 @@ class Recording:
     lead: str
     kind: str = "signal"
     notes: list[str] = field(default_factory=list)
+    # ECG leads the input holds (12 for a 12-lead file or report); one of them is ``signal``.
+    n_leads: int = 1
 
     @property
     def duration_s(self) -> float:

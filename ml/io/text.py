@@ -108,7 +108,8 @@ def read_text(path: Path, *, shown: str, fs=None, lead=None) -> Recording:
         else:
             notes.append("Amplitude unit not stated; assumed to be millivolts")
     signal = check_signal(x, fs=rate)
-    return Recording(signal=signal, fs=rate, lead=labels[idx], kind="signal", notes=notes)
+    return Recording(signal=signal, fs=rate, lead=labels[idx], kind="signal", notes=notes,
+                     n_leads=len(labels))
 
 
 def _delimiter(lines: list[str]) -> str | None:

@@ -141,7 +141,8 @@ def read_wfdb(path: Path, *, shown: str, lead=None) -> Recording:
     if expected and len(x) < expected:
         notes.append(f"Only {len(x)} of the {expected} samples in the header were found")
     signal = check_signal(x, fs=fs)
-    return Recording(signal=signal, fs=fs, lead=labels[idx], kind="signal", notes=notes)
+    return Recording(signal=signal, fs=fs, lead=labels[idx], kind="signal", notes=notes,
+                     n_leads=len(labels))
 
 
 def _short(exc: Exception) -> str:

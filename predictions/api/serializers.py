@@ -46,6 +46,7 @@ class PredictionStatusSerializer(serializers.ModelSerializer):
             "error_code",
             "error_message",
             "inconclusive_reason",
+            "level",
         ]
         read_only_fields = fields
 
@@ -158,12 +159,48 @@ class PlainLanguageSerializer(serializers.Serializer):
     sentences = serializers.ListField(child=serializers.CharField())
     advice = serializers.CharField()
     urgent = serializers.BooleanField()
+    not_assessed = serializers.ListField(child=serializers.CharField())
+
+
+class FindingSerializer(serializers.Serializer):
+    """One statement of the clinical reading, with its SNOMED CT code and evidence."""
+
+    code = serializers.CharField(help_text="SNOMED CT concept id.")
+    display = serializers.CharField()
+    severity = serializers.ChoiceField(choices=["info", "abnormal", "urgent"])
+    start_s = serializers.FloatField(allow_null=True, help_text="Seconds from the start; null for whole-record statements.")
+    end_s = serializers.FloatField(allow_null=True)
+    leads = serializers.ListField(child=serializers.CharField())
+    value = serializers.FloatField(allow_null=True)
+    unit = serializers.CharField(allow_null=True)
+    evidence = serializers.CharField(allow_blank=True)
+    unsure = serializers.BooleanField(help_text="Built on beats the model was unsure of.")
+
+
+class NotAssessedSerializer(serializers.Serializer):
+    what = serializers.CharField()
+    why = serializers.CharField()
+    limit = serializers.ChoiceField(choices=["input", "product"],
+                                    help_text="input: the recording cannot show it; product: this version does not read it.")
+
+
+class AssessmentSerializer(serializers.Serializer):
+    """The clinical reading (``ml.assessment``), computed once by the worker; every surface shows it."""
+
+    level = serializers.ChoiceField(choices=Prediction.Level.choices)
+    findings = FindingSerializer(many=True)
+    measurements = serializers.DictField(
+        child=serializers.FloatField(allow_null=True),
+        help_text="heart_rate_bpm, pr_ms, qrs_ms, qt_ms, qtc_ms, axis_deg: those measured.")
+    not_assessed = NotAssessedSerializer(many=True)
 
 
 class ResultSerializer(serializers.Serializer):
     """The full result of the record's current prediction."""
 
     status = serializers.ChoiceField(choices=Prediction.Status.choices)
+    assessment = AssessmentSerializer(allow_null=True, help_text="The clinical reading: what to act on.")
+    conclusion = serializers.CharField(help_text="The reading in one paragraph (as the PDF and FHIR say it).")
     plain_language = PlainLanguageSerializer(allow_null=True, help_text="What the result means, for a patient.")
     rhythm_verdict = RhythmVerdictSerializer(allow_null=True, help_text="Shown first: the rhythm verdict.")
     model_version = serializers.CharField()

@@ -43,6 +43,8 @@ Action = AuditEvent.Action
 
 FILTER_PARAMETERS = [
     OpenApiParameter("status", str, enum=["pending", "running", "done", "failed", "inconclusive"]),
+    OpenApiParameter("level", str, enum=["urgent", "abnormal", "inconclusive", "normal"],
+                     description="Only records whose current reading has this level (ml.assessment)."),
     OpenApiParameter("code", str, description="Only records whose current result has beats of this class."),
     OpenApiParameter("date_from", OpenApiTypes.DATE),
     OpenApiParameter("date_to", OpenApiTypes.DATE),
@@ -170,8 +172,10 @@ class RecordResultView(APIView):
         articles = selectors.article_links(codes=view["codes"]) if prediction.status == "done" else []
         data = {
             "status": prediction.status,
+            "assessment": prediction.assessment or None,
+            "conclusion": view["reading"]["conclusion"],
             "rhythm_verdict": view["rhythm_verdict"],
-            "plain_language": view["plain_language"] if prediction.status == "done" else None,
+            "plain_language": view["reading"]["words"],
             "model_version": prediction.model_version,
             "finished_at": prediction.finished_at,
             "inconclusive_reason": prediction.inconclusive_reason,

@@ -28,6 +28,16 @@ def status_badge(status):
     return _STATUS_BADGES.get(str(status), "text-bg-secondary")
 
 
+_LEVEL_BADGES = {"urgent": "text-bg-danger", "abnormal": "text-bg-warning", "inconclusive": "text-bg-secondary",
+                 "normal": "text-bg-success", "info": "text-bg-light border"}
+
+
+@register.filter
+def level_badge(level):
+    """Return the badge class of a reading's level or a finding's severity."""
+    return _LEVEL_BADGES.get(level, "text-bg-light border")
+
+
 @register.filter
 def percent(value):
     """Return a 0..1 fraction as a whole percentage string ("0.934" -> "93 %")."""

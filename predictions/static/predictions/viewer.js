@@ -297,6 +297,15 @@
       moveTo((x / mini.clientWidth) * state.duration - secondsVisible() / 2);
     });
     window.addEventListener("resize", function () { draw(); load(); });
+    // A finding's time in the reading (data-goto-s) centres the trace on it.
+    document.addEventListener("click", function (e) {
+      const link = e.target.closest("[data-goto-s]");
+      if (!link) return;
+      e.preventDefault();
+      moveTo(parseFloat(link.dataset.gotoS) - secondsVisible() / 2);
+      root.scrollIntoView({ block: "nearest" });
+      main.focus();
+    });
 
     fetchWindow(0, 1e9, Math.max(200, mini.clientWidth)).then(function (overview) {
       state.overview = overview;

@@ -1,0 +1,479 @@
+"""The clinical reading of one ECG: a level, findings, measurements, and what was not assessed.
+
+Beats, the rhythm verdict, events and intervals are evidence; the assessment is what a person
+acts on. It is computed once (by :func:`assess`, called from ``ml.analysis.analyse`` in the
+worker), stored with the result, and every surface (page, PDF, FHIR, API, history, worklist,
+notifications, export) reads the stored copy. Its JSON form is the contract::
+
+    {"level": "normal" | "abnormal" | "urgent" | "inconclusive",
+     "findings": [{"code", "display", "severity", "start_s", "end_s", "leads", "value", "unit",
+                   "evidence", "unsure"}],
+     "measurements": {"heart_rate_bpm", "pr_ms", "qrs_ms", "qt_ms", "qtc_ms", "axis_deg", ...},
+     "not_assessed": [{"what", "why", "limit": "input" | "product"}]}
+
+``level`` is ``normal`` only when every finding is ``info`` *and* nothing the input allows was
+left unassessed for a reason other than the input itself (``limit == "product"``). A one-lead
+strip can read "normal rhythm" and still list ST segments as not assessed (the input cannot
+show them); a 12-lead file whose ST segments this version does not read is not "normal".
+
+Codes are SNOMED CT concept ids as the PhysioNet/CinC Challenge 2020-21 label set uses them
+(``dx_mapping_scored.csv`` / ``dx_mapping_unscored.csv``); measurements carry LOINC codes
+(:data:`MEASUREMENTS`) for FHIR. Thresholds cite their source where they are defined.
+
+See also: ``ml.events`` (runs, pauses, episodes), ``ml.delineate`` (intervals), ``ml.rhythm``
+(the rhythm verdict).
+"""
+
+from dataclasses import asdict, dataclass, field
+
+LEVELS = ("normal", "abnormal", "urgent", "inconclusive")
+SEVERITIES = ("info", "abnormal", "urgent")
+LIMITS = ("input", "product")
+
+# SNOMED CT concept ids (CinC 2020-21 mapping) and the display each finding carries.
+SINUS_RHYTHM = ("426783006", "Sinus rhythm")
+SINUS_BRADYCARDIA = ("426177001", "Sinus bradycardia")
+SINUS_TACHYCARDIA = ("427084000", "Sinus tachycardia")
+BRADYCARDIA = ("426627000", "Bradycardia")
+TACHYCARDIA = ("3424008", "Tachycardia")
+ATRIAL_FIBRILLATION = ("164889003", "Atrial fibrillation")
+OTHER_RHYTHM = ("698247007", "Rhythm other than sinus rhythm")
+PAC = ("284470004", "Premature atrial contractions")
+PVC = ("427172004", "Premature ventricular contractions")
+VENTRICULAR_ESCAPE = ("75532003", "Ventricular escape beats")
+LBBB = ("164909002", "Left bundle branch block pattern")
+RBBB = ("59118001", "Right bundle branch block pattern")
+PACED = ("10370003", "Paced rhythm")
+VT = ("164895002", "Ventricular tachycardia")
+IDIOVENTRICULAR = ("49260003", "Idioventricular run")
+SVT = ("426761007", "Supraventricular tachycardia run")
+SV_RUN = ("63593006", "Supraventricular run")
+COUPLET = ("251182009", "Ventricular couplet")
+BIGEMINY = ("11157007", "Ventricular bigeminy")
+TRIGEMINY = ("251180001", "Ventricular trigeminy")
+PAUSE = ("5609005", "Pause")  # SNOMED's nearest concept is sinus arrest; the evidence gives the length
+VF = ("164896001", "Ventricular fibrillation or flutter")
+FIRST_DEGREE_AV_BLOCK = ("270492004", "First-degree AV block")
+PROLONGED_QT = ("111975006", "Prolonged QT interval")
+WIDE_QRS = ("698252002", "Wide QRS complex")
+
+# Measurement key -> (LOINC code, display, unit). The FHIR export makes one Observation of each.
+MEASUREMENTS = {
+    "heart_rate_bpm": ("8867-4", "Heart rate", "/min"),
+    "pr_ms": ("8625-6", "P-R interval", "ms"),
+    "qrs_ms": ("8633-0", "QRS duration", "ms"),
+    "qt_ms": ("8634-8", "Q-T interval", "ms"),
+    "qtc_ms": ("8636-3", "Q-T interval corrected", "ms"),
+    "axis_deg": ("8632-2", "QRS axis", "deg"),
+}
+
+# Rate limits of the AHA/ACC/HRS 2009 recommendations for the standardisation and interpretation
+# of the ECG (part II: sinus bradycardia < 50/min, tachycardia > 100/min). A rate below 40/min is
+# marked abnormal; 40-50 is common in fit people and in sleep, so it is stated, not flagged.
+BRADY_BPM = 50
+MARKED_BRADY_BPM = 40
+TACHY_BPM = 100
+# Interval limits (AHA/ACC/HRS 2009 part III/IV): PR > 200 ms first-degree AV block; QRS >= 120 ms
+# complete bundle branch block or other wide complex; QTc > 460 ms (women) / 450 ms (men): without
+# sex, the higher limit 470 ms is used, and >= 500 ms is the threshold of high risk.
+PR_LONG_MS = 200
+QRS_WIDE_MS = 120
+QTC_LONG_MS = 470
+QTC_HIGH_RISK_MS = 500
+# Ectopic beats are "frequent" above 10 % of beats (the burden used for PVC-induced
+# cardiomyopathy risk, 2017 AHA/ACC/HRS ventricular arrhythmia guideline); fewer are reported as
+# information, not as a reason to worry.
+FREQUENT_ECTOPY = 0.10
+# A beat shape (bundle branch block, paced) describes the rhythm when it is most beats; a few
+# such labels in a normal record are more likely model errors than an intermittent block.
+DOMINANT_SHAPE = 0.5
+# Shorter than this, a recording shows only what happened during it: events that come and go
+# are not assessed (a Holter report covers 24 h; a 30-s strip is a snapshot).
+SNAPSHOT_S = 60.0
+# Inputs with this many leads or more are 12-lead ECGs (8 independent leads + 4 derived).
+TWELVE_LEAD = 8
+
+ST_WHAT = "ST segments and signs of a heart attack (ischaemia)"
+MORPHOLOGY_WHAT = "Electrical axis, chamber enlargement and Q waves"
+EVENTS_WHAT = "Rhythm events that come and go (pauses, runs of extra beats)"
+RHYTHM_WHAT = "Heart rhythm and rate"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One statement a cardiologist would write, with its code and the evidence for it."""
+
+    code: str
+    display: str
+    severity: str
+    start_s: float | None = None
+    end_s: float | None = None
+    leads: tuple = ()
+    value: float | None = None
+    unit: str | None = None
+    evidence: str = ""
+    unsure: bool = False
+
+    def to_dict(self):
+        out = asdict(self)
+        out["leads"] = list(self.leads)
+        return out
+
+
+@dataclass(frozen=True)
+class NotAssessed:
+    """Something a reader would expect that this reading does not cover, and why."""
+
+    what: str
+    why: str
+    limit: str = "input"  # "input": the recording cannot show it; "product": this version does not read it
+
+    def to_dict(self):
+        return asdict(self)
+
+
+@dataclass
+class Assessment:
+    """The clinical reading: see the module docstring for its JSON form."""
+
+    level: str
+    findings: list = field(default_factory=list)
+    measurements: dict = field(default_factory=dict)
+    not_assessed: list = field(default_factory=list)
+
+    def to_dict(self):
+        return {"level": self.level,
+                "findings": [f.to_dict() for f in self.findings],
+                "measurements": dict(self.measurements),
+                "not_assessed": [n.to_dict() for n in self.not_assessed]}
+
+
+def level_of(findings, not_assessed):
+    """Return the level that ``findings`` and ``not_assessed`` allow (see the module docstring)."""
+    severities = {f.severity for f in findings}
+    if "urgent" in severities:
+        return "urgent"
+    if "abnormal" in severities:
+        return "abnormal"
+    if any(n.limit == "product" for n in not_assessed):
+        return "inconclusive"
+    return "normal"
+
+
+def inconclusive(reason):
+    """Return the assessment of an input that could not be read as a usable ECG."""
+    return Assessment(level="inconclusive",
+                      not_assessed=[NotAssessed("The whole recording", reason, "input")])
+
+
+def _f(concept, severity, **kw):
+    code, display = concept
+    return Finding(code=code, display=kw.pop("display", display), severity=severity, **kw)
+
+
+def _round(value, ndigits=0):
+    return None if value is None else (round(float(value)) if ndigits == 0 else round(float(value), ndigits))
+
+
+def _t(seconds):
+    """Return ``seconds`` as m:ss for evidence sentences."""
+    s = int(round(seconds))
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def _rhythm_findings(rhythm, rate, lead, duration_s):
+    """Return the findings of the rhythm verdict (``ml.rhythm``) and the whole-record rate."""
+    leads = (lead,) if lead else ()
+    label = (rhythm or {}).get("label")
+    out = []
+    if label == "atrial_fibrillation" and not rhythm.get("episodes"):
+        out.append(_f(ATRIAL_FIBRILLATION, "abnormal", leads=leads, value=_round(rate), unit="bpm",
+                      evidence=f"Irregularly irregular rhythm without regular P waves, "
+                               f"ventricular rate about {_round(rate)}/min"))
+        return out
+    episodes = (rhythm or {}).get("episodes") or []
+    for ep in episodes:
+        out.append(_f(ATRIAL_FIBRILLATION, "abnormal", start_s=ep["start_s"], end_s=ep["end_s"],
+                      leads=leads, value=ep["duration_s"], unit="s",
+                      evidence=f"Atrial fibrillation from {_t(ep['start_s'])} to {_t(ep['end_s'])} "
+                               f"({ep['duration_s']:.0f} s)"))
+    if episodes and rhythm.get("af_seconds") and duration_s:
+        burden = 100.0 * rhythm["af_seconds"] / duration_s
+        longest = max(ep["duration_s"] for ep in episodes)
+        out.insert(0, _f(ATRIAL_FIBRILLATION, "abnormal", leads=leads, value=round(burden, 1), unit="%",
+                         display="Atrial fibrillation burden",
+                         evidence=f"AF in {burden:.0f} % of the recording ({len(episodes)} episode"
+                                  f"{'s' if len(episodes) != 1 else ''}, longest {longest:.0f} s)"))
+    if label == "atrial_fibrillation":
+        return out
+    if rate is None:
+        return out
+    bpm = _round(rate)
+    if label == "normal":
+        if bpm < MARKED_BRADY_BPM:
+            out.append(_f(SINUS_BRADYCARDIA, "abnormal", leads=leads, value=bpm, unit="bpm",
+                          evidence=f"Regular rhythm at {bpm}/min (below {MARKED_BRADY_BPM})"))
+        elif bpm < BRADY_BPM:
+            out.append(_f(SINUS_BRADYCARDIA, "info", leads=leads, value=bpm, unit="bpm",
+                          evidence=f"Regular rhythm at {bpm}/min; common in fit people and in sleep"))
+        elif bpm > TACHY_BPM:
+            out.append(_f(SINUS_TACHYCARDIA, "abnormal", leads=leads, value=bpm, unit="bpm",
+                          evidence=f"Regular rhythm at {bpm}/min (above {TACHY_BPM})"))
+        else:
+            out.append(_f(SINUS_RHYTHM, "info", leads=leads, value=bpm, unit="bpm",
+                          evidence=f"Regular rhythm at {bpm}/min"))
+    elif label == "other":
+        out.append(_f(OTHER_RHYTHM, "abnormal", leads=leads, value=bpm, unit="bpm",
+                      evidence=f"The rhythm model reads neither sinus rhythm nor atrial fibrillation "
+                               f"(probability {rhythm.get('probability') or 0:.2f}); rate {bpm}/min"))
+    elif label is None:  # no verdict (e.g. a short picture strip): the rate alone
+        if bpm < MARKED_BRADY_BPM or bpm > TACHY_BPM:
+            concept = BRADYCARDIA if bpm < MARKED_BRADY_BPM else TACHYCARDIA
+            out.append(_f(concept, "abnormal", leads=leads, value=bpm, unit="bpm",
+                          evidence=f"Heart rate {bpm}/min"))
+    return out
+
+
+def _beat_findings(counts, lead):
+    """Return findings from the beat classes: ectopic beats, and a dominant abnormal shape."""
+    total = sum(counts.values())
+    if not total:
+        return []
+    leads = (lead,) if lead else ()
+    out = []
+    for code, concept in (("V", PVC), ("A", PAC), ("E", VENTRICULAR_ESCAPE)):
+        n = counts.get(code, 0)
+        if not n:
+            continue
+        share = n / total
+        severity = "abnormal" if share >= FREQUENT_ECTOPY else "info"
+        out.append(_f(concept, severity, leads=leads, value=n, unit="beats",
+                      evidence=f"{n} of {total} beats ({100 * share:.1f} %)"
+                               + (", frequent" if severity == "abnormal" else "")))
+    for code, concept in (("L", LBBB), ("R", RBBB), ("P", PACED)):
+        share = counts.get(code, 0) / total
+        if share >= DOMINANT_SHAPE:
+            out.append(_f(concept, "abnormal" if code != "P" else "info", leads=leads,
+                          value=round(100 * share, 1), unit="%",
+                          evidence=f"{100 * share:.0f} % of beats have this shape (beat model, "
+                                   f"one lead)"))
+    return out
+
+
+# Event kind (ml.events) -> (concept, severity). VT is urgent when sustained (>= 30 s, EC57 and
+# the 2017 AHA/ACC/HRS definition); VF/flutter always is.
+_EVENT_CONCEPTS = {
+    "ventricular_couplet": (COUPLET, "abnormal"),
+    "ventricular_run": (VT, "abnormal"),
+    "supraventricular_run": (SVT, "abnormal"),
+    "ventricular_bigeminy": (BIGEMINY, "abnormal"),
+    "ventricular_trigeminy": (TRIGEMINY, "abnormal"),
+    "pause": (PAUSE, "abnormal"),
+    "bradycardia": (BRADYCARDIA, "abnormal"),
+    "tachycardia": (TACHYCARDIA, "info"),
+    "ventricular_fibrillation": (VF, "urgent"),
+}
+SUSTAINED_VT_S = 30.0
+VT_RATE_BPM = 100  # a ventricular run slower than this is idioventricular, not tachycardia
+SVT_RATE_BPM = 100
+PAUSE_ABNORMAL_S = 3.0  # RR >= 2 s is a pause; >= 3 s is abnormal (issue 18; ACC/AHA Holter guideline)
+# Findings of one kind listed one by one up to this many; the rest are summed in one finding.
+MAX_LISTED_EVENTS = 20
+
+
+def _event_finding(event, lead):
+    concept, severity = _EVENT_CONCEPTS[event.kind]
+    display = None
+    if event.kind == "ventricular_run":
+        if event.rate_bpm is not None and event.rate_bpm <= VT_RATE_BPM:
+            concept = IDIOVENTRICULAR
+        elif event.end_s - event.start_s >= SUSTAINED_VT_S:
+            severity, display = "urgent", "Sustained ventricular tachycardia"
+    elif event.kind == "supraventricular_run" and (event.rate_bpm or 0) <= SVT_RATE_BPM:
+        concept = SV_RUN
+    elif event.kind == "pause" and (event.value or 0) < PAUSE_ABNORMAL_S:
+        severity = "info"
+    kw = {"display": display} if display else {}
+    value, unit = event.value, event.unit
+    if value is None and event.rate_bpm is not None:
+        value, unit = _round(event.rate_bpm), "bpm"
+    return _f(concept, severity, start_s=round(event.start_s, 2), end_s=round(event.end_s, 2),
+              leads=(lead,) if lead else (), value=value, unit=unit, evidence=event.evidence,
+              unsure=bool(event.unsure), **kw)
+
+
+def _event_findings(events, lead):
+    """Return one finding per event (the worst first when a kind has very many), and the
+    stretches the events module found unreadable as not-assessed items."""
+    findings, unreadable = [], []
+    by_kind = {}
+    for ev in events:
+        if ev.kind == "unreadable":
+            unreadable.append(ev)
+        elif ev.kind in _EVENT_CONCEPTS:
+            by_kind.setdefault(ev.kind, []).append(_event_finding(ev, lead))
+    order = {s: i for i, s in enumerate(reversed(SEVERITIES))}
+    for items in by_kind.values():
+        items.sort(key=lambda f: (order[f.severity], -(f.value or 0) if f.unit == "s" else 0))
+        findings.extend(items[:MAX_LISTED_EVENTS])
+        if len(items) > MAX_LISTED_EVENTS:
+            rest = items[MAX_LISTED_EVENTS:]
+            first = rest[0]
+            findings.append(Finding(first.code, f"{first.display} (more)", first.severity,
+                                    leads=first.leads, value=len(rest), unit="events",
+                                    evidence=f"{len(rest)} more like the ones listed"))
+    findings.sort(key=lambda f: (f.start_s is None, f.start_s or 0))
+    not_assessed = []
+    if unreadable:
+        total = sum(ev.end_s - ev.start_s for ev in unreadable)
+        spans = ", ".join(f"{_t(ev.start_s)}-{_t(ev.end_s)}" for ev in unreadable[:5])
+        more = f" and {len(unreadable) - 5} more" if len(unreadable) > 5 else ""
+        not_assessed.append(NotAssessed(
+            f"Rhythm during {total:.0f} s of the recording ({spans}{more})",
+            "the signal is unreadable there (artefact or lost contact); a gap is never read as a pause",
+            "input"))
+    return findings, not_assessed
+
+
+def _interval_findings(intervals, lead, rhythm_label):
+    """Return findings and measurements from ``ml.delineate`` intervals."""
+    if intervals is None:
+        return [], {}
+    leads = (lead,) if lead else ()
+    m = {k: _round(getattr(intervals, k, None)) for k in ("pr_ms", "qrs_ms", "qt_ms", "qtc_ms")}
+    m = {k: v for k, v in m.items() if v is not None}
+    out = []
+    pr, qrs, qtc = m.get("pr_ms"), m.get("qrs_ms"), m.get("qtc_ms")
+    if pr is not None and pr > PR_LONG_MS and rhythm_label != "atrial_fibrillation":
+        out.append(_f(FIRST_DEGREE_AV_BLOCK, "abnormal", leads=leads, value=pr, unit="ms",
+                      evidence=f"PR interval {pr} ms (above {PR_LONG_MS} ms)"))
+    if qrs is not None and qrs >= QRS_WIDE_MS:
+        out.append(_f(WIDE_QRS, "abnormal", leads=leads, value=qrs, unit="ms",
+                      evidence=f"QRS duration {qrs} ms (at or above {QRS_WIDE_MS} ms)"))
+    if qtc is not None and qtc > QTC_LONG_MS:
+        severity = "abnormal"
+        out.append(_f(PROLONGED_QT, severity, leads=leads, value=qtc, unit="ms",
+                      evidence=f"QTc {qtc} ms ({getattr(intervals, 'qtc_method', '') or 'corrected'}; "
+                               f"above {QTC_LONG_MS} ms"
+                               + (f", at or above {QTC_HIGH_RISK_MS} ms: high risk" if qtc >= QTC_HIGH_RISK_MS else "")
+                               + ")"))
+    return out, m
+
+
+def _scope(*, kind, n_leads, duration_s, rhythm_label, intervals, has_grid):
+    """Return what this input cannot show, or this version does not read, as NotAssessed items."""
+    out = []
+    if kind == "image-beat":
+        out.append(NotAssessed(RHYTHM_WHAT, "a single-beat picture has no rhythm", "input"))
+        out.append(NotAssessed(ST_WHAT, "a single-beat picture of one lead cannot show them", "input"))
+        return out
+    if n_leads >= TWELVE_LEAD:
+        out.append(NotAssessed(ST_WHAT, "this version reads one lead of the 12; the ST segments of "
+                                        "this 12-lead ECG were not read", "product"))
+        out.append(NotAssessed(MORPHOLOGY_WHAT, "this version reads one lead of the 12", "product"))
+    else:
+        leads = "one lead" if n_leads <= 1 else f"{n_leads} leads"
+        out.append(NotAssessed(ST_WHAT, f"{leads} only: a heart attack is read from a 12-lead ECG",
+                               "input"))
+        out.append(NotAssessed(MORPHOLOGY_WHAT, f"{leads} only", "input"))
+    if duration_s is not None and duration_s < SNAPSHOT_S:
+        out.append(NotAssessed(EVENTS_WHAT, f"the recording lasts {duration_s:.0f} s and shows only "
+                                            "what happened during it", "input"))
+    if kind == "image-strip" and not has_grid:
+        out.append(NotAssessed("PR, QRS and QT intervals", "no ECG paper grid was found in the picture, "
+                                                         "so its time scale is not known", "input"))
+    elif intervals is None:
+        out.append(NotAssessed("PR, QRS and QT intervals", "too few clean beats of one shape to "
+                                                         "measure them", "input"))
+    elif getattr(intervals, "pr_ms", None) is None and rhythm_label != "atrial_fibrillation":
+        out.append(NotAssessed("PR interval", "no consistent P wave was found before the beats", "input"))
+    return out
+
+
+def assess(*, kind, n_leads=1, lead=None, duration_s=None, counts=None, heart_rate=None,
+           rhythm=None, events=(), intervals=None, has_grid=True, single_beat_label=None):
+    """Return the :class:`Assessment` of an analysed ECG.
+
+    ``kind`` is the recording's kind (``ml.io.recording.KINDS``), ``n_leads`` the number of ECG
+    leads the input holds (a 12-lead file or report: 12; only one is read today), ``counts`` the
+    beats per class code, ``heart_rate`` the result's heart-rate dict (its ``mean`` is the one
+    rate shown everywhere), ``rhythm`` the ``ml.rhythm`` verdict, ``events`` the ``ml.events``
+    events, ``intervals`` the ``ml.delineate`` measurement (or None), ``has_grid`` False for a
+    picture whose time scale was assumed, ``single_beat_label`` the class of a single-beat plot.
+    """
+    counts = counts or {}
+    rate = (heart_rate or {}).get("mean")
+    label = (rhythm or {}).get("label")
+    if label == "noisy":
+        return inconclusive((rhythm or {}).get("reason") or "The recording is too noisy to read.")
+    findings = []
+    measurements = {}
+    if kind == "image-beat":
+        code = single_beat_label or (max(counts, key=counts.get) if counts else None)
+        concept = {"V": PVC, "A": PAC, "E": VENTRICULAR_ESCAPE, "L": LBBB, "R": RBBB,
+                   "P": PACED, "VF": VF}.get(code)
+        if concept is not None:
+            severity = "urgent" if code == "VF" else "abnormal"
+            findings.append(_f(concept, severity, evidence="The single beat has this shape (beat model)"))
+    else:
+        findings += _rhythm_findings(rhythm, rate, lead, duration_s)
+        findings += _beat_findings(counts, lead)
+        event_findings, unreadable = _event_findings(events, lead)
+        findings += event_findings
+        interval_findings, measured = _interval_findings(
+            intervals if kind == "signal" or has_grid else None, lead, label)
+        findings += interval_findings
+        measurements.update(measured)
+        if rate is not None:
+            measurements["heart_rate_bpm"] = _round(rate)
+    not_assessed = _scope(kind=kind, n_leads=n_leads, duration_s=duration_s, rhythm_label=label,
+                          intervals=intervals, has_grid=has_grid)
+    if kind != "image-beat":
+        not_assessed += unreadable
+    return Assessment(level=level_of(findings, not_assessed), findings=findings,
+                      measurements=measurements, not_assessed=not_assessed)
+
+
+LEVEL_TITLES = {
+    "normal": "Normal reading",
+    "abnormal": "Abnormal: a doctor should see it",
+    "urgent": "Urgent",
+    "inconclusive": "Inconclusive",
+}
+
+
+def _value_text(finding):
+    value, unit = finding.get("value"), finding.get("unit")
+    if value is None:
+        return ""
+    shown = f"{value:g}" if isinstance(value, (int, float)) else str(value)
+    return {"bpm": f"{shown}/min", "%": f"{shown} %", None: shown}.get(unit, f"{shown} {unit}")
+
+
+def conclusion(assessment):
+    """Return the one-paragraph clinical conclusion of a stored assessment (its JSON form).
+
+    It is what the FHIR DiagnosticReport's ``conclusion``, the PDF and the API's summary say:
+    findings grouped by kind, most severe first, then what was not assessed.
+    """
+    findings = assessment.get("findings") or []
+    groups = {}
+    for f in findings:
+        groups.setdefault(f["display"], []).append(f)
+    rank = {s: i for i, s in enumerate(reversed(SEVERITIES))}
+    ordered = sorted(groups.items(), key=lambda kv: min(rank[f["severity"]] for f in kv[1]))
+    parts = []
+    for display, items in ordered:
+        if len(items) == 1:
+            value = _value_text(items[0])
+            parts.append(f"{display} ({value})" if value else display)
+        else:
+            timed = [f for f in items if f.get("unit") == "s" and f.get("value") is not None]
+            extra = f", longest {max(f['value'] for f in timed):g} s" if timed else ""
+            parts.append(f"{display}: {len(items)}{extra}")
+    title = LEVEL_TITLES[assessment["level"]]
+    text = f"{title}. " + ("; ".join(parts) + "." if parts else "")
+    missing = [n["what"] for n in assessment.get("not_assessed") or []]
+    if missing:
+        text += " Not assessed: " + "; ".join(missing) + "."
+    return text.strip()

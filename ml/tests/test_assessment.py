@@ -1,0 +1,163 @@
+"""The clinical reading: levels, findings and what was not assessed (``ml.assessment``)."""
+
+import json
+from dataclasses import dataclass
+
+import pytest
+
+from ml import assessment as clinical
+from ml.assessment import assess, conclusion, level_of
+
+
+@dataclass(frozen=True)
+class Ev:  # the attributes ml.events.Event carries
+    kind: str
+    start_s: float
+    end_s: float
+    beats: int | None = None
+    rate_bpm: float | None = None
+    value: float | None = None
+    unit: str | None = None
+    evidence: str = ""
+    unsure: bool = False
+
+
+@dataclass(frozen=True)
+class Iv:  # the attributes ml.delineate.Intervals carries
+    pr_ms: float | None = 160
+    qrs_ms: float | None = 90
+    qt_ms: float | None = 380
+    qtc_ms: float | None = 410
+    qtc_method: str = "Bazett"
+
+
+NORMAL_RHYTHM = {"label": "normal", "probability": 0.95, "episodes": []}
+HR = {"mean": 72.0}
+
+
+def codes(a):
+    return [f.code for f in a.findings]
+
+
+def test_a_normal_one_lead_strip_is_normal_and_says_st_was_not_assessed():
+    a = assess(kind="signal", lead="I", duration_s=30, counts={"N": 36}, heart_rate=HR,
+               rhythm=NORMAL_RHYTHM, intervals=Iv())
+    assert a.level == "normal"
+    assert codes(a) == [clinical.SINUS_RHYTHM[0]]
+    st = [n for n in a.not_assessed if n.what == clinical.ST_WHAT]
+    assert st and st[0].limit == "input" and "one lead" in st[0].why
+    assert a.measurements == {"pr_ms": 160, "qrs_ms": 90, "qt_ms": 380, "qtc_ms": 410, "heart_rate_bpm": 72}
+
+
+def test_a_12_lead_file_whose_st_segments_were_not_read_is_never_normal():
+    a = assess(kind="signal", n_leads=12, lead="II", duration_s=10, counts={"N": 12}, heart_rate=HR,
+               rhythm=NORMAL_RHYTHM, intervals=Iv())
+    assert a.level == "inconclusive"
+    assert any(n.what == clinical.ST_WHAT and n.limit == "product" for n in a.not_assessed)
+
+
+def test_level_is_the_worst_severity_and_a_product_gap_blocks_normal():
+    info = clinical.Finding("1", "x", "info")
+    abnormal = clinical.Finding("2", "y", "abnormal")
+    urgent = clinical.Finding("3", "z", "urgent")
+    gap = clinical.NotAssessed("ST", "not read", "product")
+    assert level_of([info], []) == "normal"
+    assert level_of([info], [gap]) == "inconclusive"
+    assert level_of([info, abnormal], [gap]) == "abnormal"
+    assert level_of([abnormal, urgent], []) == "urgent"
+
+
+def test_atrial_fibrillation_is_abnormal_with_its_episodes_and_burden():
+    rhythm = {"label": "atrial_fibrillation", "episodes": [{"start_s": 60.0, "end_s": 960.0, "duration_s": 900.0}],
+              "af_seconds": 900.0}
+    a = assess(kind="signal", lead="MLII", duration_s=1800, counts={"N": 2000}, heart_rate=HR, rhythm=rhythm)
+    assert a.level == "abnormal"
+    af = [f for f in a.findings if f.code == clinical.ATRIAL_FIBRILLATION[0]]
+    assert af[0].unit == "%" and af[0].value == pytest.approx(50.0)
+    assert any(f.start_s == 60.0 and f.end_s == 960.0 for f in af)
+    assert clinical.SINUS_RHYTHM[0] not in codes(a)
+
+
+def test_runs_pauses_and_fibrillation_map_to_their_codes_and_severities():
+    events = [
+        Ev("ventricular_run", 812.4, 815.1, beats=5, rate_bpm=168, evidence="5 ventricular beats at 168/min"),
+        Ev("ventricular_run", 100.0, 140.0, beats=120, rate_bpm=180),
+        Ev("ventricular_run", 200.0, 204.0, beats=4, rate_bpm=70),
+        Ev("pause", 300.0, 305.9, value=5.9, unit="s"),
+        Ev("pause", 400.0, 402.4, value=2.4, unit="s"),
+        Ev("ventricular_fibrillation", 500.0, 520.0),
+    ]
+    a = assess(kind="signal", lead="MLII", duration_s=1800, counts={"N": 2000, "V": 130}, heart_rate=HR,
+               rhythm=NORMAL_RHYTHM, events=events)
+    by_start = {f.start_s: f for f in a.findings if f.start_s is not None}
+    assert by_start[812.4].code == clinical.VT[0] and by_start[812.4].severity == "abnormal"
+    assert by_start[100.0].severity == "urgent" and "Sustained" in by_start[100.0].display
+    assert by_start[200.0].code == clinical.IDIOVENTRICULAR[0]
+    assert by_start[300.0].severity == "abnormal" and by_start[300.0].value == 5.9
+    assert by_start[400.0].severity == "info"
+    assert by_start[500.0].code == clinical.VF[0] and by_start[500.0].severity == "urgent"
+    assert a.level == "urgent"
+
+
+def test_an_unreadable_stretch_is_not_assessed_never_a_pause():
+    events = [Ev("unreadable", 120.0, 131.0)]
+    a = assess(kind="signal", lead="MLII", duration_s=1800, counts={"N": 2000}, heart_rate=HR,
+               rhythm=NORMAL_RHYTHM, events=events, intervals=Iv())
+    assert clinical.PAUSE[0] not in codes(a)
+    assert any("2:00-2:11" in n.what and n.limit == "input" for n in a.not_assessed)
+    assert a.level == "normal"
+
+
+def test_a_few_extra_beats_are_information_many_are_abnormal():
+    few = assess(kind="signal", duration_s=1800, counts={"N": 1990, "V": 10}, heart_rate=HR, rhythm=NORMAL_RHYTHM,
+                 intervals=Iv())
+    many = assess(kind="signal", duration_s=1800, counts={"N": 1500, "V": 500}, heart_rate=HR, rhythm=NORMAL_RHYTHM,
+                  intervals=Iv())
+    assert few.level == "normal" and clinical.PVC[0] in codes(few)
+    assert many.level == "abnormal"
+
+
+def test_a_few_stray_shape_labels_do_not_make_a_block():
+    a = assess(kind="signal", duration_s=30, counts={"N": 33, "L": 2, "R": 1}, heart_rate=HR, rhythm=NORMAL_RHYTHM,
+               intervals=Iv())
+    assert a.level == "normal"
+    b = assess(kind="signal", duration_s=30, counts={"N": 3, "L": 33}, heart_rate=HR, rhythm=NORMAL_RHYTHM,
+               intervals=Iv(qrs_ms=150))
+    assert clinical.LBBB[0] in codes(b) and clinical.WIDE_QRS[0] in codes(b) and b.level == "abnormal"
+
+
+def test_intervals_give_av_block_and_long_qt():
+    a = assess(kind="signal", duration_s=30, counts={"N": 30}, heart_rate=HR, rhythm=NORMAL_RHYTHM,
+               intervals=Iv(pr_ms=240, qtc_ms=510))
+    assert {clinical.FIRST_DEGREE_AV_BLOCK[0], clinical.PROLONGED_QT[0]} <= set(codes(a))
+    qt = next(f for f in a.findings if f.code == clinical.PROLONGED_QT[0])
+    assert "high risk" in qt.evidence
+
+
+def test_unmeasurable_intervals_are_listed_as_not_assessed():
+    a = assess(kind="signal", duration_s=30, counts={"N": 30}, heart_rate=HR, rhythm=NORMAL_RHYTHM, intervals=None)
+    assert any(n.what.startswith("PR, QRS and QT") for n in a.not_assessed)
+
+
+def test_a_noisy_recording_is_inconclusive_with_the_reason():
+    a = assess(kind="signal", duration_s=30, counts={}, rhythm={"label": "noisy", "reason": "muscle noise"})
+    assert a.level == "inconclusive" and a.not_assessed[0].why == "muscle noise"
+
+
+def test_a_picture_without_grid_does_not_report_intervals():
+    a = assess(kind="image-strip", duration_s=10, counts={"N": 12}, heart_rate=HR, rhythm=None,
+               intervals=Iv(pr_ms=300), has_grid=False)
+    assert clinical.FIRST_DEGREE_AV_BLOCK[0] not in codes(a)
+    assert any("time scale" in n.why for n in a.not_assessed)
+
+
+def test_the_json_form_is_the_contract_and_the_conclusion_says_it():
+    events = [Ev("pause", 300.0, 305.9, value=5.9, unit="s", evidence="RR 5.9 s")]
+    data = assess(kind="signal", lead="MLII", duration_s=1800, counts={"N": 2000}, heart_rate=HR,
+                  rhythm=NORMAL_RHYTHM, events=events, intervals=Iv()).to_dict()
+    assert json.loads(json.dumps(data)) == data
+    assert set(data) == {"level", "findings", "measurements", "not_assessed"}
+    assert set(data["findings"][0]) == {"code", "display", "severity", "start_s", "end_s", "leads", "value",
+                                        "unit", "evidence", "unsure"}
+    text = conclusion(data)
+    assert text.startswith("Abnormal") and "Pause (5.9 s)" in text and "Not assessed: ST segments" in text
