@@ -50,32 +50,40 @@ NEIGHBOUR_GUARD_MS = 160.0  # samples this close to another beat's R belong to t
 ALIGN_HALF_MS = 100.0  # QRS region used to align beats on each other
 MAX_LAG_MS = 40.0  # largest alignment shift (an R/S mix-up of the peak detector)
 MIN_BEAT_CORRELATION = 0.7  # a beat less like the median than this is noise or another shape
+QRS_SIZE_HALF_MS = 60.0  # a detection's size: its peak-to-peak amplitude within this of it
+MIN_QRS_SIZE = 0.4  # ... a beat has at least this share of the typical (75th percentile) size
 MIN_COVERAGE = 0.5  # a median sample needs this share of the beats to have a value there
 
 # QRS: slope of the median beat (Savitzky-Golay derivative over 20 ms, the scale of Martinez's 2^2).
 QRS_SLOPE_WINDOW_MS = 20.0
 QRS_SEARCH_MS = (-130.0, 170.0)  # around R: the widest complexes (LBBB, paced) fit
-QRS_QUIET_MS = 14.0  # a quieter stretch shorter than this is inside the QRS (the tip of a wave)
+QRS_END_LEVEL = 0.5  # the QRS cannot end this far (share of its height) from its onset level
+QRS_RESUME_MS = 40.0  # ... when a steep slope (QRS_RESUME_SLOPE of the largest) follows within this
+QRS_RESUME_SLOPE = 0.25
+QRS_QUIET_MS = 8.0  # a quieter stretch shorter than this is inside the QRS (the tip of a wave)
 # T and P: smoother slopes (40 ms), as the wavelet delineator uses a coarser scale for them.
 WAVE_SLOPE_WINDOW_MS = 40.0
 ISOELECTRIC_MS = 20.0  # the isoelectric level: the median over this span just before QRS onset
 T_START_AFTER_QRS_MS = 60.0  # the T search starts this long after the QRS end
 QT_MAX_MS = 680.0  # the T search ends at the latest this long after QRS onset
-T_END_MAX_RR = 0.75  # ... and before this share of RR after R (the next P wave)
+NEXT_P_MS = 250.0  # ... and this long before the next R (the next P wave)
+ZHANG_WINDOW_MS = 100.0
+T_FIRST_RATIO = 1.0
 P_SEARCH_MS = 420.0  # the P search starts at most this long before QRS onset (long PR)
-P_GAP_MS = 20.0  # ... and ends this long before QRS onset
+P_PEAK_SEARCH_MS = 320.0  # the P peak lies at most this long before QRS onset
+P_GAP_MS = 20.0  # ... and at least this long
 P_AFTER_T_MS = 40.0  # ... and after the previous beat's T wave
-P_HALF_WIDTH_MS = 60.0  # the P region compared beat to beat, either side of the P peak
+P_HALF_WIDTH_MS = 40.0  # the P region compared beat to beat, either side of the P peak
 T_METHOD = "threshold"
-T_END_K = 0.2
+T_END_K = 0.3
 
 
 @dataclass(frozen=True)
 class Thresholds:
     """The tuned constants of the delineation (see ml/reports/delineation.md)."""
 
-    qrs_on: float = 0.10  # QRS onset: slope below this share of the first significant slope
-    qrs_off: float = 0.15  # QRS end: slope below this share of the last significant slope
+    qrs_on: float = 0.04  # QRS onset: slope below this share of the first significant slope
+    qrs_off: float = 0.05  # QRS end: slope below this share of the last significant slope
     p_on: float = 0.15  # P onset: deflection below this share of the P amplitude
     p_min_mv: float = 0.03  # smallest P amplitude on the median beat
     p_corr_present: float = 0.5  # median beat-to-beat correlation of the P region: present
@@ -148,12 +156,14 @@ def representative_beat(signal, fs, r_peaks, *, labels=None) -> RepresentativeBe
     x = np.asarray(signal, dtype=np.float64).ravel()
     fs = float(fs)
     peaks = np.asarray(r_peaks, dtype=np.int64).ravel()
+    codes = None if labels is None else np.asarray(labels, dtype=object).ravel()
+    inside = (peaks >= 0) & (peaks < x.size)
+    peaks, codes = peaks[inside], None if codes is None else codes[inside]
     order = np.argsort(peaks)
-    peaks = peaks[order]
-    keep = np.ones(peaks.size, dtype=bool)
-    if labels is not None:
-        keep = np.isin(np.asarray(labels, dtype=object).ravel()[order], list(CONDUCTED_LABELS))
-    keep &= (peaks >= 0) & (peaks < x.size)
+    peaks, codes = peaks[order], None if codes is None else codes[order]
+    real = _qrs_sized(x, fs, peaks)
+    peaks, codes = peaks[real], None if codes is None else codes[real]
+    keep = np.ones(peaks.size, dtype=bool) if codes is None else np.isin(codes, list(CONDUCTED_LABELS))
     chosen = np.flatnonzero(keep)
     if chosen.size < MIN_BEATS:
         return None
@@ -217,7 +227,7 @@ def delineate(rep: RepresentativeBeat, thresholds=THRESHOLDS) -> dict:
     iso = float(np.median(y[max(lo, on - _n(ISOELECTRIC_MS, fs)): on + 1]))
     out["t_end"] = _t_end(smooth, smooth_slope, iso, r, on, off, hi, rep.rr_ms, fs)
     t_end_prev = None if out["t_end"] is None else out["t_end"] - _n(rep.rr_ms, fs)
-    p = _p_wave(rep, smooth, iso, on, lo, t_end_prev, thresholds)
+    p = _p_wave(rep, smooth, on, lo, t_end_prev, thresholds)
     out.update(p)
     return out
 
@@ -240,6 +250,14 @@ def _qrs_bounds(y, r, lo, hi, fs, th):
     quiet = max(1, _n(QRS_QUIET_MS, fs))
     on = _outermost(d, top, -1, th.qrs_on * d[top], quiet, a)
     off = _outermost(d, top, +1, th.qrs_off * d[top], quiet, b - 1)
+    # The tip of a notched or slurred R (bundle branch block) is quiet too, but far from the
+    # level the complex started from: the complex goes on.
+    resume = _n(QRS_RESUME_MS, fs)
+    while abs(y[off] - y[on]) > QRS_END_LEVEL * np.ptp(y[on:off + 1]):
+        steep = np.flatnonzero(d[off + 1: min(b, off + 1 + resume)] >= QRS_RESUME_SLOPE * d[top])
+        if not steep.size:
+            break
+        off = _outermost(d, off + 1 + steep[0], +1, th.qrs_off * d[top], quiet, b - 1)
     return on, off
 
 
@@ -258,17 +276,23 @@ def _outermost(d, i, step, level, quiet, limit):
 
 # --- T wave ----------------------------------------------------------------------------------------
 def _t_end(y, slope, iso, r, on, off, hi, rr_ms, fs):
-    """Return the T-wave end by the tangent method, or None when no T wave is found."""
+    """Return the T-wave end, or None when no T wave is found."""
     a = off + _n(T_START_AFTER_QRS_MS, fs)
     b = min(hi, on + _n(QT_MAX_MS, fs))
     if np.isfinite(rr_ms):
-        b = min(b, r + _n(T_END_MAX_RR * rr_ms, fs))
+        b = min(b, r + _n(rr_ms - NEXT_P_MS, fs))
     if b - a < _n(40.0, fs):
         return None
-    peak = a + int(np.argmax(np.abs(y[a:b] - iso)))
-    sign = np.sign(y[peak] - iso)
-    if sign == 0:
+    found = _wave_peak(y[a:b], T_FIRST_RATIO)
+    if found is None:
         return None
+    peak, sign = a + found[0], found[1]
+    if T_METHOD == "zhang":
+        w = _n(ZHANG_WINDOW_MS, fs)
+        csum = np.concatenate(([0.0], np.cumsum(y)))
+        t = np.arange(max(peak, w), b)
+        area = sign * ((csum[t + 1] - csum[t + 1 - w]) - w * y[t])
+        return int(t[np.argmax(area)]) if t.size else None
     # The steepest return towards the isoelectric level after the peak.
     back = -sign * slope[peak:b]
     steep = peak + int(np.argmax(back))
@@ -284,37 +308,51 @@ def _t_end(y, slope, iso, r, on, off, hi, rr_ms, fs):
     return i
 
 
+def _wave_peak(seg, ratio=1.0):
+    """Return (index, polarity, prominence) of the earliest peak or trough of ``seg`` at least
+    ``ratio`` times as prominent as the most prominent one: a wave stands out from its
+    surroundings, which a baseline drift never does."""
+    cands = []
+    for sign in (1.0, -1.0):
+        idx, props = sps.find_peaks(sign * seg, prominence=0.0)
+        cands += [(int(i), sign, float(p)) for i, p in zip(idx, props["prominences"])]
+    if not cands:
+        return None
+    top = max(c[2] for c in cands)
+    return min((c for c in cands if c[2] >= ratio * top), key=lambda c: c[0])
+
+
 # --- P wave ----------------------------------------------------------------------------------------
-def _p_wave(rep, y, iso, on, lo, t_end_prev, th):
-    """Return {"p_on", "p_wave"}: the P onset and whether the beats share a P wave."""
+def _p_wave(rep, y, on, lo, t_end_prev, th):
+    """Return {"p_on", "p_wave", "p_corr", "p_amp"}: the P onset, whether the beats share a P
+    wave, the median beat-to-beat correlation of the P region and the P amplitude (mV)."""
     fs = rep.fs
-    a = max(lo, on - _n(P_SEARCH_MS, fs))
+    start = max(lo, on - _n(P_SEARCH_MS, fs))
     if t_end_prev is not None:
-        a = max(a, t_end_prev + _n(P_AFTER_T_MS, fs))
+        start = max(start, t_end_prev + _n(P_AFTER_T_MS, fs))
+    a = max(start, on - _n(P_PEAK_SEARCH_MS, fs))
     b = on - _n(P_GAP_MS, fs)
-    if b - a < _n(60.0, fs):
-        return {"p_on": None, "p_wave": "unclear"}
-    dev = y[a:b] - iso
-    peak = a + int(np.argmax(np.abs(dev)))
-    amp = abs(y[peak] - iso)
-    slope = _slope(y, fs, WAVE_SLOPE_WINDOW_MS)
-    sign = np.sign(y[peak] - iso)
-    up = sign * slope[a:peak + 1]
-    steep = a + int(np.argmax(up))
-    i = steep
-    while i > a and sign * slope[i] >= th.p_on * up.max():
-        i -= 1
+    found = _wave_peak(y[a:b]) if b - a >= _n(60.0, fs) else None
+    if found is None:
+        return {"p_on": None, "p_wave": "unclear", "p_corr": 0.0, "p_amp": 0.0}
+    peak, sign, amp = a + found[0], found[1], found[2]
+    slope = sign * _slope(y, fs, WAVE_SLOPE_WINDOW_MS)
     half = _n(P_HALF_WIDTH_MS, fs)
+    first = max(start, peak - half)
+    steep = first + int(np.argmax(slope[first:peak + 1]))
+    i = steep
+    while i > start and slope[i] >= th.p_on * slope[steep]:
+        i -= 1
     region = rep.beats[:, max(0, peak - half): peak + half + 1]
     rows = np.all(np.isfinite(region), axis=1)
-    corr = np.median(_corr_rows(region[rows], np.median(region[rows], axis=0))) if rows.sum() >= MIN_BEATS else 0.0
+    corr = float(np.median(_corr_rows(region[rows], np.median(region[rows], axis=0)))) if rows.sum() >= MIN_BEATS else 0.0
     if amp >= th.p_min_mv and corr >= th.p_corr_present:
         verdict = "present"
     elif amp < th.p_min_mv or corr < th.p_corr_absent:
         verdict = "absent"
     else:
         verdict = "unclear"
-    return {"p_on": i, "p_wave": verdict, "p_corr": float(corr), "p_amp": float(amp)}
+    return {"p_on": i, "p_wave": verdict, "p_corr": corr, "p_amp": float(amp)}
 
 
 # --- beats -----------------------------------------------------------------------------------------
@@ -343,6 +381,17 @@ def _beat_windows(x, fs, peaks, chosen):
     lo = r_index + int(round(BEAT_WINDOW_MS[0] / 1000.0 * INTERNAL_FS))
     hi = r_index + int(round(BEAT_WINDOW_MS[1] / 1000.0 * INTERNAL_FS))
     return win[:, lo:hi + 1], r_index - lo
+
+
+def _qrs_sized(x, fs, peaks):
+    """Return a mask of the peaks whose QRS is at least MIN_QRS_SIZE of the typical one: smaller
+    detections are T waves or noise, not beats, and must not mask the T wave of a real beat."""
+    if peaks.size == 0:
+        return np.zeros(0, dtype=bool)
+    half = max(1, _n(QRS_SIZE_HALF_MS, fs))
+    idx = np.clip(peaks[:, None] + np.arange(-half, half + 1)[None, :], 0, x.size - 1)
+    size = np.ptp(x[idx], axis=1)
+    return size >= MIN_QRS_SIZE * np.percentile(size, 75)
 
 
 def _align(windows, r):

@@ -16,7 +16,7 @@ Definitions (labels are the codes of ``ml.classes``; "ventricular" means ``V`` o
   conventional limit between non-sustained and sustained ventricular tachycardia). The same
   rule gives supraventricular runs from consecutive ``A`` beats.
 * ventricular bigeminy / trigeminy: at least :data:`PATTERN_MIN_CYCLES` consecutive cycles of one
-  supraventricular beat (``N L R A``) then one ventricular beat / two supraventricular beats
+  dominant beat (``N L R A``, or paced ``P``) then one ventricular beat / two dominant beats
   then one ventricular beat (the usual Holter convention).
 * pause: an RR interval of :data:`PAUSE_S` or more whose signal is a quiet baseline (see
   below); no signal, noise, a flat line or a QRS-sized deflection in the gap make it an
@@ -60,7 +60,6 @@ KINDS = ("ventricular_couplet", "ventricular_run", "supraventricular_run", "vent
 
 VENTRICULAR = ("V", "E")
 SUPRAVENTRICULAR_ECTOPIC = ("A",)
-SUPRAVENTRICULAR = ("N", "L", "R", "A")  # the beat before a ventricular one in bigeminy/trigeminy
 KNOWN_CODES = ("N", "L", "R", "A", "V", "P", "VF", "E")  # ml.classes.CODES
 
 COUPLET_BEATS = 2  # EC57
@@ -84,8 +83,11 @@ GAP_AFTER_R_S = 0.45
 GAP_BEFORE_R_S = 0.10
 QRS_HALF_S = 0.06  # half-width of the window where a beat's QRS amplitude and slope are read
 NEIGHBOUR_BEATS = 8  # beats either side of a gap that give the local QRS amplitude and slope
-GAP_DEFLECTION_MAX = 0.2  # largest |deviation| in a quiet gap, as a fraction of the QRS amplitude
-GAP_NOISE_MAX = 0.05  # RMS slope in a quiet gap, as a fraction of the steepest QRS slope
+# Largest |deviation| in a quiet gap, as a fraction of the QRS amplitude: never below 0.25, so a
+# P wave (up to 0.25 mV against a QRS of about 1 mV) passes, since blocked P waves are what an
+# atrioventricular-block pause holds.
+GAP_DEFLECTION_MAX = 0.3
+GAP_NOISE_MAX = 0.08  # RMS slope in a quiet gap, as a fraction of the steepest QRS slope
 FLAT_SLOPE_MV_S = 0.05  # median |slope| (mV/s) below which the trace is a flat line: signal lost
 # Noise stretches: blocks whose RMS slope outside the QRS complexes exceeds a fraction of the
 # record's QRS slope (muscle and motion artefact are broadband; P and T waves are slow).
@@ -100,8 +102,8 @@ _PATTERNS = (
     ("ventricular_run", re.compile("V{%d,}" % RUN_MIN_BEATS)),
     ("ventricular_couplet", re.compile("(?<!V)V{%d}(?!V)" % COUPLET_BEATS)),
     ("supraventricular_run", re.compile("A{%d,}" % RUN_MIN_BEATS)),
-    ("ventricular_bigeminy", re.compile("(?:[NA]V){%d,}(?!V)" % PATTERN_MIN_CYCLES)),
-    ("ventricular_trigeminy", re.compile("(?:[NA]{2}V){%d,}(?!V)" % PATTERN_MIN_CYCLES)),
+    ("ventricular_bigeminy", re.compile("(?:[NAP]V){%d,}(?!V)" % PATTERN_MIN_CYCLES)),
+    ("ventricular_trigeminy", re.compile("(?:[NAP]{2}V){%d,}(?!V)" % PATTERN_MIN_CYCLES)),
     ("ventricular_fibrillation", re.compile("F+")),
 )
 _BEATS_PER_CYCLE = {"ventricular_bigeminy": 2, "ventricular_trigeminy": 3}
@@ -109,9 +111,13 @@ _BEATS_PER_CYCLE = {"ventricular_bigeminy": 2, "ventricular_trigeminy": 3}
 
 @dataclass(frozen=True)
 class Event:
-    """One event of a record. ``value`` is the kind's figure: the length of a pause, the duration
-    of a run, pattern, fibrillation or unreadable stretch (s), the slowest running rate of a
-    bradycardia and the fastest of a tachycardia (bpm); ``unit`` names it."""
+    """One event of a record (times in seconds from the record's start).
+
+    ``value`` is the kind's figure and ``unit`` names it: the length of a pause; the duration of
+    a run, pattern, fibrillation or unreadable stretch (s); the slowest running rate of a
+    bradycardia, the fastest of a tachycardia (bpm); none for a couplet. ``rate_bpm`` is the mean
+    rate over the event's beats.
+    """
 
     kind: str
     start_s: float
@@ -156,23 +162,25 @@ def _qrs_measures(x, fs, peaks):
     return np.ptp(seg, axis=1), np.max(np.abs(np.diff(seg, axis=1)), axis=1)
 
 
-def _gap_verdict(x, fs, a, b, amp, slope):
+def _gap_verdict(x, fs, a, b, amp, slope, *, deflection_max=GAP_DEFLECTION_MAX,
+                 noise_max=GAP_NOISE_MAX):
     """Return None when the samples ``a`` .. ``b`` between two beats are a quiet baseline, else
-    the reason they are not (compared with the local QRS ``amp`` and ``slope``)."""
+    the reason they are not (compared with the local QRS ``amp`` and ``slope``). The keyword
+    thresholds are there for the lab's sweep (``ml.evaluate_events``)."""
     w = x[min(x.size, a + int(GAP_AFTER_R_S * fs)): max(0, b - int(GAP_BEFORE_R_S * fs))]
     if w.size < 2:
         return "the signal does not cover it"
     d = np.abs(np.diff(w))
     if np.median(d) * fs < FLAT_SLOPE_MV_S:
         return "the trace is a flat line (signal lost)"
-    if np.max(np.abs(w - np.median(w))) > GAP_DEFLECTION_MAX * amp:
+    if np.max(np.abs(w - np.median(w))) > deflection_max * amp:
         return "it holds QRS-sized deflections (beats not detected, or artefact)"
-    if np.sqrt(np.mean(d * d)) > GAP_NOISE_MAX * slope:
+    if np.sqrt(np.mean(d * d)) > noise_max * slope:
         return "it holds broadband noise"
     return None
 
 
-def _noise_blocks(x, fs, peaks, codes, qrs_slope):
+def _noise_blocks(x, fs, peaks, codes, qrs_slope, *, slope_max=NOISE_SLOPE_MAX):
     """Return (start, end) sample spans of at least NOISE_MIN_BLOCKS noisy or flat blocks in a
     row. Blocks holding fibrillation waves are left alone: their activity is the finding."""
     size = int(round(NOISE_BLOCK_S * fs))
@@ -190,7 +198,7 @@ def _noise_blocks(x, fs, peaks, codes, qrs_slope):
     counts = keep.sum(axis=1)
     rms = np.sqrt(np.sum(np.where(keep, d * d, 0.0), axis=1) / np.maximum(counts, 1))
     ref = float(np.median(qrs_slope)) if qrs_slope.size else float(np.max(d))
-    noisy = (rms > NOISE_SLOPE_MAX * ref) & (counts > 0)
+    noisy = (rms > slope_max * ref) & (counts > 0)
     flat = np.median(d, axis=1) * fs < FLAT_SLOPE_MV_S
     vf_blocks = np.zeros(n_blocks, dtype=bool)
     vf_blocks[np.minimum(peaks[codes == "VF"] // size, n_blocks - 1)] = True
@@ -298,14 +306,18 @@ def _rate_events(t, bad_rr, covered):
     rate = _running_rate(t, RATE_WINDOW_BEATS)
     clear = _windows_clear(bad_rr, RATE_WINDOW_BEATS)
     events = []
-    for kind, beyond in (("bradycardia", clear & (rate < BRADYCARDIA_BPM)),
-                         ("tachycardia", clear & (rate > TACHYCARDIA_BPM))):
+    for kind, limit in (("bradycardia", BRADYCARDIA_BPM), ("tachycardia", TACHYCARDIA_BPM)):
+        beyond = clear & ((rate < limit) if kind == "bradycardia" else (rate > limit))
         idx = np.flatnonzero(beyond)
         if idx.size == 0:
             continue
         splits = np.flatnonzero(np.diff(idx) > 1) + 1
         for group in np.split(idx, splits):
             first, last = int(group[0]), int(group[-1]) + k
+            # The windows at the edges reach into the normal rate: trim those intervals.
+            inst = 60.0 / np.diff(t[first:last + 1])
+            past = inst < limit if kind == "bradycardia" else inst > limit
+            first, last = first + int(np.argmax(past)), last - int(np.argmax(past[::-1]))
             start, end = float(t[first]), float(t[last])
             if end - start < RATE_EPISODE_MIN_S:
                 continue
@@ -315,7 +327,6 @@ def _rate_events(t, bad_rr, covered):
             extreme = float(rate[group].min() if kind == "bradycardia" else rate[group].max())
             mean_rate = 60.0 * (n - 1) / (end - start)
             word = "below" if kind == "bradycardia" else "above"
-            limit = BRADYCARDIA_BPM if kind == "bradycardia" else TACHYCARDIA_BPM
             which = "slowest" if kind == "bradycardia" else "fastest"
             text = (f"Running heart rate ({RATE_WINDOW_BEATS}-beat mean) {word} {limit:.0f}/min "
                     f"for {_fmt_s(end - start)}, {which} {extreme:.0f}/min.")
@@ -404,15 +415,14 @@ def find_events(r_peaks, labels, fs, *, signal=None, confidence=None,
                             evidence=f"Unreadable from {a:.1f} s to {b:.1f} s: {text}."))
 
     chars = [_CHAR[c] if not bad else "X" for c, bad in zip(codes, in_unreadable)]
-    breaks = bad_gap | (rr >= PAUSE_S) if n > 1 else bad_gap
-    chars = [c + ("|" if i < n - 1 and breaks[i] else "") for i, c in enumerate(chars)]
+    # A pause or an unreadable gap ends every pattern: beats on either side are not consecutive.
+    chars = [c + ("|" if i < n - 1 and rr[i] >= PAUSE_S else "") for i, c in enumerate(chars)]
     pattern_events, covered = _pattern_events(chars, t, conf, unsure_below)
     events += pattern_events
 
-    bad_rr = (rr < RR_MIN_S) | bad_gap if n > 1 else np.zeros(0, dtype=bool)
-    if n > 1:
-        beat_bad = in_unreadable | (codes == "VF")
-        bad_rr = bad_rr | beat_bad[:-1] | beat_bad[1:]
+    # No rate across a double detection, an unreadable stretch or fibrillation waves.
+    not_beat = in_unreadable | (codes == "VF")
+    bad_rr = (rr < RR_MIN_S) | bad_gap | not_beat[:-1] | not_beat[1:]
     events += _rate_events(t, bad_rr, covered)
     order = {k: i for i, k in enumerate(KINDS)}
     return sorted(events, key=lambda e: (e.start_s, order[e.kind]))

@@ -21,9 +21,9 @@ _LAY = {
     clinical.SINUS_TACHYCARDIA[0]: ("The rhythm was regular but fast for a person at rest.", None),
     clinical.BRADYCARDIA[0]: ("The heart beat slowly for a while.", "The heart beat slowly at {n} times in the recording."),
     clinical.TACHYCARDIA[0]: ("The heart beat fast for a while.", "The heart beat fast at {n} times in the recording."),
-    clinical.PVC[0]: ("Extra beats from the lower chambers (premature ventricular contractions) were seen.", None),
-    clinical.PAC[0]: ("Extra beats from the upper chambers (premature atrial contractions) were seen.", None),
-    clinical.VENTRICULAR_ESCAPE[0]: ("Escape beats from the lower chambers were seen.", None),
+    clinical.PVC[0]: ("{value} extra beat(s) from the lower chambers (premature ventricular contractions, PVCs) were seen.", None),
+    clinical.PAC[0]: ("{value} extra beat(s) from the upper chambers (premature atrial contractions, PACs) were seen.", None),
+    clinical.VENTRICULAR_ESCAPE[0]: ("{value} escape beat(s) from the lower chambers were seen.", None),
     clinical.LBBB[0]: ("Most beats have the shape of a delay in the left side's wiring (left bundle branch block).", None),
     clinical.RBBB[0]: ("Most beats have the shape of a delay in the right side's wiring (right bundle branch block).", None),
     clinical.PACED[0]: ("Most beats were started by a pacemaker.", None),
@@ -48,6 +48,8 @@ EMERGENCY_SIGNS = (
     "severe shortness of breath",
     "a racing or pounding heart with dizziness",
 )
+# Said of ectopic beats that are few (an "info" finding).
+FEW_EXTRA_BEATS = "A few extra beats are common and often harmless, especially with caffeine, stress or little sleep."
 CHEST_PAIN = ("This recording cannot show signs of a heart attack. If you have chest pain now, call your "
               "local emergency number.")
 
@@ -87,7 +89,11 @@ def explain(assessment):
         timed = [f["value"] for f in items if f.get("unit") == "s" and f.get("value") is not None]
         longest = _seconds(max(timed)) if timed else None
         text = (many or one) if len(items) > 1 else one
-        out.sentences.append(text.format(n=len(items), longest=longest))
+        value = items[0].get("value")
+        out.sentences.append(text.format(n=len(items), longest=longest,
+                                         value=f"{value:g}" if isinstance(value, (int, float)) else ""))
+        if code in (clinical.PVC[0], clinical.PAC[0]) and items[0]["severity"] == "info":
+            out.sentences.append(FEW_EXTRA_BEATS)
     out.not_assessed = [f"{n['what']}: {n['why']}." for n in assessment.get("not_assessed") or []]
     st_unseen = any(n["what"] == clinical.ST_WHAT for n in assessment.get("not_assessed") or [])
     if level == "urgent":

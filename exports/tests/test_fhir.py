@@ -68,8 +68,12 @@ def test_a_round_trip_gives_back_the_heart_rate_counts_and_findings(finished):
     assert (float(episode.valueRange.low.value), float(episode.valueRange.high.value)) == (12.0, 48.5)
     report = next(r for r in resources if r.get_resource_type() == "DiagnosticReport")
     assert report.status == "final" and report.code.coding[0].code == "11524-6"
-    assert len(report.result) == len(observations) == 4
-    assert "premature ventricular" in report.conclusion and "not a diagnosis" in report.conclusion
+    # Heart rate (LOINC), the finding (SNOMED CT), two beat counts, the rhythm.
+    assert len(report.result) == len(observations) == 5
+    pvc = by_code[("http://snomed.info/sct", "427172004")]
+    assert pvc.interpretation[0].coding[0].code == "A" and int(pvc.valueQuantity.value) == 2
+    assert [c.coding[0].code for c in report.conclusionCode] == ["427172004"]
+    assert "Premature ventricular" in report.conclusion and "not a diagnosis" in report.conclusion
     assert not any(r.get_resource_type() == "Practitioner" for r in resources), "no review, no practitioner"
 
 

@@ -8,6 +8,7 @@ from PIL import Image
 
 from accounts.models import CareLink
 from accounts.tests.factories import DoctorFactory, UserFactory
+from ml.assessment import assess, inconclusive
 from predictions.models import BeatCount, ECGRecord, Prediction, PredictionImage, Review
 
 
@@ -36,12 +37,25 @@ class ECGRecordFactory(factory.django.DjangoModelFactory):
     note = ""
 
 
+def reading_of(status, reason=""):
+    """Return the stored assessment (ml.assessment) a prediction of ``status`` carries: a normal
+    reading of 8 normal beats when done, the reason when inconclusive, none otherwise."""
+    if status == Prediction.Status.DONE:
+        return assess(kind="signal", n_leads=2, lead="MLII", duration_s=6.7, counts={"N": 8},
+                      heart_rate={"mean": 72.0}).to_dict()
+    if status == Prediction.Status.INCONCLUSIVE:
+        return inconclusive(reason or "The ECG could not be read.").to_dict()
+    return {}
+
+
 class PredictionFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Prediction
 
     record = factory.SubFactory(ECGRecordFactory)
     status = Prediction.Status.PENDING
+    assessment = factory.LazyAttribute(lambda o: reading_of(o.status, getattr(o, "inconclusive_reason", "")))
+    level = factory.LazyAttribute(lambda o: o.assessment.get("level", ""))
 
 
 class DonePredictionFactory(PredictionFactory):
@@ -64,12 +78,18 @@ class DonePredictionFactory(PredictionFactory):
             "duration_s": 6.7,
             "lead": "MLII",
             "kind": "signal",
-            "rhythm_summary": "Mostly normal beats at a mean heart rate of 72 bpm, with 2 premature ventricular contractions (8 beats).",
+            "rhythm_summary": "Abnormal: a doctor should see it. Premature ventricular contractions (2 beats).",
             "heart_rate_bpm": {"mean": 72.0, "median": 71.0, "low": 64.0, "high": 84.0, "min": 60.0, "max": 90.0},
             "counts": {"N": 6, "V": 2},
             "notes": ["Lead MLII used (2 leads in file)"],
         }
     )
+    # The real reading of these beats (ml.assessment): 2 of 8 ventricular, so "abnormal".
+    assessment = factory.LazyFunction(
+        lambda: assess(kind="signal", n_leads=2, lead="MLII", duration_s=6.7, counts={"N": 6, "V": 2},
+                       heart_rate={"mean": 72.0}).to_dict()
+    )
+    level = factory.LazyAttribute(lambda o: o.assessment["level"])
     beats = factory.LazyFunction(
         lambda: {
             "r_peaks": [100, 400, 700, 1000, 1300, 1600, 1900, 2200],

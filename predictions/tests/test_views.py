@@ -9,6 +9,7 @@ from django.utils import timezone
 from predictions.models import ECGRecord, Prediction
 from predictions.tests.conftest import media_files, upload
 from predictions.tests.factories import (
+    reading_of,
     DonePredictionFactory,
     ECGRecordFactory,
     PredictionFactory,
@@ -45,7 +46,7 @@ def test_uploading_a_wfdb_pair_leads_to_its_result(patient_client, wfdb_uploads,
     assert "stub-1" in html  # the model version
     assert 'id="representatives"' in html and "Saliency" in html
     assert 'id="low-confidence"' in html  # the stub is unsure about every fifth beat
-    assert "Rhythm summary" in html and "bpm" in html
+    assert 'id="reading"' in html and "bpm" in html
 
 
 def test_the_result_page_polls_its_status_until_finished(patient_client, patient):
@@ -62,7 +63,9 @@ def test_the_result_page_polls_its_status_until_finished(patient_client, patient
     text = fragment.content.decode()
     assert "<html" not in text and 'data-status="running"' in text and "Analysing" in text and "hx-trigger" in text
 
-    Prediction.objects.filter(pk=prediction.pk).update(status="inconclusive", finished_at=timezone.now(), inconclusive_reason="No ECG trace could be found in the image.")
+    Prediction.objects.filter(pk=prediction.pk).update(
+        status="inconclusive", finished_at=timezone.now(), inconclusive_reason="No ECG trace could be found in the image.",
+        level="inconclusive", assessment=reading_of("inconclusive", "No ECG trace could be found in the image."))
     text = patient_client.get(status_url).content.decode()
     assert 'data-status="inconclusive"' in text and "No ECG trace could be found" in text
     assert "hx-trigger" not in text  # polling stops
@@ -203,7 +206,7 @@ def test_cases_are_ordered_for_triage_abnormal_unreviewed_first(client, doctor, 
     calm = UserFactory(first_name="Calm", last_name="Normal")
     link(patient=calm, doctor=doctor)
     DonePredictionFactory(record=ECGRecordFactory(owner=patient, created_at=timezone.now() - timedelta(days=3)))
-    DonePredictionFactory(record=ECGRecordFactory(owner=calm), counts={"N": 8})  # newer, all normal
+    DonePredictionFactory(record=ECGRecordFactory(owner=calm), counts={"N": 8}, assessment=reading_of("done"))  # newer, normal
     client.force_login(doctor)
     html = client.get(reverse("predictions:cases")).content.decode()
     assert html.index("Pat Ient") < html.index("Calm Normal")
@@ -223,7 +226,7 @@ def test_the_pdf_report_carries_what_a_doctor_needs(patient_client, patient, doc
     text = " ".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf)))
     for expected in ("Pat Ient", "02 Mar 2024", "Beats analysed", "72 bpm", "Premature ventricular contraction",
                      "test-model-1", "Dora Doc", "Please repeat the ECG & call me.", "not a diagnosis", "Dizzy <b>spells</b>",
-                     "What this means", "extra beats from the lower chambers"):
+                     "Clinical reading", "extra beat(s) from the lower chambers", "427172004"):
         assert expected in text, expected
 
 
@@ -369,6 +372,8 @@ def test_re_run_is_offered_only_once_the_analysis_has_finished(patient_client, p
     # When the result arrives by polling, the button comes back enabled (out-of-band swap).
     running.status, running.finished_at = "inconclusive", timezone.now()
     running.inconclusive_reason = "No ECG trace could be found in this image."
+    running.assessment = reading_of("inconclusive", running.inconclusive_reason)
+    running.level = "inconclusive"
     running.save()
     fragment = patient_client.get(reverse("predictions:status", kwargs={"uuid": running.record.uuid}),
                                   HTTP_HX_REQUEST="true").content.decode()

@@ -9,6 +9,7 @@ from django.utils import timezone
 from usage.models import DailyActivity
 from ml.classes import CODES
 from predictions.models import BeatCount, ECGRecord, Prediction
+from predictions.tests.factories import reading_of
 
 STATUS_CYCLE = (
     # 20 predictions in a cycle: 15 done, 2 failed, 1 inconclusive, 1 pending, 1 running.
@@ -59,6 +60,7 @@ def bulk_usage_data(*, owner, predictions, records=1000, days=30, start=0, batch
 
     statuses, durations, class_predictions = Counter(), [], Counter()
     prediction_rows = []
+    readings = {status: reading_of(status) for status in set(STATUS_CYCLE)}
     for i in range(start, start + predictions):
         status = _status(i)
         created = when(i)
@@ -73,6 +75,8 @@ def bulk_usage_data(*, owner, predictions, records=1000, days=30, start=0, batch
             Prediction(
                 record=created_records[i % len(created_records)],
                 status=status,
+                assessment=readings[status],
+                level=readings[status].get("level", ""),
                 is_current=False,
                 model_version="bench" if status == "done" else "",
                 created_at=created,

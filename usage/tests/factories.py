@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from predictions.models import ECGRecord, Prediction
+from predictions.tests.factories import reading_of
 
 
 class RecordFactory(factory.django.DjangoModelFactory):
@@ -29,6 +30,8 @@ class PredictionFactory(factory.django.DjangoModelFactory):
 
     record = factory.SubFactory(RecordFactory)
     status = "done"
+    assessment = factory.LazyAttribute(lambda o: reading_of(o.status, getattr(o, "inconclusive_reason", "")))
+    level = factory.LazyAttribute(lambda o: o.assessment.get("level", ""))
     is_current = False
     model_version = "test"
     started_at = factory.LazyFunction(timezone.now)

@@ -1,0 +1,104 @@
+"""One assessment, computed once and stored, shown the same on every surface: the result page, the
+PDF, the FHIR bundle, the API, the history, the doctor's worklist and the data export."""
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from ml.assessment import assess
+from predictions.tests.factories import DonePredictionFactory, ECGRecordFactory, link
+
+pytestmark = pytest.mark.django_db
+
+AF = {"label": "atrial_fibrillation", "probability": 0.93, "model_version": "rhythm-test", "episodes": [
+    {"start_s": 600.0, "end_s": 1320.0, "duration_s": 720.0}], "af_seconds": 720.0, "duration_s": 1800.0}
+
+
+def _af_prediction(patient, *, rate=88.0):
+    reading = assess(kind="signal", lead="MLII", n_leads=2, duration_s=1800, counts={"N": 2400},
+                     heart_rate={"mean": rate}, rhythm=AF).to_dict()
+    prediction = DonePredictionFactory(record=ECGRecordFactory(owner=patient), assessment=reading,
+                                       level=reading["level"], heart_rate_bpm=rate)
+    prediction.summary = {**prediction.summary, "rhythm": AF, "duration_s": 1800}
+    prediction.save()
+    return prediction
+
+
+def _pdf_text(client, prediction):
+    import pypdfium2
+
+    pdf = client.get(reverse("predictions:report", kwargs={"uuid": prediction.record.uuid}))
+    doc = pypdfium2.PdfDocument(pdf.content)
+    return " ".join(" ".join(doc[i].get_textpage().get_text_range() for i in range(len(doc))).split())
+
+
+def test_the_page_leads_with_the_reading_its_findings_and_what_was_not_assessed(patient_client, patient):
+    prediction = _af_prediction(patient)
+    html = patient_client.get(reverse("predictions:detail", kwargs={"uuid": prediction.record.uuid})).content.decode()
+    assert 'id="reading" data-level="abnormal"' in html.replace('class="card mb-3 reading reading-abnormal" ', "")
+    assert html.index('id="reading"') < html.index('id="result-stats"')
+    assert 'data-code="164889003"' in html  # atrial fibrillation, SNOMED CT
+    assert "AF in 40 % of the recording (1 episode, longest 720 s)" in html
+    assert 'data-goto-s="600.0"' in html  # the episode's time jumps the viewer there
+    assert "ST segments and signs of a heart attack" in html
+    assert "Mostly normal beats" not in html
+    assert f'href="{reverse("articles:detail", args=["atrial-fibrillation-and-flutter"])}"' in html
+    # One heart rate per result.
+    assert "Heart rate 88/min" in html and ">88<span" in html
+
+
+def test_the_pdf_fhir_api_and_export_carry_the_same_reading(patient_client, api, patient):
+    prediction = _af_prediction(patient)
+    text = _pdf_text(patient_client, prediction)
+    assert "Clinical reading: Abnormal: a doctor should see it" in text
+    assert "Atrial fibrillation burden" in text and "164889003" in text
+    assert "Not assessed: ST segments and signs of a heart attack" in text
+    assert text.index("Clinical reading") < text.index("Beats analysed")
+
+    bundle = patient_client.get(reverse("predictions:fhir", kwargs={"uuid": prediction.record.uuid})).json()
+    report = bundle["entry"][0]["resource"]
+    assert report["resourceType"] == "DiagnosticReport"
+    assert report["conclusion"].startswith("Abnormal: a doctor should see it. Atrial fibrillation burden (40 %)")
+    assert {c["coding"][0]["code"] for c in report["conclusionCode"]} == {"164889003"}
+    observations = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"]
+    loinc = {o["code"]["coding"][0]["code"]: o for o in observations if o["code"]["coding"][0]["system"] == "http://loinc.org"}
+    assert loinc["8867-4"]["valueQuantity"]["value"] == 88
+    af = [o for o in observations if o["code"]["coding"][0]["code"] == "164889003"]
+    assert af and af[0]["interpretation"][0]["coding"][0]["code"] == "A"
+
+    body = api.get(reverse("predictions-api:record-result", kwargs={"uuid": prediction.record.uuid})).json()
+    assert body["assessment"] == prediction.assessment
+    assert body["heart_rate_bpm"] == 88
+    assert body["conclusion"] == report["conclusion"].split(" Automated screening")[0]
+    listed = api.get(reverse("predictions-api:record-list"), {"level": "abnormal"}).json()
+    assert [r["prediction"]["level"] for r in listed["results"]] == ["abnormal"]
+    assert api.get(reverse("predictions-api:record-list"), {"level": "normal"}).json()["results"] == []
+
+
+def test_the_history_and_the_worklist_show_the_level_urgent_first(client, patient, other_patient, doctor):
+    _af_prediction(patient)
+    other = other_patient
+    link(patient=other, doctor=doctor)
+    vf = assess(kind="image-beat", counts={"VF": 1}).to_dict()
+    DonePredictionFactory(record=ECGRecordFactory(owner=other), assessment=vf, level=vf["level"])
+    client.force_login(patient)
+    history = client.get(reverse("predictions:history")).content.decode()
+    assert 'data-level="abnormal"' in history and "Atrial fibrillation burden" in history
+    client.force_login(doctor)
+    cases = client.get(reverse("predictions:cases")).content.decode()
+    assert cases.index(str(other.email)) < cases.index(str(patient.email))  # urgent first
+    assert "1 urgent" in cases
+
+
+def test_a_surface_that_drops_the_reading_would_be_caught(patient_client, patient):
+    """The stored assessment is the only source: change it, and every surface follows."""
+    prediction = _af_prediction(patient)
+    prediction.assessment = {**prediction.assessment, "findings": [], "level": "normal"}
+    prediction.level = "normal"
+    prediction.save()
+    html = patient_client.get(reverse("predictions:detail", kwargs={"uuid": prediction.record.uuid})).content.decode()
+    assert 'data-code="164889003"' not in html and 'data-level="normal"' in html
+    bundle = json.loads(patient_client.get(reverse("predictions:fhir", kwargs={"uuid": prediction.record.uuid})).content)
+    assert "conclusionCode" not in bundle["entry"][0]["resource"]
+    assert "Atrial fibrillation" not in _pdf_text(patient_client, prediction)
