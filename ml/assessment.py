@@ -277,8 +277,10 @@ SUSTAINED_VT_S = 30.0
 VT_RATE_BPM = 100  # a ventricular run slower than this is idioventricular, not tachycardia
 SVT_RATE_BPM = 100
 PAUSE_ABNORMAL_S = 3.0  # RR >= 2 s is a pause; >= 3 s is abnormal (issue 18; ACC/AHA Holter guideline)
-# Findings of one kind listed one by one up to this many; the rest are summed in one finding.
+# Findings of one kind listed one by one up to this many; the rest are summed in one finding
+# whose value is their number and whose unit is MORE.
 MAX_LISTED_EVENTS = 20
+MORE = "more events"
 
 
 def _event_finding(event, lead):
@@ -319,8 +321,8 @@ def _event_findings(events, lead):
         if len(items) > MAX_LISTED_EVENTS:
             rest = items[MAX_LISTED_EVENTS:]
             first = rest[0]
-            findings.append(Finding(first.code, f"{first.display} (more)", first.severity,
-                                    leads=first.leads, value=len(rest), unit="events",
+            findings.append(Finding(first.code, first.display, first.severity,
+                                    leads=first.leads, value=len(rest), unit=MORE,
                                     evidence=f"{len(rest)} more like the ones listed"))
     findings.sort(key=lambda f: (f.start_s is None, f.start_s or 0))
     not_assessed = []
@@ -446,6 +448,8 @@ def _value_text(finding):
     value, unit = finding.get("value"), finding.get("unit")
     if value is None:
         return ""
+    if unit == "beats" and value == 1:
+        unit = "beat"
     shown = f"{value:g}" if isinstance(value, (int, float)) else str(value)
     return {"bpm": f"{shown}/min", "%": f"{shown} %", None: shown}.get(unit, f"{shown} {unit}")
 
@@ -464,13 +468,14 @@ def conclusion(assessment):
     ordered = sorted(groups.items(), key=lambda kv: min(rank[f["severity"]] for f in kv[1]))
     parts = []
     for display, items in ordered:
-        if len(items) == 1:
+        count = sum(int(f["value"]) if f.get("unit") == MORE else 1 for f in items)
+        if count == 1:
             value = _value_text(items[0])
             parts.append(f"{display} ({value})" if value else display)
         else:
             timed = [f for f in items if f.get("unit") == "s" and f.get("value") is not None]
             extra = f", longest {max(f['value'] for f in timed):g} s" if timed else ""
-            parts.append(f"{display}: {len(items)}{extra}")
+            parts.append(f"{display}: {count}{extra}")
     title = LEVEL_TITLES[assessment["level"]]
     text = f"{title}. " + ("; ".join(parts) + "." if parts else "")
     missing = [n["what"] for n in assessment.get("not_assessed") or []]

@@ -21,12 +21,13 @@ Definitions (labels are the codes of ``ml.classes``; "ventricular" means ``V`` o
 * pause: an RR interval of :data:`PAUSE_S` or more whose signal is a quiet baseline (see
   below); no signal, noise, a flat line or a QRS-sized deflection in the gap make it an
   ``unreadable`` stretch instead, because a beat the detector missed is not a pause.
-* bradycardia / tachycardia: AHA/ACC/HRS recommendations for the standardization and
+* bradycardia / tachycardia: the AHA/ACC/HRS recommendations for the standardization and
   interpretation of the electrocardiogram (Kligfield et al. 2007; Mason et al. 2007, part II,
-  diagnostic statements; parts III-VI 2009) put the resting limits of sinus rhythm at 50-60 and
-  100/min. Over a whole day rates in the 40s are normal in sleep, so a Holter episode of
-  bradycardia is a running rate below :data:`BRADYCARDIA_BPM` (40/min, marked bradycardia);
-  tachycardia is a running rate above :data:`TACHYCARDIA_BPM` (100/min). The running rate is the
+  diagnostic statements; parts III-VI 2009) name sinus bradycardia and tachycardia against
+  resting limits of 60 (or 50) and 100/min. Over a whole day rates in the 40s are normal in
+  sleep, so a Holter episode of bradycardia is a running rate below :data:`BRADYCARDIA_BPM`
+  (40/min, marked bradycardia); tachycardia is a running rate above :data:`TACHYCARDIA_BPM`
+  (100/min). The running rate is the
   mean rate over :data:`RATE_WINDOW_BEATS` beats, and an episode must last
   :data:`RATE_EPISODE_MIN_S` or more. A fast stretch made mostly of beats already reported in a
   ventricular or supraventricular run or a fibrillation stretch is not reported again.
@@ -259,7 +260,7 @@ def _pattern_event(kind, t, first, last, conf, unsure_below):
     elif kind == "ventricular_run":
         text = f"{n} consecutive ventricular beats{at} over {_fmt_s(duration)}"
         if duration >= SUSTAINED_S:
-            text += ", sustained (30 s or longer)"
+            text += f", sustained ({SUSTAINED_S:.0f} s or longer)"
         if rate is not None and rate <= TACHYCARDIA_BPM:
             text += ", at an idioventricular rate (100/min or slower)"
     elif kind == "supraventricular_run":

@@ -82,15 +82,16 @@ def explain(assessment):
     for f in findings:
         grouped.setdefault(f["code"], []).append(f)
     for code, items in grouped.items():
+        n = sum(int(f["value"]) if f.get("unit") == clinical.MORE else 1 for f in items)
         one, many = _LAY.get(code, (None, None))
         if one is None:
             out.sentences.append(f"{items[0]['display']}: {items[0].get('evidence') or 'seen'}.")
             continue
         timed = [f["value"] for f in items if f.get("unit") == "s" and f.get("value") is not None]
         longest = _seconds(max(timed)) if timed else None
-        text = (many or one) if len(items) > 1 else one
+        text = (many or one) if n > 1 else one
         value = items[0].get("value")
-        out.sentences.append(text.format(n=len(items), longest=longest,
+        out.sentences.append(text.format(n=n, longest=longest,
                                          value=f"{value:g}" if isinstance(value, (int, float)) else ""))
         if code in (clinical.PVC[0], clinical.PAC[0]) and items[0]["severity"] == "info":
             out.sentences.append(FEW_EXTRA_BEATS)

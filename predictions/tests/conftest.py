@@ -5,15 +5,20 @@ classifier (no TensorFlow). End-to-end tests (``@pytest.mark.e2e``) use a real w
 """
 
 import os
+import time
 from pathlib import Path
 
 import pytest
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 
 from accounts.tests.factories import DoctorFactory, UnverifiedDoctorFactory, UserFactory
+from ecgportal.testing import require
+from predictions.models import Prediction
 from predictions.tests import samples
 from predictions.tests.factories import link
+from predictions.tests.worker import WorkerProcess, database_url, purge_queue
 
 
 @pytest.fixture(autouse=True)
@@ -126,3 +131,68 @@ def upload(name, data, content_type="application/octet-stream"):
 
 def env_flag(name):
     return os.environ.get(name, "").lower() in {"1", "true", "yes"}
+
+
+# --- end to end: a real worker over this session's PostgreSQL, Redis and media ---------------
+
+
+@pytest.fixture(scope="session")
+def worker_media(tmp_path_factory):
+    return tmp_path_factory.mktemp("worker-media")
+
+
+@pytest.fixture(scope="session")
+def e2e_env(django_db_setup, django_db_blocker, redis_url, artifacts_dir, worker_media):
+    """Return what a worker needs to share this test session's database, broker and media."""
+    require(connection.vendor == "postgresql", "end-to-end tests need PostgreSQL (set DATABASE_URL)")
+    return {
+        "database_url": database_url(connection.settings_dict),
+        "redis_url": redis_url,
+        "media_root": worker_media,
+        "artifacts": artifacts_dir,
+    }
+
+
+@pytest.fixture(scope="session")
+def worker(e2e_env):
+    """A real worker running the real ``ml.analyse`` for the whole session."""
+    proc = WorkerProcess(
+        database_url=e2e_env["database_url"],
+        redis_url=e2e_env["redis_url"],
+        media_root=e2e_env["media_root"],
+        log_path=e2e_env["artifacts"] / "predictions-worker.log",
+    )
+    proc.start()
+    yield proc
+    proc.stop()
+    purge_queue(e2e_env["redis_url"], proc.queue)
+
+
+@pytest.fixture
+def shared(settings, worker_media):
+    """Point this test's storage and task queue at the worker's."""
+    settings.MEDIA_ROOT = worker_media
+
+    def use(proc):
+        settings.PREDICTIONS_QUEUE = proc.queue
+        return proc
+
+    return use
+
+
+def wait_finished(record_uuid, timeout=90):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        prediction = Prediction.objects.filter(record__uuid=record_uuid, is_current=True).first()
+        if prediction and prediction.is_finished:
+            return prediction
+        time.sleep(0.2)
+    raise AssertionError(f"the prediction did not finish in {timeout} s: {prediction and prediction.status}")
+
+
+def log_in_browser(page, client, user, live_server):
+    """Give the browser a session of ``user`` (login itself is tested by accounts)."""
+    client.force_login(user)
+    cookie = client.cookies["sessionid"]
+    host = live_server.url.split("//", 1)[1].split(":")[0]
+    page.context.add_cookies([{"name": "sessionid", "value": cookie.value, "domain": host, "path": "/"}])

@@ -11,66 +11,21 @@ from datetime import timedelta
 import numpy as np
 import pytest
 from django.core.management import call_command
-from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from ecgportal.testing import require
 from ml.classes import CODES
 from predictions import services
 from predictions.models import ECGRecord, Prediction
 from predictions.tests import samples
-from predictions.tests.conftest import upload
-from predictions.tests.worker import WorkerProcess, database_url, purge_queue
+from predictions.tests.conftest import log_in_browser as _log_in
+from predictions.tests.conftest import upload, wait_finished
+from predictions.tests.worker import WorkerProcess, purge_queue
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
 TOLERANCE = 54  # samples at 360 Hz: 150 ms, the usual beat-matching window
-
-
-@pytest.fixture(scope="session")
-def worker_media(tmp_path_factory):
-    return tmp_path_factory.mktemp("worker-media")
-
-
-@pytest.fixture(scope="session")
-def e2e_env(django_db_setup, django_db_blocker, redis_url, artifacts_dir, worker_media):
-    """Return what a worker needs to share this test session's database, broker and media."""
-    require(connection.vendor == "postgresql", "end-to-end tests need PostgreSQL (set DATABASE_URL)")
-    return {
-        "database_url": database_url(connection.settings_dict),
-        "redis_url": redis_url,
-        "media_root": worker_media,
-        "artifacts": artifacts_dir,
-    }
-
-
-@pytest.fixture(scope="session")
-def worker(e2e_env):
-    """A real worker running the real ``ml.analyse`` for the whole session."""
-    proc = WorkerProcess(
-        database_url=e2e_env["database_url"],
-        redis_url=e2e_env["redis_url"],
-        media_root=e2e_env["media_root"],
-        log_path=e2e_env["artifacts"] / "predictions-worker.log",
-    )
-    proc.start()
-    yield proc
-    proc.stop()
-    purge_queue(e2e_env["redis_url"], proc.queue)
-
-
-@pytest.fixture
-def shared(settings, worker_media):
-    """Point this test's storage and task queue at the worker's."""
-    settings.MEDIA_ROOT = worker_media
-
-    def use(proc):
-        settings.PREDICTIONS_QUEUE = proc.queue
-        return proc
-
-    return use
 
 
 def _spin(stop):
@@ -92,16 +47,6 @@ def busy_host():
         p.join(timeout=5)
         if p.is_alive():
             p.kill()
-
-
-def wait_finished(record_uuid, timeout=90):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        prediction = Prediction.objects.filter(record__uuid=record_uuid, is_current=True).first()
-        if prediction and prediction.is_finished:
-            return prediction
-        time.sleep(0.2)
-    raise AssertionError(f"the prediction did not finish in {timeout} s: {prediction and prediction.status}")
 
 
 def beat_agreement(r_peaks, labels, reference):
@@ -353,14 +298,6 @@ def test_a_lost_pending_prediction_is_requeued_by_the_sweep(worker, shared, pati
     call_command("requeue_stale_predictions")
     prediction = wait_finished(record.uuid)
     assert prediction.status == "done"
-
-
-def _log_in(page, client, user, live_server):
-    """Give the browser a session of ``user`` (login itself is tested by accounts)."""
-    client.force_login(user)
-    cookie = client.cookies["sessionid"]
-    host = live_server.url.split("//", 1)[1].split(":")[0]
-    page.context.add_cookies([{"name": "sessionid", "value": cookie.value, "domain": host, "path": "/"}])
 
 
 @pytest.mark.django_db(transaction=True)
