@@ -315,6 +315,42 @@ def _served_section(meta, calib):
     ]
 
 
+EVENTS_REPORT = ML_DIR / "reports" / "events.md"
+DELINEATION_REPORT = ML_DIR / "reports" / "delineation.md"
+
+
+def _report_part(path, start, end):
+    """Return the lines of the markdown report ``path`` from heading ``start`` up to ``end``,
+    headings demoted one level; empty when the report is missing."""
+    if not path.is_file():
+        return []
+    lines = path.read_text().splitlines()
+    first = next((i for i, line in enumerate(lines) if line.startswith(start)), None)
+    if first is None:
+        return []
+    last = next((i for i, line in enumerate(lines) if i > first and line.startswith(end)), len(lines))
+    return ["#" + line if line.startswith("#") else line for line in lines[first:last]]
+
+
+def CLINICAL_READING_SECTION():
+    """Return the card's section on the clinical reading: how it is built, and the event figures
+    of ``ml/reports/events.md`` (python -m ml.evaluate_events) per type and record group."""
+    return "\n".join([
+        "## 6. Clinical reading (events, intervals, the assessment)",
+        "",
+        "Each result carries an assessment (`ml/assessment.py`): a level (normal / abnormal / urgent / "
+        "inconclusive), findings with SNOMED CT codes, measurements and what was not assessed. Its rules "
+        "cite their sources in the code: AHA/ACC/HRS 2009 recommendations for the standardisation and "
+        "interpretation of the ECG (rates, PR > 200 ms, QRS >= 120 ms, QTc), ANSI/AAMI EC57 (couplets, "
+        "runs >= 3 beats), the 2017 AHA/ACC/HRS ventricular arrhythmia guideline (sustained VT >= 30 s, "
+        "frequent ectopy > 10 %). Events come from `ml/events.py`, intervals from `ml/delineate.py` "
+        "(validated against LUDB's cardiologists: [reports/delineation.md](reports/delineation.md)). "
+        "No rule threshold was tuned on DS2. Full report: [reports/events.md](reports/events.md).",
+        "",
+        *_report_part(EVENTS_REPORT, "## 1.", "## 3."),
+    ])
+
+
 def write_card(*, inter, cross, intra_run, images, runs, detection_md, detection_svdb_md,
                commands, started, inter_run=None, experiments_md="", served_meta=None,
                calib=None):
@@ -560,6 +596,8 @@ def write_card(*, inter, cross, intra_run, images, runs, detection_md, detection
         "beat order of their source recordings, so neighbouring numbers share a patient). A "
         "split by recording and plots rendered from SVDB beats are still to do.",
         "",
+        CLINICAL_READING_SECTION(),
+        "",
         "## Known limits",
         "",
         "- Two databases of ambulatory Holter recordings from the 1970s–80s (MIT-BIH: 47 "
@@ -584,9 +622,10 @@ def write_card(*, inter, cross, intra_run, images, runs, detection_md, detection
         "context are relative to the recording's own median beat and mean RR, so when a short "
         "strip is mostly ectopic (bigeminy) the 'usual beat' is itself ectopic. Prefer "
         "recordings of a minute or more; a clinician must read short strips.",
-        "- Atrial fibrillation is not detected by this model: short RR intervals in AF can be "
-        "called premature atrial (S). The rhythm summary counts beats and gives the heart rate; "
-        "it does not diagnose any disease.",
+        "- Atrial fibrillation is not detected by the beat model: short RR intervals in AF can be "
+        "called premature atrial (S). The rhythm model (`ml.rhythm`, ml/reports/rhythm.md) reads AF, "
+        "and normal-shaped S calls inside AF are counted as normal. The clinical reading (section 6) "
+        "is built from beats, rhythm, events and intervals; it is screening, not a diagnosis.",
         "- Not done this session: P-wave / QRS-width features and noise augmentation with "
         "`nstdb-noise` (issue 10, item 4); the split of `ml/` into serving and lab packages and "
         "a card template (item 7; other engineers were editing `ml/` files).",

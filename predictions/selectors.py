@@ -138,7 +138,8 @@ def assessment_view(assessment):
     level = assessment.get("level") or "inconclusive"
     order = {"urgent": 0, "abnormal": 1, "info": 2}
     findings = []
-    for f in sorted(assessment.get("findings") or [], key=lambda f: (order.get(f["severity"], 3), f.get("start_s") or 0)):
+    for f in sorted(assessment.get("findings") or [], key=lambda f: (order.get(f["severity"], 3), f.get("unit") == clinical.MORE,
+                                                                  f.get("start_s") or 0)):
         when = None
         if f.get("start_s") is not None:
             when = _clock(f["start_s"]) + (f"–{_clock(f['end_s'])}" if f.get("end_s") not in (None, f["start_s"]) else "")

@@ -75,7 +75,7 @@ def test_record_232_lists_its_pauses_and_203_its_ventricular_runs(worker, shared
     assert "5.9" in page.inner_text("#reading") or "5.8" in page.inner_text("#reading")
     # A pause's time moves the trace viewer to it.
     before = page.inner_text("#trace-viewer .viewer-zoom-label")
-    rows.first.locator("a[data-goto-s]").click()
+    page.locator(f'#findings tr[data-code="{clinical.PAUSE[0]}"] a[data-goto-s]').last.click()
     page.wait_for_function(f"document.querySelector('#trace-viewer .viewer-zoom-label').textContent !== {before!r}")
     page.screenshot(path=str(artifacts_dir / "reading-232.png"), full_page=True)
     page.goto(f"{live_server.url}{reverse('predictions:detail', kwargs={'uuid': uuid_203})}")
