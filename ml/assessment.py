@@ -348,7 +348,8 @@ def _interval_findings(intervals, lead, rhythm_label):
     pr, qrs, qtc = m.get("pr_ms"), m.get("qrs_ms"), m.get("qtc_ms")
     if pr is not None and pr > PR_LONG_MS and rhythm_label != "atrial_fibrillation":
         # Stated, not flagged: first-degree AV block is usually benign, and one lead's PR is
-        # over-measured on home strips (17 of 60 CinC 2017 normal strips read > 200 ms).
+        # over-measured on home strips (PR > 200 ms in 243 of 2198 CinC 2017 normal strips,
+        # ml/reports/delineation.md).
         out.append(_f(FIRST_DEGREE_AV_BLOCK, "info", leads=leads, value=pr, unit="ms",
                       evidence=f"PR interval {pr} ms (above {PR_LONG_MS} ms)"))
     if qrs is not None and qrs >= QRS_WIDE_MS:

@@ -15,14 +15,18 @@ delineates that one beat:
   kept; a T wave flatter than 0.05 mV gives no QT: where the end cannot be seen, no figure is
   better than a guessed one;
 * P wave: the most prominent wave in a window before the QRS; its onset where its upstroke's slope
-  falls to a fraction of the steepest. A P wave counts as present only when the beats agree on it
-  (their correlation over the P wave) and it is tall enough: atrial fibrillation, and P waves
-  dissociated from the QRS (third-degree block), give no PR.
+  falls to a fraction of the steepest. A P wave counts as present only when the beats agree on it:
+  its height on the median beat must stand well above the median's own noise there (the beats'
+  scatter about the median, over the square root of their number; a signal-to-noise ratio, as
+  for signal-averaged ECGs). Atrial fibrillation, and P waves dissociated from the QRS
+  (third-degree block), average away and give no PR; a noisy strip of many beats keeps its P.
+  "Unclear" is left for a P wave whose onset is lost in the previous T wave, or with no room
+  between that T wave and the QRS (fast rates).
 
-Intervals follow AHA/ACC/HRS 2009 part II (Kligfield et al., Circulation 115:1306, 2007): PR from P
-onset to QRS onset, QRS from its onset to its end, QT from QRS onset to T end. QTc is Fridericia's
-QT / RR^(1/3) (RR in seconds); AHA/ACC/HRS 2009 part IV (Rautaharju et al., Circulation
-119:e241-e250) advises against Bazett's formula, which over-corrects at fast and under-corrects at
+Intervals follow the AHA/ACC/HRS recommendations, part I (Kligfield et al., Circulation
+115:1306, 2007): PR from P onset to QRS onset, QRS from its onset to its end, QT from QRS onset to
+T end. QTc is Fridericia's QT / RR^(1/3) (RR in seconds); part IV (Rautaharju et al., Circulation
+119:e241, 2009) advises against Bazett's formula, which over-corrects at fast and under-corrects at
 slow heart rates.
 
 The fractions in :class:`Thresholds` were chosen by patient-grouped cross-validation against the
@@ -48,6 +52,7 @@ R peaks it starts from).
 
 from dataclasses import asdict, dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 import numpy as np
 from scipy import signal as sps
@@ -80,12 +85,14 @@ QRS_RESUME_MS = 40.0  # ... when a steep slope follows within this (a notched R,
 QRS_RESUME_SLOPE = 0.25  # ... steep: this share of the largest QRS slope
 T_START_AFTER_QRS_MS = 60.0  # the T search starts this long after the QRS end
 QT_MAX_MS = 680.0  # ... ends at the latest this long after QRS onset
-NEXT_P_MS = 250.0  # ... and this long before the next R, where the next P wave may start
+NEXT_P_MS = 250.0  # ... and this long before the next R, where the next P wave may start,
+T_MIN_RR = 0.65  # ... but not before this share of RR after R (fast rates: P on T)
 P_SEARCH_MS = 420.0  # the P onset lies at most this long before QRS onset (first-degree block)
 P_PEAK_SEARCH_MS = 320.0  # the P peak at most this long before QRS onset
 P_GAP_MS = 20.0  # ... and at least this long
-P_AFTER_T_MS = 40.0  # the P wave starts after the previous beat's T wave
 MIN_WAVE_WINDOW_MS = 40.0  # a shorter search window holds no wave
+P_UPSTROKE_MS = 40.0  # the P onset is sought below the steepest slope within this before the P peak
+MIN_NOISE_MV = 1e-4  # the noise floor of a median beat (a synthetic, noiseless signal has none)
 
 
 @dataclass(frozen=True)
@@ -96,14 +103,14 @@ class Thresholds:
     qrs_on: float = 0.04  # QRS onset: slope below this share of the largest QRS slope
     qrs_off: float = 0.05  # QRS end: likewise
     qrs_quiet_ms: float = 8.0  # a flatter stretch shorter than this is the tip of a Q, R or S wave
-    t_end: float = 0.3  # T end: slope below this share of the steepest slope of the T's last limb
-    t_first: float = 0.7  # the T wave: the earliest wave this prominent relative to the most prominent
+    t_end: float = 0.25  # T end: slope below this share of the steepest slope of the T's last limb
+    t_first: float = 1.0  # the T wave: the earliest wave this prominent relative to the most prominent
     t_min_mv: float = 0.05  # a flatter T wave (half a small square) has no end to measure: no QT
-    p_on: float = 0.15  # P onset: slope below this share of the P upstroke's steepest slope
-    p_half_width_ms: float = 40.0  # the P region compared beat to beat, either side of the P peak
-    p_min_mv: float = 0.03  # smallest P-wave amplitude (prominence) counted as present
-    p_corr_present: float = 0.5  # median beat-to-median correlation over the P wave: present
-    p_corr_absent: float = 0.3  # ... below this: absent; between the two: unclear
+    p_on: float = 0.5  # P onset: slope below this share of the P upstroke's steepest slope
+    p_half_width_ms: float = 60.0  # the P region whose beat-to-beat scatter is measured, each side
+    p_min_mv: float = 0.0  # smallest P-wave amplitude (prominence) counted as present
+    p_snr_present: float = 12.0  # P height over the median beat's noise there: present
+    p_snr_absent: float = 12.0  # ... below this: absent; between the two: unclear
 
 
 THRESHOLDS = Thresholds()
@@ -124,6 +131,7 @@ class RepresentativeBeat:
 class Intervals:
     """The intervals of a lead's representative beat, in ms; None where not measurable.
 
+    ``rr_ms`` is the median RR interval before the beats used, ``heart_rate_bpm`` its rate;
     ``qtc_ms`` is Fridericia's QT / RR^(1/3), RR in seconds (``qtc_method`` says so).
     ``p_wave`` is "present", "absent" or "unclear"; ``pr_ms`` is None unless "present".
     ``fiducials_ms`` holds the wave boundaries on the representative beat in ms from its R peak
@@ -219,25 +227,27 @@ def intervals_of(rep: RepresentativeBeat, *, lead=None, thresholds=THRESHOLDS) -
 def delineate(rep: RepresentativeBeat, thresholds=THRESHOLDS) -> dict:
     """Return the wave boundaries of ``rep.beat`` as sample indices (``p_on``, ``qrs_on``,
     ``qrs_off``, ``t_end``; None where not found), the P-wave verdict ``p_wave`` and its evidence
-    (``p_corr``: median correlation of the beats with the median over the P wave; ``p_amp``: the
-    P wave's prominence in mV)."""
+    (``p_snr``: the P wave's height over the noise of the median beat there; ``p_amp``: its
+    prominence in mV)."""
     fs, r = rep.fs, rep.r_index
     valid = np.isfinite(rep.beat)
     lo, hi = _valid_span(valid, r)
     y = np.where(valid, rep.beat, 0.0)
     out = {"p_on": None, "qrs_on": None, "qrs_off": None, "t_end": None,
-           "p_wave": "unclear", "p_corr": 0.0, "p_amp": 0.0}
+           "p_wave": "unclear", "p_snr": 0.0, "p_amp": 0.0}
     qrs = _qrs_bounds(y, r, lo, hi, fs, thresholds)
     if qrs is None:
         return out
     on, off = qrs
     out["qrs_on"], out["qrs_off"] = on, off
-    width = max(5, _n(WAVE_SLOPE_WINDOW_MS, fs) | 1)
-    smooth = sps.savgol_filter(y, width, 2)
-    slope = sps.savgol_filter(y, width, 2, deriv=1)
-    out["t_end"] = _t_end(smooth, slope, r, on, off, hi, rep.rr_ms, fs, thresholds)
-    # This beat's T end, one RR earlier, stands for the previous beat's: the P wave follows it.
-    prev_t_end = None if out["t_end"] is None or not np.isfinite(rep.rr_ms) else out["t_end"] - _n(rep.rr_ms, fs)
+    smooth = _savgol(y, WAVE_SLOPE_WINDOW_MS, fs, deriv=0)
+    slope = _savgol(y, WAVE_SLOPE_WINDOW_MS, fs, deriv=1)
+    t = _t_end(smooth, slope, r, on, off, hi, rep.rr_ms, fs, thresholds)
+    if t is not None and t[1] >= thresholds.t_min_mv:
+        out["t_end"] = t[0]
+    # This beat's T end (flat or not), one RR earlier, stands for the previous beat's: the P wave
+    # follows it.
+    prev_t_end = None if t is None or not np.isfinite(rep.rr_ms) else t[0] - _n(rep.rr_ms, fs)
     out.update(_p_wave(rep, smooth, slope, on, lo, prev_t_end, thresholds))
     return out
 
@@ -250,8 +260,7 @@ def _qrs_bounds(y, r, lo, hi, fs, th):
     (``th.qrs_off``) of it; a flatter stretch shorter than ``th.qrs_quiet_ms`` (the tip of a Q, R
     or S wave) does not end the complex.
     """
-    width = max(5, _n(QRS_SLOPE_WINDOW_MS, fs) | 1)
-    d = np.abs(sps.savgol_filter(y, width, 2, deriv=1))
+    d = np.abs(_savgol(y, QRS_SLOPE_WINDOW_MS, fs, deriv=1))
     a = max(lo, r + _n(QRS_SEARCH_MS[0], fs))
     b = min(hi, r + _n(QRS_SEARCH_MS[1], fs))
     if b - a < 3:
@@ -286,11 +295,12 @@ def _outermost(d, i, step, level, quiet, limit):
 
 # --- T wave ----------------------------------------------------------------------------------------
 def _t_end(y, slope, r, on, off, hi, rr_ms, fs, th):
-    """Return the T-wave end, or None when there is no T wave tall enough to have one."""
+    """Return (T-wave end, T amplitude in mV), or None when no T wave is found."""
     a = off + _n(T_START_AFTER_QRS_MS, fs)
     b = min(hi, on + _n(QT_MAX_MS, fs))
     if np.isfinite(rr_ms):
-        b = min(b, r + _n(rr_ms - NEXT_P_MS, fs))
+        # Stop before the next P wave; at fast rates the T wave runs into it, so keep a share of RR.
+        b = min(b, r + _n(max(rr_ms - NEXT_P_MS, T_MIN_RR * rr_ms), fs))
     if b - a < _n(MIN_WAVE_WINDOW_MS, fs):
         return None
     found = _wave_peak(y[a:b], th.t_first)
@@ -304,7 +314,7 @@ def _t_end(y, slope, r, on, off, hi, rr_ms, fs, th):
     end = steep
     while end < b - 1 and abs(slope[end]) >= th.t_end * back[steep - peak]:
         end += 1
-    return end if abs(y[peak] - y[end]) >= th.t_min_mv else None
+    return end, abs(y[peak] - y[end])
 
 
 def _wave_peak(seg, ratio=1.0):
@@ -327,7 +337,7 @@ def _p_wave(rep, y, slope, on, lo, prev_t_end, th):
     fs = rep.fs
     start = max(lo, on - _n(P_SEARCH_MS, fs))
     if prev_t_end is not None:
-        start = max(start, prev_t_end + _n(P_AFTER_T_MS, fs))
+        start = max(start, prev_t_end)  # the P wave starts after the previous beat's T wave
     a = max(start, on - _n(P_PEAK_SEARCH_MS, fs))
     b = on - _n(P_GAP_MS, fs)
     if b - a < _n(MIN_WAVE_WINDOW_MS, fs):
@@ -338,21 +348,26 @@ def _p_wave(rep, y, slope, on, lo, prev_t_end, th):
     peak, sign, amp = a + found[0], found[1], found[2]
     half = _n(th.p_half_width_ms, fs)
     up = sign * slope
-    first = max(start, peak - half)
+    first = max(start, peak - _n(P_UPSTROKE_MS, fs))
     steep = first + int(np.argmax(up[first:peak + 1]))
     p_on = steep
     while p_on > start and up[p_on] >= th.p_on * up[steep]:
         p_on -= 1
     region = rep.beats[:, max(0, peak - half): peak + half + 1]
     region = region[np.all(np.isfinite(region), axis=1)]
-    corr = float(np.median(_corr_rows(region, np.median(region, axis=0)))) if len(region) >= MIN_BEATS else 0.0
-    if amp >= th.p_min_mv and corr >= th.p_corr_present:
-        verdict = "present"
-    elif amp < th.p_min_mv or corr < th.p_corr_absent:
+    snr = 0.0
+    if len(region) >= MIN_BEATS:
+        scatter = np.median(np.std(region - np.median(region, axis=0), axis=1))
+        snr = float(amp / max(scatter / np.sqrt(len(region)), MIN_NOISE_MV))
+    # An onset that ran into the previous T wave (or the first sample) was not seen.
+    cut = p_on <= start and start > on - _n(P_SEARCH_MS, fs)
+    if amp >= th.p_min_mv and snr >= th.p_snr_present:
+        verdict = "unclear" if cut else "present"
+    elif amp < th.p_min_mv or snr < th.p_snr_absent:
         verdict = "absent"
     else:
         verdict = "unclear"
-    return {"p_on": p_on, "p_wave": verdict, "p_corr": corr, "p_amp": amp}
+    return {"p_on": p_on, "p_wave": verdict, "p_snr": snr, "p_amp": amp}
 
 
 # --- beats -----------------------------------------------------------------------------------------
@@ -429,6 +444,17 @@ def _valid_span(valid, r):
     lo = int(bad[bad < r].max()) + 1 if (bad < r).any() else 0
     hi = int(bad[bad > r].min()) if (bad > r).any() else valid.size
     return lo, hi
+
+
+def _savgol(y, window_ms, fs, deriv):
+    """Return ``y`` smoothed (``deriv`` 0) or its slope per sample (1): a quadratic
+    Savitzky-Golay filter over ``window_ms``."""
+    return np.convolve(y, _savgol_kernel(max(5, _n(window_ms, fs) | 1), deriv), mode="same")
+
+
+@lru_cache(maxsize=8)
+def _savgol_kernel(width, deriv):
+    return sps.savgol_coeffs(width, 2, deriv=deriv, use="conv")
 
 
 def _n(ms, fs):
