@@ -72,6 +72,7 @@ class AnalysisResult:
     assessment: dict | None = None
     events: list = field(default_factory=list)  # ml.events.Event.to_dict() of each event
     intervals: dict | None = None  # ml.delineate.Intervals.to_dict(), with its fiducials
+    twelve_lead: dict | None = None  # ml.twelve_lead.TwelveLeadReading.to_dict() of a 12-lead input
     n_leads: int = 1
     model_version: str | None = None
     trace: dict | None = None
@@ -216,22 +217,30 @@ def _read(cleaned, rec, kind, r_peaks, codes, top, counts, heart_rate, known):
     """Return the clinical reading of the classified beats: events, intervals, the assessment."""
     from ml import assessment, delineate, events
 
+    twelve = None
     if kind == "image-beat":
         found, intervals = [], None
     else:
         found = events.find_events(r_peaks, codes, rec.fs, signal=cleaned, confidence=top,
                                    unsure_below=LOW_CONFIDENCE, duration_s=known["duration_s"])
         intervals = delineate.measure_intervals(cleaned, rec.fs, r_peaks, labels=codes, lead=rec.lead)
+        if rec.leads:
+            from ml.twelve_lead import read_twelve_lead
+
+            twelve = read_twelve_lead({name: preprocess.clean(x, rec.fs) for name, x in rec.leads.items()},
+                                      rec.fs, r_peaks=r_peaks, labels=codes)
     reading = assessment.assess(
         kind=kind, n_leads=rec.n_leads, lead=rec.lead, duration_s=known["duration_s"],
         counts={c: n for c, n in counts.items() if n}, heart_rate=heart_rate,
         rhythm=known.get("rhythm"), events=found, intervals=intervals,
         has_grid=not (kind == "image-strip" and _ungridded_strip(rec)),
         single_beat_label=codes[0] if kind == "image-beat" and codes else None,
+        twelve_lead=twelve,
     ).to_dict()
     return {"assessment": reading, "conclusion": assessment.conclusion(reading),
             "events": [e.to_dict() for e in found],
-            "intervals": intervals.to_dict() if intervals is not None else None}
+            "intervals": intervals.to_dict() if intervals is not None else None,
+            "twelve_lead": twelve.to_dict() if twelve is not None else None}
 
 
 def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
@@ -349,6 +358,7 @@ def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
         assessment=reading["assessment"],
         events=reading["events"],
         intervals=reading["intervals"],
+        twelve_lead=reading["twelve_lead"],
         confidence=round(float(top.mean()), 3),
         low_confidence_beats=int((top < LOW_CONFIDENCE).sum()),
         model_version=getattr(classifier, "version", None),

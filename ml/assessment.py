@@ -365,9 +365,15 @@ def _interval_findings(intervals, lead, rhythm_label):
     return out, m
 
 
-def _scope(*, kind, n_leads, duration_s, rhythm_label, intervals, has_grid):
+def _scope(*, kind, n_leads, duration_s, rhythm_label, intervals, has_grid, twelve_lead=None):
     """Return what this input cannot show, or this version does not read, as NotAssessed items."""
     out = []
+    if twelve_lead is not None:  # the 12-lead reading says itself what it did not read
+        out += list(twelve_lead.not_assessed)
+        if duration_s is not None and duration_s < SNAPSHOT_S:
+            out.append(NotAssessed(EVENTS_WHAT, f"the recording lasts {duration_s:.0f} s and shows only "
+                                                "what happened during it", "input"))
+        return out
     if kind == "image-beat":
         out.append(NotAssessed(RHYTHM_WHAT, "a single-beat picture has no rhythm", "input"))
         out.append(NotAssessed(ST_WHAT, "a single-beat picture of one lead cannot show them", "input"))
@@ -395,8 +401,23 @@ def _scope(*, kind, n_leads, duration_s, rhythm_label, intervals, has_grid):
     return out
 
 
+# Findings a 12-lead reading makes from QRS shape across leads; the one-lead beat model's shape
+# calls and one lead's QRS width give way to it.
+_MORPHOLOGY_CODES = {LBBB[0], RBBB[0], WIDE_QRS[0], "733534002", "713427006", "713426002"}
+
+
+class _Merged:
+    """The 12-lead reading's global intervals, with one lead's where it has none."""
+
+    def __init__(self, intervals, measurements):
+        for key in ("pr_ms", "qrs_ms", "qt_ms", "qtc_ms"):
+            setattr(self, key, measurements.get(key, getattr(intervals, key, None)))
+        self.qtc_method = getattr(intervals, "qtc_method", "") or "Fridericia"
+
+
 def assess(*, kind, n_leads=1, lead=None, duration_s=None, counts=None, heart_rate=None,
-           rhythm=None, events=(), intervals=None, has_grid=True, single_beat_label=None):
+           rhythm=None, events=(), intervals=None, has_grid=True, single_beat_label=None,
+           twelve_lead=None):
     """Return the :class:`Assessment` of an analysed ECG.
 
     ``kind`` is the recording's kind (``ml.io.recording.KINDS``), ``n_leads`` the number of ECG
@@ -404,7 +425,9 @@ def assess(*, kind, n_leads=1, lead=None, duration_s=None, counts=None, heart_ra
     beats per class code, ``heart_rate`` the result's heart-rate dict (its ``mean`` is the one
     rate shown everywhere), ``rhythm`` the ``ml.rhythm`` verdict, ``events`` the ``ml.events``
     events, ``intervals`` the ``ml.delineate`` measurement (or None), ``has_grid`` False for a
-    picture whose time scale was assumed, ``single_beat_label`` the class of a single-beat plot.
+    picture whose time scale was assumed, ``single_beat_label`` the class of a single-beat plot,
+    ``twelve_lead`` the ``ml.twelve_lead`` reading of a 12-lead input (its ST, Q-wave, axis,
+    block and hypertrophy findings and global intervals; it replaces one lead's shape calls).
     """
     counts = counts or {}
     rate = (heart_rate or {}).get("mean")
@@ -425,14 +448,21 @@ def assess(*, kind, n_leads=1, lead=None, duration_s=None, counts=None, heart_ra
         findings += _beat_findings(counts, lead)
         event_findings, unreadable = _event_findings(events, lead)
         findings += event_findings
-        interval_findings, measured = _interval_findings(
-            intervals if kind == "signal" or has_grid else None, lead, label)
+        measured_by = intervals if kind == "signal" or has_grid else None
+        if twelve_lead is not None:
+            measured_by = _Merged(intervals, twelve_lead.measurements)
+        interval_findings, measured = _interval_findings(measured_by, lead, label)
+        if twelve_lead is not None:
+            findings = [f for f in findings if f.code not in _MORPHOLOGY_CODES]
+            interval_findings = [f for f in interval_findings if f.code != WIDE_QRS[0]]
+            findings += list(twelve_lead.findings)
+            measured.update({k: v for k, v in twelve_lead.measurements.items() if v is not None})
         findings += interval_findings
         measurements.update(measured)
         if rate is not None:
             measurements["heart_rate_bpm"] = _round(rate)
     not_assessed = _scope(kind=kind, n_leads=n_leads, duration_s=duration_s, rhythm_label=label,
-                          intervals=intervals, has_grid=has_grid)
+                          intervals=intervals, has_grid=has_grid, twelve_lead=twelve_lead)
     if kind != "image-beat":
         not_assessed += unreadable
     return Assessment(level=level_of(findings, not_assessed), findings=findings,

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ml.errors import InvalidSignalError, UnsupportedFormatError
-from ml.io.leads import choose_lead
+from ml.io.leads import choose_lead, standard_leads
 from ml.io.recording import Recording, check_fs, check_signal
 
 _TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nv": 1e-6}
@@ -65,5 +65,13 @@ def read_edf(path: Path, *, shown: str, lead=None, bdf: bool = False) -> Recordi
         notes.append(f"Amplitude converted from {unit} to mV")
     notes.append(f"Sampling rate {fs:g} Hz taken from the {kind} header")
     signal = check_signal(x, fs=fs)
+    # The other leads join the 12-lead reading only at the same rate and length as the chosen one.
+    same = [s for s in candidates if s.sampling_frequency == chosen.sampling_frequency and len(s.data) == len(x)]
+
+    def column(i):
+        factor = _TO_MV.get(same[i].physical_dimension.strip().lower()) or 1.0
+        return np.asarray(same[i].data, dtype=np.float64) * factor
+
     return Recording(signal=signal, fs=fs, lead=labels[idx], kind="signal", notes=notes,
-                     n_leads=len(ecg) or 1)
+                     n_leads=len(ecg) or 1,
+                     leads=standard_leads([s.label.strip() for s in same], column))

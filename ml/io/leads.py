@@ -1,12 +1,45 @@
-"""Choose the one lead that is analysed when a file holds several."""
+"""Choose the one lead that is analysed when a file holds several, and name the standard leads.
+
+A 12-lead file is also kept whole (``Recording.leads``) for the 12-lead reading (``ml.twelve_lead``):
+its leads are recognised by name in any common spelling (``ii``, ``II``, ``Lead II``, ``ECG II``,
+``aVR``, ``AVR``, ``V1``, ``C1``...).
+"""
 
 import re
+
+import numpy as np
+
+STANDARD_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+# A file with at least this many standard leads is read as a 12-lead ECG (the 8 independent leads).
+MIN_STANDARD_LEADS = 8
+_BY_KEY = {name.upper(): name for name in STANDARD_LEADS}
+# Chest leads are also written C1-C6 (European usage); limb leads as roman or arabic numerals.
+_ALIASES = {"1": "I", "3": "III", **{f"C{i}": f"V{i}" for i in range(1, 7)}}
 
 
 def _norm(label: str) -> str:
     key = re.sub(r"[^A-Z0-9]", "", str(label).upper())
     key = re.sub(r"^(ECG|EKG)", "", key)
     return {"ML2": "MLII", "LEADII": "II", "2": "II"}.get(key, key)
+
+
+def standard_name(label: str) -> str | None:
+    """Return the standard name (``STANDARD_LEADS``) of a lead label, or None for another signal."""
+    key = _norm(label)
+    key = re.sub(r"^LEAD", "", key)
+    key = {"II": "II", "2": "II"}.get(key, key)
+    return _BY_KEY.get(_ALIASES.get(key, key))
+
+
+def standard_leads(labels, columns) -> dict | None:
+    """Return {standard name: 1-D float array} when ``labels`` name at least MIN_STANDARD_LEADS
+    standard leads (the first of each name wins), else None. ``columns(i)`` returns column i."""
+    out = {}
+    for i, label in enumerate(labels):
+        name = standard_name(label)
+        if name and name not in out:
+            out[name] = np.asarray(columns(i), dtype=np.float64)
+    return out if len(out) >= MIN_STANDARD_LEADS else None
 
 
 def choose_lead(labels: list[str], requested: str | None) -> tuple[int, str]:

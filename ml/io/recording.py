@@ -29,6 +29,9 @@ class Recording:
     notes: list[str] = field(default_factory=list)
     # ECG leads the input holds (12 for a 12-lead file or report); one of them is ``signal``.
     n_leads: int = 1
+    # Every standard lead of a 12-lead file ({"I": array, ..., "V6": array}, mV, at ``fs``), for
+    # the 12-lead reading (ml.twelve_lead); None for a single lead or a picture.
+    leads: dict | None = field(default=None, repr=False)
 
     @property
     def duration_s(self) -> float:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ml.errors import InvalidSignalError, SamplingRateError, UnsupportedFormatError
-from ml.io.leads import choose_lead
+from ml.io.leads import choose_lead, standard_leads
 from ml.io.recording import Recording, check_fs, check_signal
 
 _CLOCK = re.compile(r"^(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)$")
@@ -108,8 +108,14 @@ def read_text(path: Path, *, shown: str, fs=None, lead=None) -> Recording:
         else:
             notes.append("Amplitude unit not stated; assumed to be millivolts")
     signal = check_signal(x, fs=rate)
+
+    def column(i):
+        unit = units[lead_cols[i]]
+        factor = (_TO_MV.get(unit.lower()) if unit else None) or 1.0
+        return np.nan_to_num(table[:, lead_cols[i]] * factor)
+
     return Recording(signal=signal, fs=rate, lead=labels[idx], kind="signal", notes=notes,
-                     n_leads=len(labels))
+                     n_leads=len(labels), leads=standard_leads(labels, column))
 
 
 def _delimiter(lines: list[str]) -> str | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ml.errors import InvalidSignalError, MissingFileError, UnsupportedFormatError
-from ml.io.leads import choose_lead
+from ml.io.leads import choose_lead, standard_leads
 from ml.io.recording import Recording, check_fs, check_signal
 
 _TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nv": 1e-6}
@@ -141,10 +141,20 @@ def read_wfdb(path: Path, *, shown: str, lead=None) -> Recording:
     if expected and len(x) < expected:
         notes.append(f"Only {len(x)} of the {expected} samples in the header were found")
     signal = check_signal(x, fs=fs)
+    units = record.units or ["mV"] * len(labels)
+
+    def column(i):
+        return signals[:, i] * (_TO_MV.get((units[i] or "mV").strip().lower()) or 1.0)
+
     return Recording(signal=signal, fs=fs, lead=labels[idx], kind="signal", notes=notes,
-                     n_leads=len(labels))
+                     n_leads=len(labels), leads=_finite(standard_leads(labels, column)))
 
 
 def _short(exc: Exception) -> str:
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return msg[:160]
+
+
+def _finite(leads):
+    """Return ``leads`` with non-finite samples (gaps) set to 0, or None."""
+    return None if leads is None else {k: np.nan_to_num(v) for k, v in leads.items()}

@@ -161,3 +161,31 @@ def test_the_json_form_is_the_contract_and_the_conclusion_says_it():
                                         "unit", "evidence", "unsure"}
     text = conclusion(data)
     assert text.startswith("Abnormal") and "Pause (5.9 s)" in text and "Not assessed: ST segments" in text
+
+
+@dataclass
+class TwelveLead:  # the attributes ml.twelve_lead.TwelveLeadReading carries
+    findings: list
+    measurements: dict
+    not_assessed: list
+    assessed: tuple = ("st", "morphology")
+
+
+def test_a_12_lead_reading_replaces_the_product_gap_and_one_lead_shape_calls():
+    stemi = clinical.Finding("164931005", "ST elevation", "urgent", leads=("V2", "V3", "V4"),
+                             value=0.3, unit="mV", evidence="ST elevation 3 mm in V2-V4")
+    reading = TwelveLead([stemi], {"qrs_ms": 96, "axis_deg": 40}, [])
+    a = assess(kind="signal", n_leads=12, lead="II", duration_s=10, counts={"N": 2, "L": 10}, heart_rate=HR,
+               rhythm=NORMAL_RHYTHM, intervals=Iv(qrs_ms=130), twelve_lead=reading)
+    assert a.level == "urgent"
+    assert not any(n.limit == "product" for n in a.not_assessed)
+    assert clinical.LBBB[0] not in codes(a) and clinical.WIDE_QRS[0] not in codes(a)  # 12 leads say 96 ms
+    assert a.measurements["qrs_ms"] == 96 and a.measurements["axis_deg"] == 40
+
+
+def test_a_healthy_12_lead_reading_is_normal():
+    reading = TwelveLead([], {"qrs_ms": 92, "pr_ms": 150, "qt_ms": 380, "qtc_ms": 400, "axis_deg": 50}, [])
+    a = assess(kind="signal", n_leads=12, lead="II", duration_s=10, counts={"N": 12}, heart_rate=HR,
+               rhythm=NORMAL_RHYTHM, intervals=Iv(), twelve_lead=reading)
+    assert a.level == "normal"
+    assert not any(n.what == clinical.ST_WHAT for n in a.not_assessed)

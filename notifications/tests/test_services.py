@@ -162,3 +162,43 @@ def test_a_rolled_back_change_leaves_no_notification_and_sends_nothing(django_ca
             services.care_link_requested_notify(link=link)
             raise RuntimeError
     assert callbacks == [] and Notification.objects.count() == 0
+
+
+def test_an_urgent_reading_tells_the_patient_and_every_linked_doctor_at_once(
+    data_dir, tmp_path, django_capture_on_commit_callbacks
+):
+    from ml.assessment import assess
+    from ml.events import Event
+    from predictions.tests.factories import link
+    from predictions.tests.fakes import stub_analyse
+    from predictions.tests.samples import mitdb_excerpt
+
+    hea, _, _ = mitdb_excerpt(data_dir, tmp_path, record="119", start_s=0, seconds=20)
+    result = stub_analyse(hea)  # a short, quick analysis: alone it would tell nobody
+    vf = Event("ventricular_fibrillation", 4.0, 12.0, value=8.0, unit="s", evidence="8 s of fibrillation waves")
+    result.assessment = assess(kind="signal", duration_s=20, counts={"N": 20}, heart_rate={"mean": 80},
+                               events=[vf]).to_dict()
+    patient = UserFactory(email="pat@example.org")
+    doctor, other_doctor, stranger = DoctorFactory(), DoctorFactory(), DoctorFactory()
+    link(patient=patient, doctor=doctor)
+    link(patient=patient, doctor=other_doctor)
+    EmailOptOut.objects.create(user=patient, kind=Kind.URGENT_RESULT)  # cannot be turned off
+    prediction = PredictionFactory(record=ECGRecordFactory(owner=patient, original_filename="now.hea"))
+    with django_capture_on_commit_callbacks(execute=True):
+        prediction_services.prediction_start(prediction_id=prediction.pk, task_id="t1")
+        prediction_services.prediction_complete(prediction_id=prediction.pk, result=result)
+    prediction.refresh_from_db()
+    assert prediction.level == "urgent"
+    told = {n.recipient for n in Notification.objects.filter(kind=Kind.URGENT_RESULT)}
+    assert told == {patient, doctor, other_doctor} and stranger not in told
+    (to_patient,) = _sent_to(patient)
+    assert "urgent" in to_patient.subject and "emergency number" in to_patient.body
+    assert "Ventricular fibrillation" in to_patient.body
+    assert len(_sent_to(doctor)) == 1 and len(_sent_to(other_doctor)) == 1
+    assert Kind.URGENT_RESULT not in services_kinds(patient)
+
+
+def services_kinds(user):
+    from notifications.selectors import kinds_for_user
+
+    return kinds_for_user(user=user)
