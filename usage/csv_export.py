@@ -36,6 +36,8 @@ def report_rows(report):
         yield ("uploads_per_day", day["date"], "signal", day["signal"])
     for key, value in report["predictions_by_status"].items():
         yield ("predictions_by_status", "", key, value)
+    for key, value in report["readings_by_level"].items():
+        yield ("readings_by_level", "", key, value)
     for row in report["predictions_by_class"]:
         yield ("predictions_by_class", "", row["code"], row["predictions"])
         yield ("beats_by_class", "", row["code"], row["beats"])

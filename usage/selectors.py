@@ -105,6 +105,12 @@ def predictions_by_status(*, period):
     return {status: counts.get(status, 0) for status in Prediction.Status.values}
 
 
+def readings_by_level(*, period):
+    """Return the period's clinical readings per level (``Prediction.level``; every level listed)."""
+    counts = dict(_predictions(period).exclude(level="").values_list("level").annotate(n=Count("id")))
+    return {level: counts.get(level, 0) for level in Prediction.Level.values}
+
+
 def predictions_by_class(*, period):
     """Return, per beat class, how many of the period's predictions found it and how many beats."""
     rows = (
@@ -240,6 +246,7 @@ def usage_report(*, period):
         "active_users_per_day": active_users_per_day(period=period),
         "uploads_per_day": uploads,
         "predictions_by_status": by_status,
+        "readings_by_level": readings_by_level(period=period),
         "predictions_by_class": predictions_by_class(period=period),
         "processing_time": processing_time(period=period),
         "outcomes": outcome_rates(period=period),

@@ -70,7 +70,7 @@ def test_csv_export_has_every_metric_and_guards_against_formulas(staff_client):
     metrics = {row[0] for row in rows[1:]}
     assert metrics >= {
         "totals", "users_by_role", "users_by_signup_method", "signups_per_day", "active_users_per_day",
-        "uploads_per_day", "predictions_by_status", "predictions_by_class", "processing_time", "outcomes",
+        "uploads_per_day", "predictions_by_status", "readings_by_level", "predictions_by_class", "processing_time", "outcomes",
         "queue", "articles_most_read",
     }
     assert ["totals", "", "predictions", "2"] in rows

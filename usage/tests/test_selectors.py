@@ -79,6 +79,8 @@ def test_predictions_by_status_class_and_outcome_rates(period):
     assert selectors.predictions_by_status(period=period) == {
         "pending": 1, "running": 0, "done": 6, "failed": 1, "inconclusive": 1
     }
+    # The factory's done readings are normal; the inconclusive one is inconclusive; unread ones have none.
+    assert selectors.readings_by_level(period=period) == {"urgent": 0, "abnormal": 0, "inconclusive": 1, "normal": 6}
     by_class = {row["code"]: row for row in selectors.predictions_by_class(period=period)}
     assert (by_class["V"]["predictions"], by_class["V"]["beats"]) == (2, 5)
     assert (by_class["N"]["predictions"], by_class["N"]["beats"]) == (1, 70)
