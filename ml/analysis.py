@@ -227,8 +227,8 @@ def _read(cleaned, rec, kind, r_peaks, codes, top, counts, heart_rate, known):
         if rec.leads:
             from ml.twelve_lead import read_twelve_lead
 
-            twelve = read_twelve_lead({name: preprocess.clean(x, rec.fs) for name, x in rec.leads.items()},
-                                      rec.fs, r_peaks=r_peaks, labels=codes)
+            # Raw leads: the 12-lead reading filters them itself, keeping the ST segment.
+            twelve = read_twelve_lead(rec.leads, rec.fs, r_peaks=r_peaks, labels=codes)
     reading = assessment.assess(
         kind=kind, n_leads=rec.n_leads, lead=rec.lead, duration_s=known["duration_s"],
         counts={c: n for c, n in counts.items() if n}, heart_rate=heart_rate,

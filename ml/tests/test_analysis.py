@@ -132,3 +132,18 @@ def test_heart_rate_figures_leave_detection_artefacts_out():
     assert hr["low"] == pytest.approx(75, abs=1) and hr["high"] == pytest.approx(75, abs=1)
     assert hr["median"] == pytest.approx(75, abs=0.5)
     assert 20 <= hr["min"] and hr["max"] <= 250
+
+
+def test_a_12_lead_file_is_read_on_all_its_leads(data_dir, shipped_classifier):
+    from ecgportal.testing import require
+    from ml import assessment as clinical
+
+    header = data_dir / "ludb" / "data" / "2.hea"
+    require(header.is_file(), f"LUDB not found under {data_dir}")
+    res = ml.analyse(header, classifier=shipped_classifier, n_representatives=0)
+    reading = res.assessment
+    assert res.twelve_lead is not None and res.n_leads == 12
+    assert "axis_deg" in reading["measurements"] and 60 <= reading["measurements"]["qrs_ms"] <= 120
+    assert not any(n["what"] == clinical.ST_WHAT for n in reading["not_assessed"])  # ST levels were read
+    # ... but a 12-lead reading is not called normal until its infarction criteria are validated.
+    assert reading["level"] != "normal"

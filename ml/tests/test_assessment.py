@@ -178,14 +178,15 @@ def test_a_12_lead_reading_replaces_the_product_gap_and_one_lead_shape_calls():
     a = assess(kind="signal", n_leads=12, lead="II", duration_s=10, counts={"N": 2, "L": 10}, heart_rate=HR,
                rhythm=NORMAL_RHYTHM, intervals=Iv(qrs_ms=130), twelve_lead=reading)
     assert a.level == "urgent"
-    assert not any(n.limit == "product" for n in a.not_assessed)
     assert clinical.LBBB[0] not in codes(a) and clinical.WIDE_QRS[0] not in codes(a)  # 12 leads say 96 ms
     assert a.measurements["qrs_ms"] == 96 and a.measurements["axis_deg"] == 40
 
 
-def test_a_healthy_12_lead_reading_is_normal():
+def test_a_12_lead_reading_without_findings_is_not_called_normal_until_its_st_criteria_are_validated():
     reading = TwelveLead([], {"qrs_ms": 92, "pr_ms": 150, "qt_ms": 380, "qtc_ms": 400, "axis_deg": 50}, [])
     a = assess(kind="signal", n_leads=12, lead="II", duration_s=10, counts={"N": 12}, heart_rate=HR,
                rhythm=NORMAL_RHYTHM, intervals=Iv(), twelve_lead=reading)
-    assert a.level == "normal"
-    assert not any(n.what == clinical.ST_WHAT for n in a.not_assessed)
+    assert not clinical.TWELVE_LEAD_ST_VALIDATED
+    assert a.level == "inconclusive"
+    assert [n.what for n in a.not_assessed if n.limit == "product"] == [clinical.ACUTE_MI_WHAT]
+    assert not any(n.what == clinical.ST_WHAT for n in a.not_assessed)  # ST levels were read

@@ -1,0 +1,691 @@
+"""Read a 12-lead ECG from its signals: ST segments, Q waves, axis, blocks and hypertrophy.
+
+A single lead can tell the rhythm and the intervals; a heart attack, an old infarction, a bundle
+branch block or a thick left ventricle are read from the *pattern across leads*: ST elevation in
+two neighbouring leads that look at the same wall, a broad terminal R in V1 with a wide S in I
+and V6. This module reads those patterns the way 12-lead programs do:
+
+1. one median beat per lead, built from the same beats, aligned once on all leads together
+   (:func:`median_beats`), so every lead's samples line up in time;
+2. each lead delineated by ``ml.delineate`` (validated against LUDB's cardiologists), then the
+   *global* boundaries taken across leads: QRS onset from the earliest leads, QRS end and T end
+   from the latest (the AHA/ACC/HRS part I definition of global intervals); the second earliest
+   (latest) lead is used, so one noisy lead cannot stretch the complex;
+3. amplitudes per lead against the PR segment just before the QRS (the isoelectric reference of
+   the Minnesota Code and of the AHA/ACC/HRS recommendations): ST level at the J point and 60 ms
+   after it, Q, R, S and T waves;
+4. published criteria, each cited where its constants are defined, turn them into
+   :class:`ml.assessment.Finding` objects with SNOMED CT codes (CinC 2020-21 mapping).
+
+Two decisions are the product's, not the literature's. Sex is not known here: the Fourth
+Universal Definition's ST-elevation limits in V2-V3 differ by sex and age, and the lowest
+(women's, 0.15 mV) is used, because a missed STEMI costs more than a false alarm; the Cornell
+voltage limit, where a false call only makes a normal ECG "abnormal", uses the men's (higher)
+value. When the QRS is wide without a right bundle branch block pattern (left bundle branch block,
+ventricular pacing, other conduction delay), ST elevation and Q waves are not diagnostic (Fourth
+UDMI); the ST segments are then read by the Smith-modified Sgarbossa criteria instead.
+
+What this module does not read, so a reader knows: atrial enlargement, right ventricular
+hypertrophy, pre-excitation, Brugada pattern, early repolarisation (it is *not* told apart from
+injury: an early-repolarisation ECG may read as ST elevation), posterior and right-sided leads,
+R-wave progression, serial comparison ("new" ST elevation needs an earlier ECG), and the rhythm
+(``ml.rhythm``): flutter waves fall on the PR-segment reference and can fake ST shifts.
+
+Scored against LUDB's cardiologists by ``python -m ml.evaluate_twelve_lead`` (ml/reports/twelve_lead.md).
+
+Sources: Thygesen K et al. Fourth Universal Definition of Myocardial Infarction (2018).
+Circulation 138:e618-e651, 2018. Surawicz B et al. AHA/ACC/HRS recommendations for the
+standardization and interpretation of the ECG, part III: intraventricular conduction disturbances.
+Circulation 119:e235-e240, 2009. Rautaharju PM et al., part IV: the ST segment, T and U waves,
+and the QT interval. Circulation 119:e241-e250, 2009. Hancock EW et al., part V: ECG changes
+associated with cardiac chamber hypertrophy. Circulation 119:e251-e261, 2009. Kligfield P et al.,
+part I: the electrocardiogram and its technology. Circulation 115:1306-1324, 2007. Mason JW et
+al., part II: electrocardiography diagnostic statement list. Circulation 115:1325-1332, 2007.
+Sokolow M, Lyon TP. Am Heart J 37:161-186, 1949. Casale PN et al. (Cornell voltage). J Am Coll
+Cardiol 6:572-580, 1985. Smith SW et al. Diagnosis of ST-elevation myocardial infarction in the presence
+of left bundle branch block with the ST-elevation to S-wave ratio in a modified Sgarbossa rule.
+Ann Emerg Med 60:766-776, 2012.
+
+Example::
+
+    reading = read_twelve_lead({"I": i, "II": ii, ..., "V6": v6}, 500.0)
+    reading.findings, reading.measurements["qrs_ms"], reading.per_lead["V2"]["st_j_mv"]
+
+See also: ``ml.delineate`` (single-lead boundaries), ``ml.detect.detect_r_peaks`` (the R peaks),
+``ml.assessment.assess`` (the reading these findings join).
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ml import delineate
+from ml.assessment import Finding, NotAssessed
+from ml.delineate import INTERNAL_FS, RepresentativeBeat, _n
+from ml.detect import detect_r_peaks
+from ml.preprocess import clean
+
+STANDARD_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+LIMB_LEADS = STANDARD_LEADS[:6]
+PRECORDIAL_LEADS = STANDARD_LEADS[6:]
+MIN_LEADS = 8  # fewer standard leads: not a 12-lead ECG (8 independent + 4 derived)
+DETECTION_LEADS = ("II", "I", "V5", "aVF", "V6", "V4")  # R peaks are found on the first present
+
+# Contiguous lead groups (the brief's grouping of the Fourth UDMI): an ST or Q-wave criterion
+# counts when it holds in two leads of one group. aVR is in none: it faces the cavity.
+WALLS = {
+    "inferior": ("II", "III", "aVF"),
+    "lateral": ("I", "aVL", "V5", "V6"),
+    "anterior": ("V1", "V2", "V3", "V4"),
+}
+CONTIGUOUS = 2
+# Frontal-plane angle of each limb lead's positive pole (hexaxial reference system), degrees.
+LEAD_ANGLE_DEG = {"I": 0.0, "II": 60.0, "III": 120.0, "aVR": -150.0, "aVL": -30.0, "aVF": 90.0}
+
+# SNOMED CT concept ids (CinC 2020-21 mapping, dx_mapping_scored/unscored.csv).
+STEMI = ("164931005", "ST elevation: STEMI criteria met")
+STEMI_WIDE_QRS = ("164931005", "ST elevation with wide QRS: modified Sgarbossa criteria met")
+ST_DEPRESSION = ("429622005", "ST depression")
+T_INVERSION = ("59931005", "T-wave inversion")
+Q_WAVES = ("164917005", "Pathological Q waves: possible old infarction (scar)")
+LEFT_AXIS = ("39732003", "Left axis deviation")
+RIGHT_AXIS = ("47665007", "Right axis deviation")
+LAFB = ("445118002", "Left anterior fascicular block")
+COMPLETE_LBBB = ("733534002", "Complete left bundle branch block")
+COMPLETE_RBBB = ("713427006", "Complete right bundle branch block")
+INCOMPLETE_RBBB = ("713426002", "Incomplete right bundle branch block")
+IVCD = ("698252002", "Non-specific intraventricular conduction delay")
+LVH = ("164873001", "Left ventricular hypertrophy (voltage)")
+LOW_VOLTAGE = ("251146004", "Low QRS voltage")
+
+ST_WHAT = "ST segments and signs of a heart attack (ischaemia)"
+MORPHOLOGY_WHAT = "Electrical axis, chamber enlargement and Q waves"
+
+# --- measurement -------------------------------------------------------------------------------
+ROBUST_RANK = 1  # global onset: the 2nd earliest lead's (end: 2nd latest); one lead may be wrong
+MIN_P_LEADS = 3  # a global PR needs a P wave found in this many leads
+BASELINE_MS = (-20.0, -2.0)  # the PR segment just before QRS onset: the isoelectric reference
+ST_AVERAGE_MS = 4.0  # ST levels are averaged over +-this around each point (noise)
+J60_MS = 60.0  # ST measured 60 ms after J as well (Rautaharju 2009, part IV; UDMI measures at J)
+T_SEARCH_MS = (80.0, 400.0)  # after the QRS end: where the T wave's peak is sought
+DEFLECTION_MV = 0.03  # a QRS deflection smaller than this is noise, not a wave
+MIN_R_MV = 0.05  # a QRS with no positive wave this tall is a QS complex
+
+# --- criteria ----------------------------------------------------------------------------------
+# Fourth UDMI (Thygesen 2018): new ST elevation at the J point in two contiguous leads, >= 1 mm
+# (0.1 mV) in all leads but V2-V3, where >= 2 mm in men >= 40, >= 2.5 mm in men < 40 and
+# >= 1.5 mm in women. Sex unknown: the women's (lowest) limit (see the module docstring).
+ST_ELEVATION_MV = 0.10
+ST_ELEVATION_V2V3_MV = 0.15
+# Fourth UDMI: new horizontal or downsloping ST depression >= 0.5 mm in two contiguous leads;
+# horizontal or downsloping is read as still depressed 60 ms after J.
+ST_DEPRESSION_MV = -0.05
+RECIPROCAL_MV = -0.05  # the same depth, in another wall, supports ST elevation as reciprocal
+# Fourth UDMI: T inversion > 1 mm in two contiguous leads with prominent R or R/S > 1; aVR, III
+# and V1 are left out (an inverted T is normal there).
+T_INVERSION_MV = -0.10
+T_INVERSION_EXCLUDED = ("aVR", "III", "V1")
+# Fourth UDMI, prior MI: any Q >= 0.02 s or QS in V2-V3; Q >= 0.03 s and >= 0.1 mV deep or QS in
+# I, II, aVL, aVF or V4-V6, in two leads of a contiguous group (I, aVL; V1-V6; II, III, aVF).
+Q_V2V3_MS = 20.0
+Q_MS = 30.0
+Q_MV = 0.10
+Q_LEADS = ("I", "II", "aVL", "aVF", "V2", "V3", "V4", "V5", "V6")
+Q_GROUPS = (("I", "aVL"), PRECORDIAL_LEADS, ("II", "III", "aVF"))
+# AHA/ACC/HRS 2009 (Surawicz, part III): QRS >= 120 ms complete bundle branch block; 110-119 ms
+# incomplete RBBB (with the RBBB pattern) or, without a pattern, a non-specific delay (> 110 ms).
+# A delay under 120 ms is stated, not flagged: it is common in healthy adults (and incomplete
+# RBBB in the young and in athletes).
+QRS_COMPLETE_MS = 120.0
+QRS_INCOMPLETE_MS = 110.0
+S_WIDE_MS = 40.0  # RBBB: S wave longer than R, or > 40 ms, in I and V6
+# LBBB: R-peak time > 60 ms in V5 and V6; read here in any left lateral lead (I, aVL, V5, V6),
+# since the global onset comes from the earliest leads and V5-V6 may show an RS pattern.
+LBBB_R_PEAK_MS = 60.0
+# Frontal axis (AHA/ACC/HRS 2009 part I): normal -30 to +90; LAFB (part III): -45 to -90 with
+# qR in aVL and QRS < 120 ms.
+LEFT_AXIS_DEG = -30.0
+RIGHT_AXIS_DEG = 90.0
+LAFB_AXIS_DEG = -45.0
+# LVH voltage (Hancock 2009, part V): Sokolow-Lyon S V1 + R V5 or V6 >= 3.5 mV; Cornell R aVL +
+# S V3 > 2.8 mV men / 2.0 mV women (men's limit here, see the module docstring).
+SOKOLOW_MV = 3.5
+CORNELL_MV = 2.8
+# Low voltage, limb leads (a statement of the AHA/ACC/HRS list, Mason 2007 part II): QRS
+# amplitude (peak to peak) < 0.5 mV in every limb lead.
+LOW_VOLTAGE_MV = 0.5
+# Smith-modified Sgarbossa (Smith 2012), wide QRS: concordant ST elevation >= 1 mm in any lead,
+# concordant ST depression >= 1 mm in V1-V3, or discordant ST elevation >= 1 mm that is >= 25 %
+# of the preceding S wave's depth.
+SGARBOSSA_MV = 0.10
+SGARBOSSA_RATIO = 0.25
+SGARBOSSA_DEPRESSION_LEADS = ("V1", "V2", "V3")
+
+
+@dataclass(frozen=True)
+class MedianBeats:
+    """The median beat of every lead at :data:`INTERNAL_FS`, all aligned on the same R peaks."""
+
+    beats: dict  # lead -> (L,) mV; NaN where too few beats reach
+    stacks: dict  # lead -> (n, L) the aligned beats that built it
+    r_index: int  # the sample of R in every beat
+    rr_ms: float  # median RR before the beats used
+    peaks: np.ndarray  # the R peaks (input samples) of the beats used
+    fs: float = INTERNAL_FS
+
+
+@dataclass
+class TwelveLeadReading:
+    """What the 12 leads show: findings, global measurements, what was not assessed, and the
+    per-lead amplitudes they rest on."""
+
+    findings: list = field(default_factory=list)
+    measurements: dict = field(default_factory=dict)
+    not_assessed: list = field(default_factory=list)
+    assessed: tuple = ()
+    per_lead: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """Return the reading as a JSON-serialisable dict."""
+        return {"findings": [f.to_dict() for f in self.findings],
+                "measurements": dict(self.measurements),
+                "not_assessed": [n.to_dict() for n in self.not_assessed],
+                "assessed": list(self.assessed),
+                "per_lead": {lead: dict(v) for lead, v in self.per_lead.items()}}
+
+
+def read_twelve_lead(leads, fs, *, r_peaks=None, labels=None) -> TwelveLeadReading | None:
+    """Return the :class:`TwelveLeadReading` of a 12-lead ECG, or None when fewer than
+    :data:`MIN_LEADS` standard leads are usable or the record has too few clean beats.
+
+    ``leads`` maps standard lead names (:data:`STANDARD_LEADS`) to *raw* signals in mV (each is
+    band-passed here by ``ml.preprocess.clean``, whose zero-phase 0.5 Hz high-pass the AHA
+    recommendations accept for ST measurement: zero-phase filters up to 0.67 Hz, Kligfield 2007);
+    other names are ignored, and a lead that is flat or not finite counts as missing. ``fs`` is
+    the sampling rate in Hz. ``r_peaks`` are the beats' sample indices (from any one lead);
+    without them, R peaks are detected on lead II. ``labels`` gives a code per beat (N, L, R, A,
+    V, P, VF, E): only N, L and R beats build the median beats.
+    """
+    fs = float(fs)
+    present = _usable(leads)
+    if len(present) < MIN_LEADS:
+        return None
+    size = min(np.asarray(leads[name]).size for name in present)
+    x = {name: clean(np.asarray(leads[name], dtype=np.float64)[:size], fs) for name in present}
+    if r_peaks is None:
+        detector = next(name for name in DETECTION_LEADS + tuple(present) if name in x)
+        r_peaks = detect_r_peaks(x[detector], fs)
+        labels = None
+    med = median_beats(x, fs, r_peaks, labels=labels)
+    if med is None:
+        return None
+    return read_median_beats(med, missing=[n for n in STANDARD_LEADS if n not in present])
+
+
+def median_beats(leads, fs, r_peaks, *, labels=None) -> MedianBeats | None:
+    """Return the aligned median beat of every lead, or None with fewer than ``ml.delineate``'s
+    MIN_BEATS clean beats.
+
+    ``leads`` maps lead names to band-passed signals in mV of one length. The beats are chosen
+    and aligned once, on all leads together (their QRS complexes concatenated), so a sample of
+    one lead's median beat is the same instant in every other lead's.
+    """
+    names = list(leads)
+    first = np.asarray(leads[names[0]], dtype=np.float64)
+    peaks = np.asarray(r_peaks, dtype=np.int64).ravel()
+    codes = (np.full(peaks.size, "N", dtype=object) if labels is None
+             else np.asarray(labels, dtype=object).ravel())
+    inside = (peaks >= 0) & (peaks < first.size)
+    peaks, codes = peaks[inside], codes[inside]
+    order = np.argsort(peaks)
+    peaks, codes = peaks[order], codes[order]
+    # A detection that is no QRS in most leads is a T wave or noise.
+    real = np.mean([delineate._qrs_sized(np.asarray(leads[n], dtype=np.float64), fs, peaks)
+                    for n in names], axis=0) >= 0.5 if peaks.size else np.zeros(0, dtype=bool)
+    peaks, codes = peaks[real], codes[real]
+    chosen = np.flatnonzero(np.isin(codes, list(delineate.CONDUCTED_LABELS)))
+    if chosen.size < delineate.MIN_BEATS:
+        return None
+    if chosen.size > delineate.MAX_BEATS:
+        chosen = chosen[np.linspace(0, chosen.size - 1, delineate.MAX_BEATS).round().astype(int)]
+    stacked, r = [], 0
+    for name in names:
+        win, r = delineate._beat_windows(np.asarray(leads[name], dtype=np.float64), fs, peaks, chosen)
+        stacked.append(win)
+    windows = _align(np.stack(stacked, axis=1), r)  # (n, leads, L)
+    q0, q1 = r + _n(delineate.QRST_MS[0], INTERNAL_FS), r + _n(delineate.QRST_MS[1], INTERNAL_FS)
+    qrst = np.nan_to_num(windows[:, :, q0:q1]).reshape(windows.shape[0], -1)
+    alike = delineate._corr_rows(qrst, np.median(qrst, axis=0)) >= delineate.MIN_BEAT_CORRELATION
+    if alike.sum() < delineate.MIN_BEATS:
+        return None
+    windows = windows[alike]
+    covered = np.mean(np.isfinite(windows[:, 0]), axis=0) >= delineate.MIN_COVERAGE
+    beats, stacks = {}, {}
+    for k, name in enumerate(names):
+        beat = np.full(windows.shape[2], np.nan)
+        beat[covered] = np.nanmedian(windows[:, k, covered], axis=0)
+        beats[name], stacks[name] = beat, windows[:, k]
+    used = chosen[alike]
+    pre_rr = (peaks[used] - peaks[np.maximum(used - 1, 0)])[used > 0] / fs * 1000.0
+    rr_ms = float(np.median(pre_rr)) if pre_rr.size else float("nan")
+    return MedianBeats(beats, stacks, r, rr_ms, peaks[used])
+
+
+def read_median_beats(med: MedianBeats, *, missing=()) -> TwelveLeadReading:
+    """Return the reading of aligned median beats (``missing``: the standard leads not there)."""
+    fid = global_fiducials(med)
+    not_assessed = _missing_scope(missing)
+    if fid["qrs_on"] is None:
+        not_assessed.append(NotAssessed(ST_WHAT, "no QRS complex could be delineated", "input"))
+        not_assessed.append(NotAssessed(MORPHOLOGY_WHAT, "no QRS complex could be delineated", "input"))
+        return TwelveLeadReading(not_assessed=not_assessed)
+    per_lead = {name: lead_amplitudes(med.beats[name], fid, med.fs) for name in med.beats}
+    measurements = _measurements(fid, med)
+    axis = frontal_axis(per_lead)
+    if axis is not None:
+        measurements["axis_deg"] = int(round(axis))
+    qrs = measurements.get("qrs_ms")
+    findings = []
+    conduction = _conduction(per_lead, qrs, axis)
+    findings += conduction
+    codes = {f.code for f in conduction}
+    # Fourth UDMI: LBBB, paced rhythm and other wide-QRS delays make ST elevation and Q waves
+    # non-diagnostic; RBBB does not (only its secondary ST-T changes in V1-V3 are set aside).
+    wide_non_rbbb = qrs is not None and qrs >= QRS_COMPLETE_MS and COMPLETE_RBBB[0] not in codes
+    rbbb = COMPLETE_RBBB[0] in codes
+    if wide_non_rbbb:
+        findings += _sgarbossa(per_lead)
+        not_assessed.append(NotAssessed(
+            "ST elevation, ST depression, T inversion and Q waves by the standard criteria",
+            f"QRS {qrs:.0f} ms without a right bundle branch block pattern (left bundle branch "
+            "block, pacing or another conduction delay) makes them non-diagnostic; ST segments "
+            "were read by the modified Sgarbossa criteria only", "input"))
+    else:
+        secondary = ("V1", "V2", "V3") if rbbb else ()
+        findings += _st_findings(per_lead, secondary)
+        findings += _q_wave_findings(per_lead)
+    findings += _axis_findings(axis, codes)
+    findings += _voltage_findings(per_lead)
+    assessed = tuple(scope for scope, leads in (("st", _st_leads()), ("morphology", LIMB_LEADS))
+                     if sum(name in med.beats for name in leads) >= CONTIGUOUS)
+    rounded = {name: {k: (round(v, 3) if isinstance(v, float) else v) for k, v in amps.items()}
+               for name, amps in per_lead.items()}
+    return TwelveLeadReading(findings, measurements, not_assessed, assessed, rounded)
+
+
+# --- global boundaries and measurements --------------------------------------------------------
+def global_fiducials(med: MedianBeats) -> dict:
+    """Return the global ``p_on``, ``qrs_on``, ``qrs_off`` and ``t_end`` (samples on the median
+    beats; None where not found) and the per-lead fiducials they came from (``leads``)."""
+    per = {}
+    for name, beat in med.beats.items():
+        rep = RepresentativeBeat(beat, med.stacks[name], med.r_index, med.rr_ms)
+        per[name] = delineate.delineate(rep)
+    ons = sorted(f["qrs_on"] for f in per.values() if f["qrs_on"] is not None)
+    offs = sorted((f["qrs_off"] for f in per.values() if f["qrs_off"] is not None), reverse=True)
+    ends = sorted((f["t_end"] for f in per.values() if f["t_end"] is not None), reverse=True)
+    p_ons = sorted(f["p_on"] for f in per.values() if f["p_wave"] == "present" and f["p_on"] is not None)
+    return {"qrs_on": _ranked(ons), "qrs_off": _ranked(offs), "t_end": _ranked(ends),
+            "p_on": _ranked(p_ons) if len(p_ons) >= MIN_P_LEADS else None, "leads": per}
+
+
+def _ranked(values):
+    if not values:
+        return None
+    return int(values[min(ROBUST_RANK, len(values) - 1)])
+
+
+def _measurements(fid, med):
+    to_ms = 1000.0 / med.fs
+    out = {"qrs_ms": int(round((fid["qrs_off"] - fid["qrs_on"]) * to_ms))}
+    if fid["p_on"] is not None and fid["p_on"] < fid["qrs_on"]:
+        out["pr_ms"] = int(round((fid["qrs_on"] - fid["p_on"]) * to_ms))
+    if fid["t_end"] is not None and fid["t_end"] > fid["qrs_off"]:
+        qt = (fid["t_end"] - fid["qrs_on"]) * to_ms
+        out["qt_ms"] = int(round(qt))
+        if np.isfinite(med.rr_ms) and med.rr_ms > 0:
+            out["qtc_ms"] = int(round(qt / (med.rr_ms / 1000.0) ** (1.0 / 3.0)))  # Fridericia
+    return out
+
+
+def lead_amplitudes(beat, fid, fs=INTERNAL_FS) -> dict:
+    """Return one lead's amplitudes on its median beat against the PR-segment baseline.
+
+    ST level at J and J+60 ms (``st_j_mv``, ``st_j60_mv``); the QRS waves (:func:`qrs_waves`):
+    Q width and depth (``q_ms``, ``q_mv``; a QS complex, ``qs``, counts its whole negative wave),
+    R and S amplitudes (``r_mv``, ``s_mv``), R-peak time from the global QRS onset
+    (``r_peak_ms``), the summed width of the negative waves after R (``s_ms``), the sign of the
+    last wave (``terminal``: +1 R or R', -1 S, 0 none); the T wave's signed peak (``t_mv``), the
+    QRS's net amplitude (``net_mv``: R minus Q and S), net area (``net_area``, mV ms) and
+    peak-to-peak amplitude (``qrs_pp_mv``).
+    """
+    on, off = fid["qrs_on"], fid["qrs_off"]
+    y = np.nan_to_num(beat - _level(beat, on + _n(BASELINE_MS[0], fs), on + _n(BASELINE_MS[1], fs)))
+    to_ms = 1000.0 / fs
+    q = y[on:off + 1]
+    j60 = off + _n(J60_MS, fs)
+    avg = _n(ST_AVERAGE_MS, fs)
+    out = {"st_j_mv": _level(y, off - avg, off + avg), "st_j60_mv": _level(y, j60 - avg, j60 + avg),
+           "q_ms": 0.0, "q_mv": 0.0, "r_mv": 0.0, "s_mv": 0.0, "qs": False, "r_peak_ms": 0.0,
+           "s_ms": 0.0, "terminal": 0}
+    waves = qrs_waves(q)
+    positive = [w for w in waves if w[0] > 0]
+    r = max(positive, key=lambda w: w[4]) if positive else None
+    if r is None or r[4] < MIN_R_MV:
+        out["qs"] = True
+        negative = [w for w in waves if w[0] < 0]
+        if negative:
+            deepest = max(negative, key=lambda w: w[4])
+            out.update(q_ms=(deepest[2] - deepest[1]) * to_ms, q_mv=deepest[4], s_mv=deepest[4],
+                       s_ms=(deepest[2] - deepest[1]) * to_ms)
+    else:
+        first = waves[0]
+        if first[0] < 0 and first[1] < r[1]:
+            out.update(q_ms=(first[2] - first[1]) * to_ms, q_mv=first[4])
+        after = [w for w in waves if w[0] < 0 and w[1] > r[1]]
+        out.update(r_mv=r[4], r_peak_ms=r[3] * to_ms,
+                   s_mv=max((w[4] for w in after), default=0.0),
+                   s_ms=sum(w[2] - w[1] for w in after) * to_ms)
+    if waves:
+        out["terminal"] = int(waves[-1][0]) if waves[-1][3] >= q.size / 2 else 0
+    t0, t1 = off + _n(T_SEARCH_MS[0], fs), off + _n(T_SEARCH_MS[1], fs)
+    if fid["t_end"] is not None:
+        t1 = min(t1, fid["t_end"])
+    t_seg = delineate._savgol(y, delineate.WAVE_SLOPE_WINDOW_MS, fs, deriv=0)[t0:max(t1, t0 + 1)]
+    out["t_mv"] = float(t_seg[np.argmax(np.abs(t_seg))]) if t_seg.size else 0.0
+    out["net_mv"] = out["r_mv"] - out["s_mv"] - (0.0 if out["qs"] else out["q_mv"])
+    out["net_area"] = float(q.sum() * to_ms)
+    out["qrs_pp_mv"] = float(np.ptp(q))
+    return {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in out.items()}
+
+
+def qrs_waves(q) -> list:
+    """Return the waves of a QRS (``q``: the complex against its baseline, mV) as
+    (sign, start, end, peak, amplitude) tuples in time order, sample indices into ``q``.
+
+    A wave is a stretch on one side of the baseline whose peak reaches DEFLECTION_MV. A last
+    stretch still climbing at the QRS end is the start of a displaced ST segment, not a wave.
+    """
+    sign = np.sign(q)
+    cuts = np.flatnonzero(np.diff(sign) != 0) + 1
+    out = []
+    for a, b in zip(np.r_[0, cuts], np.r_[cuts, q.size]):
+        if sign[a] == 0:
+            continue
+        seg = sign[a] * q[a:b]
+        peak = a + int(np.argmax(seg))
+        amp = float(seg.max())
+        if amp < DEFLECTION_MV or (b == q.size and peak >= q.size - 2):
+            continue
+        out.append((int(sign[a]), int(a), int(b), peak, amp))
+    return out
+
+
+def _level(y, a, b):
+    return float(np.nanmean(y[max(0, a): max(a + 1, b + 1)]))
+
+
+def frontal_axis(per_lead) -> float | None:
+    """Return the frontal QRS axis in degrees (-180..180], or None with fewer than two limb leads.
+
+    From the net QRS amplitudes (R minus Q and S) of leads I and aVF, as a reader does on paper;
+    without one of them, by least squares on the limb leads present (the hexaxial method).
+    """
+    names = ["I", "aVF"] if "I" in per_lead and "aVF" in per_lead else [n for n in LIMB_LEADS if n in per_lead]
+    if len(names) < 2:
+        return None
+    angles = np.deg2rad([LEAD_ANGLE_DEG[n] for n in names])
+    basis = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    net = np.array([per_lead[n]["net_mv"] for n in names])
+    (hx, hy), *_ = np.linalg.lstsq(basis, net, rcond=None)
+    return float(np.degrees(np.arctan2(hy, hx)))
+
+
+# --- criteria ----------------------------------------------------------------------------------
+def _f(concept, severity, **kw):
+    code, display = concept
+    return Finding(code=code, display=display, severity=severity, **kw)
+
+
+def _mm(mv):
+    return f"{10 * mv:.1f} mm"
+
+
+def _st_leads():
+    return tuple(n for leads in WALLS.values() for n in leads)
+
+
+def _in_two_of_a_wall(hits):
+    """Return {wall: leads} for the walls where ``hits`` (lead names) has two or more leads."""
+    return {wall: tuple(n for n in leads if n in hits) for wall, leads in WALLS.items()
+            if sum(n in hits for n in leads) >= CONTIGUOUS}
+
+
+def _st_findings(per_lead, secondary):
+    """Return ST elevation (STEMI), ST depression and T inversion findings (Fourth UDMI);
+    ``secondary`` leads (V1-V3 in RBBB) are not read for depression and inversion."""
+    out = []
+    elevated = {n for n in _st_leads() if n in per_lead and per_lead[n]["st_j_mv"] >= (
+        ST_ELEVATION_V2V3_MV if n in ("V2", "V3") else ST_ELEVATION_MV)}
+    stemi = _in_two_of_a_wall(elevated)
+    depressed = {n for n in _st_leads() if n in per_lead and n not in secondary
+                 and per_lead[n]["st_j_mv"] <= ST_DEPRESSION_MV and per_lead[n]["st_j60_mv"] <= ST_DEPRESSION_MV}
+    if stemi:
+        leads = tuple(n for group in stemi.values() for n in group)
+        top = max(per_lead[n]["st_j_mv"] for n in leads)
+        reciprocal = tuple(n for n in _st_leads() if n in per_lead and n not in leads
+                           and per_lead[n]["st_j_mv"] <= RECIPROCAL_MV)
+        walls = ", ".join(stemi)
+        evidence = (f"ST elevation up to {_mm(top)} at the J point in {', '.join(leads)} ({walls} "
+                    f"wall{'s' if len(stemi) > 1 else ''})")
+        evidence += (f" with reciprocal depression in {', '.join(reciprocal)}" if reciprocal
+                     else ", no reciprocal depression")
+        evidence += ("; limits 1 mm, 1.5 mm in V2-V3 (Fourth Universal Definition of MI); not told "
+                     "apart from early repolarisation or pericarditis; compare with a previous ECG")
+        out.append(_f(STEMI, "urgent", leads=leads, value=round(top, 2), unit="mV", evidence=evidence))
+    else:
+        walls = _in_two_of_a_wall(depressed)
+        if walls:
+            leads = tuple(n for group in walls.values() for n in group)
+            deepest = min(per_lead[n]["st_j60_mv"] for n in leads)
+            out.append(_f(ST_DEPRESSION, "abnormal", leads=leads, value=round(deepest, 2), unit="mV",
+                          evidence=f"Horizontal or downsloping ST depression down to {_mm(-deepest)} "
+                                   f"in {', '.join(leads)} (0.5 mm in two contiguous leads: "
+                                   "possible ischaemia, Fourth UDMI)"))
+    inverted = {n for n in _st_leads() if n in per_lead and n not in T_INVERSION_EXCLUDED
+                and n not in secondary and per_lead[n]["t_mv"] <= T_INVERSION_MV
+                and per_lead[n]["r_mv"] > per_lead[n]["s_mv"]}
+    walls = _in_two_of_a_wall(inverted)
+    if walls:
+        leads = tuple(n for group in walls.values() for n in group)
+        deepest = min(per_lead[n]["t_mv"] for n in leads)
+        out.append(_f(T_INVERSION, "abnormal", leads=leads, value=round(deepest, 2), unit="mV",
+                      evidence=f"T waves inverted down to {_mm(-deepest)} in {', '.join(leads)}, "
+                               "leads with a dominant R wave (Fourth UDMI: > 1 mm in two contiguous leads)"))
+    return out
+
+
+def _sgarbossa(per_lead):
+    """Return the urgent finding of the Smith-modified Sgarbossa criteria, if they are met."""
+    hits = []
+    for n, a in per_lead.items():
+        if n == "aVR":
+            continue
+        positive = a["r_mv"] > a["s_mv"] + a["q_mv"] * (not a["qs"])
+        st = a["st_j_mv"]
+        if positive and st >= SGARBOSSA_MV:
+            hits.append(f"concordant ST elevation {_mm(st)} in {n}")
+        elif n in SGARBOSSA_DEPRESSION_LEADS and not positive and st <= -SGARBOSSA_MV:
+            hits.append(f"concordant ST depression {_mm(-st)} in {n}")
+        elif not positive and st >= SGARBOSSA_MV and st >= SGARBOSSA_RATIO * a["s_mv"]:
+            hits.append(f"ST elevation {_mm(st)} in {n}, {100 * st / max(a['s_mv'], 1e-6):.0f} % of the S wave")
+    if not hits:
+        return []
+    leads = tuple(h.rsplit(" in ", 1)[1].split(",")[0] for h in hits)
+    top = max(per_lead[n]["st_j_mv"] for n in leads)
+    return [_f(STEMI_WIDE_QRS, "urgent", leads=leads, value=round(top, 2), unit="mV",
+               evidence="; ".join(hits) + " (Smith-modified Sgarbossa criteria, 2012)")]
+
+
+def _q_wave_findings(per_lead):
+    """Return the pathological Q-wave finding of the Fourth UDMI (prior infarction)."""
+    hits = {}
+    for n in Q_LEADS:
+        a = per_lead.get(n)
+        if a is None:
+            continue
+        if n in ("V2", "V3"):
+            ok = a["qs"] or a["q_ms"] >= Q_V2V3_MS
+        else:
+            ok = a["qs"] or (a["q_ms"] >= Q_MS and a["q_mv"] >= Q_MV)
+        if ok:
+            hits[n] = "QS" if a["qs"] else f"Q {a['q_ms']:.0f} ms, {_mm(a['q_mv'])}"
+    leads = tuple(n for group in Q_GROUPS if sum(m in hits for m in group) >= CONTIGUOUS
+                  for n in group if n in hits)
+    if not leads:
+        return []
+    widest = max(per_lead[n]["q_ms"] for n in leads)
+    return [_f(Q_WAVES, "abnormal", leads=leads, value=round(widest), unit="ms",
+               evidence="; ".join(f"{n}: {hits[n]}" for n in leads)
+                        + " (Fourth UDMI criteria for a prior myocardial infarction)")]
+
+
+def _conduction(per_lead, qrs, axis):
+    """Return the bundle branch block, fascicular block or conduction delay finding (AHA/ACC/HRS
+    2009 part III), if any."""
+    if qrs is None:
+        return []
+    get = per_lead.get
+    right = [n for n in ("V1", "V2") if n in per_lead and get(n)["terminal"] > 0]
+    wide_s = [n for n in ("I", "V6") if n in per_lead and get(n)["terminal"] < 0
+              and (get(n)["s_ms"] > S_WIDE_MS or get(n)["s_ms"] > qrs - get(n)["s_ms"])]
+    left_r = [n for n in ("I", "V5", "V6") if n in per_lead and get(n)["r_mv"] > get(n)["s_mv"]
+              and get(n)["q_ms"] == 0.0]
+    late_r = [n for n in ("I", "aVL", "V5", "V6") if n in per_lead and get(n)["r_peak_ms"] > LBBB_R_PEAK_MS]
+    v1_negative = "V1" in per_lead and get("V1")["s_mv"] > get("V1")["r_mv"] and get("V1")["terminal"] <= 0
+    if qrs >= QRS_COMPLETE_MS:
+        if right and wide_s:
+            return [_f(COMPLETE_RBBB, "abnormal", leads=tuple(right + wide_s), value=qrs, unit="ms",
+                       evidence=f"QRS {qrs} ms; terminal R wave in {', '.join(right)}; wide S wave in "
+                                f"{', '.join(wide_s)} (AHA/ACC/HRS 2009)")]
+        if v1_negative and len(left_r) >= 2 and late_r:
+            return [_f(COMPLETE_LBBB, "abnormal", leads=("V1",) + tuple(left_r), value=qrs, unit="ms",
+                       evidence=f"QRS {qrs} ms; V1 predominantly negative; broad R without q in "
+                                f"{', '.join(left_r)}, R-peak time > {LBBB_R_PEAK_MS:.0f} ms in "
+                                f"{', '.join(late_r)} (AHA/ACC/HRS 2009)")]
+        return [_f(IVCD, "abnormal", value=qrs, unit="ms",
+                   evidence=f"QRS {qrs} ms without a typical right or left bundle branch block "
+                            "pattern (or a paced rhythm)")]
+    out = []
+    if qrs >= QRS_INCOMPLETE_MS:
+        if right:
+            out.append(_f(INCOMPLETE_RBBB, "info", leads=tuple(right), value=qrs, unit="ms",
+                          evidence=f"QRS {qrs} ms with a terminal R wave in {', '.join(right)} "
+                                   "(AHA/ACC/HRS 2009: 110-119 ms); common in healthy people"))
+        else:
+            out.append(_f(IVCD, "info", value=qrs, unit="ms",
+                          evidence=f"QRS {qrs} ms (above {QRS_INCOMPLETE_MS:.0f} ms, under "
+                                   f"{QRS_COMPLETE_MS:.0f} ms) without a bundle branch block pattern"))
+    avl = get("aVL")
+    if axis is not None and axis <= LAFB_AXIS_DEG and avl is not None and avl["q_ms"] > 0 \
+            and avl["r_mv"] > avl["s_mv"]:
+        out.append(_f(LAFB, "abnormal", leads=("I", "aVL", "II", "III", "aVF"), value=round(axis), unit="deg",
+                      evidence=f"QRS axis {axis:.0f} deg (-45 to -90) with qR in aVL, QRS {qrs} ms "
+                               "(AHA/ACC/HRS 2009)"))
+    return out
+
+
+def _axis_findings(axis, codes):
+    if axis is None or LAFB[0] in codes:
+        return []
+    if axis < LEFT_AXIS_DEG and axis >= -90.0:
+        return [_f(LEFT_AXIS, "abnormal", leads=("I", "aVF"), value=round(axis), unit="deg",
+                   evidence=f"QRS axis {axis:.0f} deg (normal -30 to +90)")]
+    if axis > RIGHT_AXIS_DEG or axis < -90.0:
+        return [_f(RIGHT_AXIS, "abnormal", leads=("I", "aVF"), value=round(axis), unit="deg",
+                   evidence=f"QRS axis {axis:.0f} deg (normal -30 to +90)"
+                            + ("; extreme (north-west) axis" if axis < -90.0 else ""))]
+    return []
+
+
+def _voltage_findings(per_lead):
+    """Return LVH by voltage (Sokolow-Lyon, Cornell) and low limb-lead voltage findings."""
+    out = []
+    a = per_lead
+    criteria = []
+    if "V1" in a and ("V5" in a or "V6" in a):
+        r = max(a[n]["r_mv"] for n in ("V5", "V6") if n in a)
+        sokolow = a["V1"]["s_mv"] + r
+        if sokolow >= SOKOLOW_MV:
+            criteria.append(("Sokolow-Lyon", sokolow, SOKOLOW_MV, ("V1", "V5", "V6")))
+    if "aVL" in a and "V3" in a:
+        cornell = a["aVL"]["r_mv"] + a["V3"]["s_mv"]
+        if cornell > CORNELL_MV:
+            criteria.append(("Cornell", cornell, CORNELL_MV, ("aVL", "V3")))
+    if criteria:
+        name, value, limit, leads = max(criteria, key=lambda c: c[1] / c[2])
+        out.append(_f(LVH, "abnormal", leads=tuple(dict.fromkeys(n for c in criteria for n in c[3] if n in a)),
+                      value=round(value, 2), unit="mV",
+                      evidence="; ".join(f"{c[0]} {c[1]:.2f} mV (limit {c[2]} mV)" for c in criteria)
+                               + ". Voltage alone: not the echocardiogram"))
+    limbs = [n for n in LIMB_LEADS if n in a]
+    if len(limbs) == len(LIMB_LEADS) and all(a[n]["qrs_pp_mv"] < LOW_VOLTAGE_MV for n in limbs):
+        top = max(a[n]["qrs_pp_mv"] for n in limbs)
+        out.append(_f(LOW_VOLTAGE, "abnormal", leads=tuple(limbs), value=round(top, 2), unit="mV",
+                      evidence=f"QRS amplitude at most {top:.2f} mV in every limb lead "
+                               f"(below {LOW_VOLTAGE_MV} mV)"))
+    return out
+
+
+def _missing_scope(missing):
+    """Return what the missing leads keep from being read, as NotAssessed items (limit input)."""
+    if not missing:
+        return []
+    out = [NotAssessed(f"Lead{'s' if len(missing) > 1 else ''} {', '.join(missing)}",
+                       "missing or unreadable in this recording", "input")]
+    for wall, leads in WALLS.items():
+        gone = [n for n in leads if n in missing]
+        if len(leads) - len(gone) < CONTIGUOUS:
+            out.append(NotAssessed(f"ST segments and Q waves of the {wall} wall ({', '.join(leads)})",
+                                   f"lead{'s' if len(gone) > 1 else ''} {', '.join(gone)} missing", "input"))
+    if "V1" in missing:
+        out.append(NotAssessed("Bundle branch block pattern", "lead V1 missing", "input"))
+    if ("V1" in missing or {"V5", "V6"} <= set(missing)) and ("aVL" in missing or "V3" in missing):
+        out.append(NotAssessed("Left ventricular hypertrophy by voltage",
+                               "the leads of the Sokolow-Lyon and Cornell criteria are missing", "input"))
+    if sum(n not in missing for n in LIMB_LEADS) < 2:
+        out.append(NotAssessed("Electrical axis", "fewer than two limb leads", "input"))
+    return out
+
+
+def _usable(leads):
+    """Return the standard leads of ``leads`` that hold a finite, non-flat signal."""
+    out = []
+    for name in STANDARD_LEADS:
+        if name not in leads:
+            continue
+        x = np.asarray(leads[name], dtype=np.float64).ravel()
+        if x.size and np.all(np.isfinite(x)) and np.ptp(x) > 0:
+            out.append(name)
+    return out
+
+
+def _align(windows, r):
+    """Return the (n, leads, L) windows shifted so each beat's QRS complexes (all leads together)
+    line up with the median's: normalised cross-correlation over +-ALIGN_HALF_MS, shifts up to
+    MAX_LAG_MS (as ``ml.delineate`` does for one lead)."""
+    half = _n(delineate.ALIGN_HALF_MS, INTERNAL_FS)
+    lag = _n(delineate.MAX_LAG_MS, INTERNAL_FS)
+    n, _, length = windows.shape
+    template = np.median(np.nan_to_num(windows[:, :, r - half: r + half + 1]), axis=0)
+    template = template - template.mean(axis=1, keepdims=True)  # (leads, w)
+    ext = np.nan_to_num(windows[:, :, r - half - lag: r + half + lag + 1])
+    views = np.lib.stride_tricks.sliding_window_view(ext, 2 * half + 1, axis=2)  # (n, leads, lags, w)
+    views = views - views.mean(axis=3, keepdims=True)
+    score = np.einsum("nlkw,lw->nk", views, template) / (np.sqrt(np.sum(views ** 2, axis=(1, 3))) + 1e-12)
+    shift = (np.argmax(score, axis=1) - lag)[:, None, None]
+    if not shift.any():
+        return windows
+    source = np.arange(length)[None, None, :] + shift
+    moved = np.take_along_axis(windows, np.clip(source, 0, length - 1).repeat(windows.shape[1], axis=1), axis=2)
+    return np.where((source >= 0) & (source < length), moved, np.nan)
