@@ -129,3 +129,26 @@ def test_a_normal_one_lead_strip_says_st_was_not_assessed_and_never_nothing_urge
     pdf = _pdf_text(client.get(reverse("predictions:report", kwargs={"uuid": uuid})).content)
     assert "Not assessed: ST segments and signs of a heart attack" in pdf
     assert "nothing here needs urgent attention" not in pdf.lower()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_12_lead_file_is_read_on_its_twelve_leads_and_never_called_normal_unread(
+        worker, shared, patient, data_dir, live_server, page, client):
+    from ecgportal.testing import require
+
+    folder = Path(data_dir) / "ludb" / "data"
+    require((folder / "2.hea").is_file(), f"LUDB not found under {data_dir}")
+    shared(worker)
+    api = APIClient()
+    api.force_authenticate(patient)
+    uuid = _post(api, folder / "2.hea", folder / "2.dat")  # sinus rhythm, LUDB record 2
+    prediction = wait_finished(uuid)
+    assert prediction.status == "done", worker.log()[-3000:]
+    reading = prediction.assessment
+    assert "axis_deg" in reading["measurements"]
+    assert reading["level"] != "normal"
+    log_in_browser(page, client, patient, live_server)
+    page.goto(f"{live_server.url}{reverse('predictions:detail', kwargs={'uuid': uuid})}")
+    assert "QRS axis" in page.inner_text("#measurements")
+    not_assessed = page.inner_text("#not-assessed")
+    assert clinical.ACUTE_MI_WHAT in not_assessed and "one lead of the 12" not in not_assessed
