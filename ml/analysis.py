@@ -233,7 +233,7 @@ def _read(cleaned, rec, kind, r_peaks, codes, top, counts, heart_rate, known):
         kind=kind, n_leads=rec.n_leads, lead=rec.lead, duration_s=known["duration_s"],
         counts={c: n for c, n in counts.items() if n}, heart_rate=heart_rate,
         rhythm=known.get("rhythm"), events=found, intervals=intervals,
-        has_grid=not (kind == "image-strip" and _ungridded_strip(rec)),
+        has_grid=rec.scale_known,
         single_beat_label=codes[0] if kind == "image-beat" and codes else None,
         twelve_lead=twelve,
     ).to_dict()

@@ -19,7 +19,7 @@ import numpy as np
 from scipy import ndimage
 
 from ml.errors import InvalidSignalError
-from ml.io import gate, layout, picture
+from ml.io import gate, layout, picture, report_leads
 from ml.io.recording import Recording, check_fs, check_signal
 
 # A picture this small and not wide is a plot (a single beat, or a small strip without paper): it
@@ -107,11 +107,15 @@ def _read_page(rgb: np.ndarray, shown: str) -> Recording:
                 out.append(f"The usual strip was not readable ({first_reason}); {where} was used instead")
             out += row_notes
             out.append(f"Resampled to {fs:g} Hz")
+            leads, lead_notes = report_leads.read_report_leads(
+                rows, strong, signal_row=i, signal=rec_signal, fs=fs, px_per_mm=row_mm)
+            out += lead_notes
             out.append(SHAPE_CAVEAT)
             # Three rows or more: a 12-lead report (3x4 + rhythm strip, 6x2, 12x1).
             return Recording(signal=check_signal(rec_signal, fs=fs), fs=fs, lead=f"image, {where}",
                              kind="image-strip", notes=out,
-                             n_leads=12 if len(rows) >= REPORT_MIN_ROWS else 1)
+                             n_leads=12 if len(rows) >= REPORT_MIN_ROWS else 1, leads=leads,
+                             scale_known=px_per_mm is not None)
         first_reason = first_reason or reason
     raise InvalidSignalError(f"No ECG trace could be read, so no beats were labelled: {first_reason}.")
 
@@ -325,7 +329,8 @@ def _read_plot(rgb: np.ndarray, shown: str) -> Recording:
     if kind == "image-strip":
         signal = check_signal(signal, fs=fs)
     notes.append(f"Sampling rate {fs:g} Hz derived from the image resolution")
-    return Recording(signal=signal, fs=fs, lead="image", kind=kind, notes=notes)
+    return Recording(signal=signal, fs=fs, lead="image", kind=kind, notes=notes,
+                     scale_known=grid_px_per_mm is not None)
 
 
 # --- separating the trace from paper, grid and lighting ----------------------------------------

@@ -32,6 +32,8 @@ class Recording:
     # Every standard lead of a 12-lead file ({"I": array, ..., "V6": array}, mV, at ``fs``), for
     # the 12-lead reading (ml.twelve_lead); None for a single lead or a picture.
     leads: dict | None = field(default=None, repr=False)
+    # False for a picture whose time and amplitude scale were assumed (no paper grid was found).
+    scale_known: bool = True
 
     @property
     def duration_s(self) -> float:

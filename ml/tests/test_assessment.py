@@ -190,3 +190,10 @@ def test_a_12_lead_reading_without_findings_is_not_called_normal_until_its_st_cr
     assert a.level == "inconclusive"
     assert [n.what for n in a.not_assessed if n.limit == "product"] == [clinical.ACUTE_MI_WHAT]
     assert not any(n.what == clinical.ST_WHAT for n in a.not_assessed)  # ST levels were read
+
+
+def test_a_gridded_picture_reports_intervals_and_an_ungridded_one_does_not():
+    kw = dict(kind="image-strip", duration_s=10, counts={"N": 12}, heart_rate=HR, rhythm=NORMAL_RHYTHM,
+              intervals=Iv(qtc_ms=520))
+    assert clinical.PROLONGED_QT[0] in codes(assess(has_grid=True, **kw))
+    assert clinical.PROLONGED_QT[0] not in codes(assess(has_grid=False, **kw))
