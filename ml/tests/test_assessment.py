@@ -197,3 +197,12 @@ def test_a_gridded_picture_reports_intervals_and_an_ungridded_one_does_not():
               intervals=Iv(qtc_ms=520))
     assert clinical.PROLONGED_QT[0] in codes(assess(has_grid=True, **kw))
     assert clinical.PROLONGED_QT[0] not in codes(assess(has_grid=False, **kw))
+
+
+def test_a_12_lead_st_elevation_read_off_a_picture_is_abnormal_not_an_emergency():
+    stemi = clinical.Finding("164931005", "ST elevation", "urgent", leads=("V2", "V3"), evidence="ST up")
+    reading = TwelveLead([stemi], {"qrs_ms": 96}, [])
+    a = assess(kind="image-strip", n_leads=12, duration_s=10, counts={"N": 12}, heart_rate=HR,
+               rhythm=NORMAL_RHYTHM, intervals=Iv(), twelve_lead=reading)
+    (st,) = [f for f in a.findings if f.code == "164931005"]
+    assert a.level == "abnormal" and st.severity == "abnormal" and "clinician" in st.evidence

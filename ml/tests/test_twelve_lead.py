@@ -7,6 +7,8 @@ import time
 import numpy as np
 import pytest
 
+from ml.io.render import LEAD_GRID
+from ml.preprocess import resample
 from ml.twelve_lead import (COMPLETE_LBBB, COMPLETE_RBBB, LEFT_AXIS, STANDARD_LEADS, STEMI,
                             read_twelve_lead)
 
@@ -68,6 +70,20 @@ def synthetic_12_lead(*, axis_deg=60.0, st_leads=(), st_mv=0.3, rbbb=False, seed
                              st_mv=st_mv if lead in st_leads else 0.0, rbbb=rbbb)
         out[lead] = x + rng.normal(0.0, 0.005, n)
     return out
+
+
+def report_page(leads, fs, *, page_fs=250.0):
+    """Return ``leads`` as ml.io digitises a printed 3x4 report: at ``page_fs``, each lead NaN
+    outside its 2.5-s column, lead II whole (the rhythm strip)."""
+    column = {name: j for row in LEAD_GRID for j, name in enumerate(row)}
+    page = {}
+    for name, x in leads.items():
+        y = resample(x, fs, page_fs)
+        if name != "II":
+            a, b = (int(2.5 * k * page_fs) for k in (column[name], column[name] + 1))
+            y = np.where((np.arange(y.size) >= a) & (np.arange(y.size) < b), y, np.nan)
+        page[name] = y
+    return page
 
 
 def _codes(reading, severity=None):
@@ -148,6 +164,25 @@ def test_the_reading_is_json_serialisable():
     assert set(data["per_lead"]) == set(STANDARD_LEADS)
 
 
+def test_st_elevation_on_a_printed_report_is_still_an_urgent_stemi_finding():
+    page = report_page(synthetic_12_lead(st_leads=("V2", "V3", "V4")), FS)
+    reading = read_twelve_lead(page, 250.0)
+    stemi = [f for f in reading.findings if f.code == STEMI[0]]
+    assert len(stemi) == 1 and stemi[0].severity == "urgent" and {"V2", "V3"} <= set(stemi[0].leads)
+    assert "printed report" in stemi[0].evidence
+    assert any("printed report" in n.why for n in reading.not_assessed)
+    # Beats every 1 s from 0.5 s: the last column (V4, V5, V6) holds one whole QRS, too few.
+    assert not {"V4", "V5", "V6"} & set(reading.per_lead)
+    assert any("V4" in n.what and "fewer than 2" in n.why and n.limit == "input" for n in reading.not_assessed)
+
+
+def test_a_printed_report_without_its_lead_ii_rhythm_strip_is_not_read():
+    page = report_page(synthetic_12_lead(st_leads=("V2", "V3", "V4")), FS)
+    assert read_twelve_lead({k: v for k, v in page.items() if k != "II"}, 250.0) is None
+    only_column = np.where(np.isfinite(page["I"]), page["II"], np.nan)  # II in its 2.5-s column only
+    assert read_twelve_lead(dict(page, II=only_column), 250.0) is None
+
+
 # --- LUDB ----------------------------------------------------------------------------------------
 LUDB_NAMES = dict(zip(("i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6"),
                       STANDARD_LEADS))
@@ -194,6 +229,20 @@ def test_ludb_lbbb_record_reads_lbbb_and_sets_standard_st_criteria_aside(ludb_re
     assert reading.measurements["qrs_ms"] >= 120
     assert any("Sgarbossa" in n.why and n.limit == "input" for n in reading.not_assessed)
     assert not {"164917005", "429622005", "59931005"} & _codes(reading)
+
+
+def test_ludb_record_as_a_printed_report_reads_like_its_signal(ludb_record):
+    from ml.detect import detect_r_peaks
+    from ml.preprocess import clean
+
+    leads, fs = ludb_record(123)
+    full = read_twelve_lead(leads, fs)
+    page = report_page(leads, fs)
+    reading = read_twelve_lead(page, 250.0, r_peaks=detect_r_peaks(clean(page["II"], 250.0), 250.0))
+    assert reading is not None and set(reading.per_lead) == set(STANDARD_LEADS)
+    assert abs(reading.measurements["axis_deg"] - full.measurements["axis_deg"]) <= 15
+    assert abs(reading.measurements["qrs_ms"] - full.measurements["qrs_ms"]) <= 20
+    assert not [f for f in reading.findings if f.severity != "info"]
 
 
 def _timed(fn, *args):
