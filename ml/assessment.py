@@ -416,6 +416,29 @@ def _scope(*, kind, n_leads, duration_s, rhythm_label, intervals, has_grid, twel
 _MORPHOLOGY_CODES = {LBBB[0], RBBB[0], WIDE_QRS[0], "733534002", "713427006", "713426002"}
 
 
+# Conduction statements from a 12-lead reading (bundle branch blocks, conduction delay).
+_CONDUCTION_CODES = {"733534002", "713427006", "713426002", "698252002", LBBB[0], RBBB[0]}
+# A complete block widens the QRS in every lead, lead II included: when a picture's panels
+# measure a wide QRS that its 10-s rhythm strip (many beats) does not show, the panels are wrong.
+# On 100 LUDB records drawn and read back, false blocks came with a strip QRS of 86 ms; true
+# ones with >= 138 ms (chosen on LUDB, not cross-validated: few cases).
+STRIP_QRS_NARROW_MS = 100
+
+
+def _panels_checked(findings, measurements, intervals):
+    """Return a picture's 12-lead findings without conduction statements its rhythm strip
+    contradicts, and a NotAssessed saying so (or None)."""
+    panel_qrs = measurements.get("qrs_ms")
+    strip_qrs = getattr(intervals, "qrs_ms", None)
+    if panel_qrs is None or strip_qrs is None or panel_qrs < QRS_WIDE_MS or strip_qrs >= STRIP_QRS_NARROW_MS:
+        return findings, None
+    kept = [f for f in findings if f.code not in _CONDUCTION_CODES]
+    return kept, NotAssessed(
+        "Bundle branch blocks and conduction delays",
+        f"the report's 2.5-s panels measured a QRS of {panel_qrs:.0f} ms but its rhythm strip {strip_qrs:.0f} ms; "
+        "the panels were not trusted for it", "input")
+
+
 def _from_picture(finding):
     """Return a 12-lead finding read off a picture, no more than ``abnormal``: through digitised
     2.5-s panels, 6 of 192 LUDB pages without STEMI got an urgent finding (a distorted lead widens
@@ -456,6 +479,7 @@ def assess(*, kind, n_leads=1, lead=None, duration_s=None, counts=None, heart_ra
         return inconclusive((rhythm or {}).get("reason") or "The recording is too noisy to read.")
     findings = []
     measurements = {}
+    doubt = None  # a NotAssessed when a picture's panels are contradicted by its rhythm strip
     if kind == "image-beat":
         code = single_beat_label or (max(counts, key=counts.get) if counts else None)
         concept = {"V": PVC, "A": PAC, "E": VENTRICULAR_ESCAPE, "L": LBBB, "R": RBBB,
@@ -475,14 +499,22 @@ def assess(*, kind, n_leads=1, lead=None, duration_s=None, counts=None, heart_ra
         if twelve_lead is not None:
             findings = [f for f in findings if f.code not in _MORPHOLOGY_CODES]
             interval_findings = [f for f in interval_findings if f.code != WIDE_QRS[0]]
-            findings += [_from_picture(f) if kind == "image-strip" else f for f in twelve_lead.findings]
+            panel_findings = list(twelve_lead.findings)
+            if kind == "image-strip":
+                panel_findings, doubt = _panels_checked(panel_findings, twelve_lead.measurements, intervals)
+                panel_findings = [_from_picture(f) for f in panel_findings]
+            findings += panel_findings
             measured.update({k: v for k, v in twelve_lead.measurements.items() if v is not None})
+            if doubt is not None:
+                measured["qrs_ms"] = _round(intervals.qrs_ms)
         findings += interval_findings
         measurements.update(measured)
         if rate is not None:
             measurements["heart_rate_bpm"] = _round(rate)
     not_assessed = _scope(kind=kind, n_leads=n_leads, duration_s=duration_s, rhythm_label=label,
                           intervals=intervals, has_grid=has_grid, twelve_lead=twelve_lead)
+    if doubt is not None:
+        not_assessed.append(doubt)
     if kind != "image-beat":
         not_assessed += unreadable
     return Assessment(level=level_of(findings, not_assessed), findings=findings,

@@ -206,3 +206,15 @@ def test_a_12_lead_st_elevation_read_off_a_picture_is_abnormal_not_an_emergency(
                rhythm=NORMAL_RHYTHM, intervals=Iv(), twelve_lead=reading)
     (st,) = [f for f in a.findings if f.code == "164931005"]
     assert a.level == "abnormal" and st.severity == "abnormal" and "clinician" in st.evidence
+
+
+def test_a_block_the_pictures_rhythm_strip_contradicts_is_not_reported():
+    lbbb = clinical.Finding("733534002", "Complete left bundle branch block", "abnormal", leads=("I", "V6"))
+    reading = TwelveLead([lbbb], {"qrs_ms": 134}, [])
+    kw = dict(kind="image-strip", n_leads=12, duration_s=10, counts={"N": 12}, heart_rate=HR, rhythm=NORMAL_RHYTHM,
+              twelve_lead=reading)
+    narrow = assess(intervals=Iv(qrs_ms=86), **kw)
+    assert "733534002" not in codes(narrow) and narrow.measurements["qrs_ms"] == 86
+    assert any(n.what.startswith("Bundle branch blocks") for n in narrow.not_assessed)
+    wide = assess(intervals=Iv(qrs_ms=140), **kw)
+    assert "733534002" in codes(wide) and wide.measurements["qrs_ms"] == 134
