@@ -255,8 +255,9 @@ def result_bundle(*, record, prediction, base_url):
         "result": [{"reference": ref} for ref in observation_refs],
         "conclusion": _conclusion(prediction, reviews),
     }
-    if _conclusion_codes(assessment):
-        report["conclusionCode"] = _conclusion_codes(assessment)
+    codes = _conclusion_codes(assessment)
+    if codes:
+        report["conclusionCode"] = codes
     if interpreter_refs:
         report["resultsInterpreter"] = [{"reference": ref} for ref in interpreter_refs]
     report_ref = _urn("report", prediction.uuid)

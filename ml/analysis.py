@@ -21,7 +21,6 @@ from ml.errors import (
     UnsupportedFormatError,
 )
 
-DISCLAIMER = "This is an automated screening result, not a diagnosis."
 LOW_CONFIDENCE = 0.77  # calibrated top probability below this: unsure (ml/MODEL_CARD.md, section 5)
 # A small, not-wide image is in the single-beat plot format (e.g. 192x128) even when its trace has
 # several peaks (ventricular flutter/fibrillation waves): no rhythm strip fits in it legibly.
@@ -63,7 +62,6 @@ class AnalysisResult:
     probabilities: list = field(default_factory=list)
     counts: dict = field(default_factory=dict)
     heart_rate_bpm: dict | None = None
-    rhythm_summary: str = ""
     confidence: float | None = None
     low_confidence_beats: int = 0
     quality: dict | None = None
@@ -118,7 +116,6 @@ def _inconclusive(reason, **known):
 
     return AnalysisResult(
         status="inconclusive", reason=reason,
-        rhythm_summary=f"No beat classification: {reason} {DISCLAIMER}",
         assessment=inconclusive(reason).to_dict(), **known,
     )
 
@@ -206,13 +203,6 @@ def _is_small_plot(source):
             and width <= PLOT_MAX_ASPECT * height)
 
 
-def _ungridded_strip(rec):
-    """Return True when the digitiser found no paper grid and so assumed the strip's length."""
-    from ml.io.image import ASSUMED_STRIP_S
-
-    return abs(rec.duration_s - ASSUMED_STRIP_S) < 0.02 * ASSUMED_STRIP_S
-
-
 def _read(cleaned, rec, kind, r_peaks, codes, top, counts, heart_rate, known):
     """Return the clinical reading of the classified beats: events, intervals, the assessment."""
     from ml import assessment, delineate, events
@@ -272,7 +262,7 @@ def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
     x = np.asarray(rec.signal, dtype=np.float64)
     kind = rec.kind
     notes = list(rec.notes)
-    if kind == "image-strip" and _ungridded_strip(rec) and _is_small_plot(source):
+    if kind == "image-strip" and not rec.scale_known and _is_small_plot(source):
         kind = "image-beat"
         notes.append("The image has the size and shape of a single-beat plot, so its trace was "
                      "read as one beat (several peaks, as in flutter/fibrillation waves), not as "
@@ -354,7 +344,6 @@ def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
         probabilities=np.round(probs, 3).tolist(),
         counts=counts,
         heart_rate_bpm=heart_rate,
-        rhythm_summary=f"{reading['conclusion']} {DISCLAIMER}",
         assessment=reading["assessment"],
         events=reading["events"],
         intervals=reading["intervals"],

@@ -56,6 +56,13 @@ VF = ("164896001", "Ventricular fibrillation or flutter")
 FIRST_DEGREE_AV_BLOCK = ("270492004", "First-degree AV block")
 PROLONGED_QT = ("111975006", "Prolonged QT interval")
 WIDE_QRS = ("698252002", "Wide QRS complex")
+# Read from 12 leads (ml.twelve_lead), with the QRS shape in every lead.
+COMPLETE_LBBB = ("733534002", "Complete left bundle branch block")
+COMPLETE_RBBB = ("713427006", "Complete right bundle branch block")
+INCOMPLETE_RBBB = ("713426002", "Incomplete right bundle branch block")
+IVCD = (WIDE_QRS[0], "Non-specific intraventricular conduction delay")
+# Conduction statements: one lead's shape calls and QRS width give way to a 12-lead reading's.
+CONDUCTION_CODES = {c[0] for c in (LBBB, RBBB, WIDE_QRS, COMPLETE_LBBB, COMPLETE_RBBB, INCOMPLETE_RBBB)}
 
 # Measurement key -> (LOINC code, display, unit). The FHIR export makes one Observation of each.
 MEASUREMENTS = {
@@ -166,6 +173,14 @@ def level_of(findings, not_assessed):
     if any(n.limit == "product" for n in not_assessed):
         return "inconclusive"
     return "normal"
+
+
+def _ordered(findings):
+    """Return ``findings`` most severe first; within a severity, whole-record statements, then
+    events in time, then the summed-up rest. Every surface lists them in this order."""
+    rank = {s: i for i, s in enumerate(reversed(SEVERITIES))}
+    return sorted(findings, key=lambda f: (rank[f.severity], f.unit == MORE, f.start_s is not None,
+                                           f.start_s or 0))
 
 
 def inconclusive(reason):
@@ -332,7 +347,6 @@ def _event_findings(events, lead):
             findings.append(Finding(first.code, first.display, first.severity,
                                     leads=first.leads, value=len(rest), unit=MORE,
                                     evidence=f"{len(rest)} more like the ones listed"))
-    findings.sort(key=lambda f: (f.start_s is None, f.start_s or 0))
     not_assessed = []
     if unreadable:
         total = sum(ev.end_s - ev.start_s for ev in unreadable)
@@ -411,13 +425,6 @@ def _scope(*, kind, n_leads, duration_s, rhythm_label, intervals, has_grid, twel
     return out
 
 
-# Findings a 12-lead reading makes from QRS shape across leads; the one-lead beat model's shape
-# calls and one lead's QRS width give way to it.
-_MORPHOLOGY_CODES = {LBBB[0], RBBB[0], WIDE_QRS[0], "733534002", "713427006", "713426002"}
-
-
-# Conduction statements from a 12-lead reading (bundle branch blocks, conduction delay).
-_CONDUCTION_CODES = {"733534002", "713427006", "713426002", "698252002", LBBB[0], RBBB[0]}
 # A complete block widens the QRS in every lead, lead II included: when a picture's panels
 # measure a wide QRS that its 10-s rhythm strip (many beats) does not show, the panels are wrong.
 # On 100 LUDB records drawn and read back, false blocks came with a strip QRS of 86 ms; true
@@ -432,7 +439,7 @@ def _panels_checked(findings, measurements, intervals):
     strip_qrs = getattr(intervals, "qrs_ms", None)
     if panel_qrs is None or strip_qrs is None or panel_qrs < QRS_WIDE_MS or strip_qrs >= STRIP_QRS_NARROW_MS:
         return findings, None
-    kept = [f for f in findings if f.code not in _CONDUCTION_CODES]
+    kept = [f for f in findings if f.code not in CONDUCTION_CODES]
     return kept, NotAssessed(
         "Bundle branch blocks and conduction delays",
         f"the report's 2.5-s panels measured a QRS of {panel_qrs:.0f} ms but its rhythm strip {strip_qrs:.0f} ms; "
@@ -497,7 +504,7 @@ def assess(*, kind, n_leads=1, lead=None, duration_s=None, counts=None, heart_ra
             measured_by = _Merged(intervals, twelve_lead.measurements)
         interval_findings, measured = _interval_findings(measured_by, lead, label)
         if twelve_lead is not None:
-            findings = [f for f in findings if f.code not in _MORPHOLOGY_CODES]
+            findings = [f for f in findings if f.code not in CONDUCTION_CODES]
             interval_findings = [f for f in interval_findings if f.code != WIDE_QRS[0]]
             panel_findings = list(twelve_lead.findings)
             if kind == "image-strip":
@@ -517,7 +524,7 @@ def assess(*, kind, n_leads=1, lead=None, duration_s=None, counts=None, heart_ra
         not_assessed.append(doubt)
     if kind != "image-beat":
         not_assessed += unreadable
-    return Assessment(level=level_of(findings, not_assessed), findings=findings,
+    return Assessment(level=level_of(findings, not_assessed), findings=_ordered(findings),
                       measurements=measurements, not_assessed=not_assessed)
 
 
@@ -543,16 +550,14 @@ def conclusion(assessment):
     """Return the one-paragraph clinical conclusion of a stored assessment (its JSON form).
 
     It is what the FHIR DiagnosticReport's ``conclusion``, the PDF and the API's summary say:
-    findings grouped by kind, most severe first, then what was not assessed.
+    findings grouped by kind in their stored order (most severe first), then what was not assessed.
     """
     findings = assessment.get("findings") or []
-    groups = {}
+    groups = {}  # in the stored order: most severe first (_ordered)
     for f in findings:
         groups.setdefault(f["display"], []).append(f)
-    rank = {s: i for i, s in enumerate(reversed(SEVERITIES))}
-    ordered = sorted(groups.items(), key=lambda kv: min(rank[f["severity"]] for f in kv[1]))
     parts = []
-    for display, items in ordered:
+    for display, items in groups.items():
         count = sum(int(f["value"]) if f.get("unit") == MORE else 1 for f in items)
         if count == 1:
             value = _value_text(items[0])

@@ -67,7 +67,7 @@ import numpy as np
 from scipy import signal as sps
 
 from ml import delineate
-from ml.assessment import Finding, NotAssessed
+from ml.assessment import COMPLETE_LBBB, COMPLETE_RBBB, INCOMPLETE_RBBB, IVCD, Finding, NotAssessed
 from ml.delineate import INTERNAL_FS, RepresentativeBeat, _n
 from ml.detect import detect_r_peaks
 from ml.preprocess import clean
@@ -98,10 +98,6 @@ Q_WAVES = ("164917005", "Pathological Q waves: possible old infarction (scar)")
 LEFT_AXIS = ("39732003", "Left axis deviation")
 RIGHT_AXIS = ("47665007", "Right axis deviation")
 LAFB = ("445118002", "Left anterior fascicular block")
-COMPLETE_LBBB = ("733534002", "Complete left bundle branch block")
-COMPLETE_RBBB = ("713427006", "Complete right bundle branch block")
-INCOMPLETE_RBBB = ("713426002", "Incomplete right bundle branch block")
-IVCD = ("698252002", "Non-specific intraventricular conduction delay")
 LVH = ("164873001", "Left ventricular hypertrophy (voltage)")
 LOW_VOLTAGE = ("251146004", "Low QRS voltage")
 

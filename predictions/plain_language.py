@@ -52,6 +52,9 @@ EMERGENCY_SIGNS = (
 )
 # Said of ectopic beats that are few (an "info" finding).
 FEW_EXTRA_BEATS = "A few extra beats are common and often harmless, especially with caffeine, stress or little sleep."
+# Said when this version could not rule out a heart attack that the recording might show.
+NOT_RULED_OUT = ("This reading cannot rule out a heart attack. If you have chest pain now, call your local "
+                 "emergency number.")
 CHEST_PAIN = ("This recording cannot show signs of a heart attack. If you have chest pain now, call your "
               "local emergency number.")
 
@@ -98,7 +101,7 @@ def explain(assessment):
         if code in (clinical.PVC[0], clinical.PAC[0]) and items[0]["severity"] == "info":
             out.sentences.append(FEW_EXTRA_BEATS)
     out.not_assessed = [f"{n['what']}: {n['why']}." for n in assessment.get("not_assessed") or []]
-    st_unseen = any(n["what"] == clinical.ST_WHAT for n in assessment.get("not_assessed") or [])
+    unread_st = [n for n in assessment.get("not_assessed") or [] if n["what"] in (clinical.ST_WHAT, clinical.ACUTE_MI_WHAT)]
     if level == "urgent":
         out.advice = ("Some of what this recording shows can be an emergency. If it was made just now, or you "
                       "feel unwell, call your local emergency number at once; otherwise show it to a doctor today.")
@@ -107,13 +110,14 @@ def explain(assessment):
     elif level == "inconclusive":
         product = [n for n in assessment.get("not_assessed") or [] if n.get("limit") == "product"]
         if findings and product:
-            out.advice = ("This reading is incomplete: " + "; ".join(n["what"].lower() for n in product)
-                          + " were not read by this version. Have a doctor read the ECG itself.")
+            out.advice = ("This reading is incomplete (" + "; ".join(n["what"].lower() for n in product)
+                          + ": see what was not assessed). Have a doctor read the ECG itself.")
         else:
             reason = next((n["why"] for n in assessment.get("not_assessed") or []), "")
             out.advice = f"This ECG could not be read. {reason}".strip()
     else:
         out.advice = "Nothing in what this recording can show needs attention. Keep it for your next check-up."
-    if st_unseen and level != "urgent":
-        out.advice += " " + CHEST_PAIN
+    if unread_st and level != "urgent":
+        # "Cannot show" only when the input itself cannot; a 12-lead ECG could, this version did not.
+        out.advice += " " + (CHEST_PAIN if all(n["limit"] == "input" for n in unread_st) else NOT_RULED_OUT)
     return out

@@ -94,32 +94,8 @@ def patient_get(*, viewer, patient_id):
     return patient
 
 
-RHYTHM_TITLES = {
-    "normal": "Normal sinus rhythm",
-    "atrial_fibrillation": "Atrial fibrillation",
-    "other": "Another rhythm",
-    "noisy": "Too noisy to read",
-}
-AF_ARTICLE_SLUG = "atrial-fibrillation-and-flutter"
-
-
-def rhythm_verdict(summary):
-    """Return the rhythm verdict of a result summary in plain language, or None (``ml.rhythm``)."""
-    r = (summary or {}).get("rhythm")
-    if not isinstance(r, dict) or r.get("label") not in RHYTHM_TITLES:
-        return None
-    is_af = r["label"] == "atrial_fibrillation"
-    return {
-        "label": r["label"],
-        "title": RHYTHM_TITLES[r["label"]],
-        "text": r.get("summary") or "",
-        "probability": r.get("probability"),
-        "episodes": list(r.get("episodes") or []),
-        "article_slug": AF_ARTICLE_SLUG if is_af or r.get("episodes") else None,
-    }
-
-
-LEVEL_ARTICLES = {clinical.ATRIAL_FIBRILLATION[0]: AF_ARTICLE_SLUG}
+# Findings with an article in the portal (articles/content).
+FINDING_ARTICLES = {clinical.ATRIAL_FIBRILLATION[0]: "atrial-fibrillation-and-flutter"}
 
 
 def _clock(seconds):
@@ -136,14 +112,12 @@ def assessment_view(assessment):
     """
     assessment = assessment or {}
     level = assessment.get("level") or "inconclusive"
-    order = {"urgent": 0, "abnormal": 1, "info": 2}
     findings = []
-    for f in sorted(assessment.get("findings") or [], key=lambda f: (order.get(f["severity"], 3), f.get("unit") == clinical.MORE,
-                                                                  f.get("start_s") or 0)):
+    for f in assessment.get("findings") or []:  # stored most severe first (ml.assessment)
         when = None
         if f.get("start_s") is not None:
             when = _clock(f["start_s"]) + (f"–{_clock(f['end_s'])}" if f.get("end_s") not in (None, f["start_s"]) else "")
-        findings.append({**f, "when": when, "article_slug": LEVEL_ARTICLES.get(f["code"])})
+        findings.append({**f, "when": when, "article_slug": FINDING_ARTICLES.get(f["code"])})
     measurements = []
     for key, value in (assessment.get("measurements") or {}).items():
         if value is None or key not in clinical.MEASUREMENTS:
@@ -153,7 +127,7 @@ def assessment_view(assessment):
     return {
         "level": level,
         "title": clinical.LEVEL_TITLES[level],
-        "conclusion": clinical.conclusion({"level": level, **assessment}),
+        "conclusion": clinical.conclusion({**assessment, "level": level}),
         "words": plain_language.explain(assessment),
         "findings": findings,
         "measurements": measurements,
@@ -220,8 +194,6 @@ def prediction_view(*, prediction, user):
         "trace": trace,
         "representatives": sorted(representatives.values(), key=lambda r: r["beat_index"]),
         "heart_rate": summary.get("heart_rate_bpm") or {},
-        "rhythm": summary.get("rhythm_summary") or "",
-        "rhythm_verdict": rhythm_verdict(summary),
         "reading": assessment_view(prediction.assessment),
         "quality": summary.get("quality"),
         "notes": summary.get("notes") or [],

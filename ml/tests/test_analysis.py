@@ -9,6 +9,7 @@ import pytest
 
 import ml
 from ml import analysis
+from ml.assessment import conclusion
 from ml.errors import ECGInputError, EmptyInputError
 
 PNG = b"\x89PNG"
@@ -31,8 +32,7 @@ def test_real_record_segment_is_labelled_beat_by_beat(record_segment, shipped_cl
     codes = {f["code"] for f in res.assessment["findings"]}
     assert "427172004" in codes  # premature ventricular contractions
     assert any(n["what"].startswith("ST segments") and n["limit"] == "input" for n in res.assessment["not_assessed"])
-    assert "Premature ventricular contractions" in res.rhythm_summary
-    assert "not a diagnosis" in res.rhythm_summary
+    assert "Premature ventricular contractions" in conclusion(res.assessment)
     assert 40 < res.heart_rate_bpm["mean"] < 120
     assert res.model_version == shipped_classifier.version
     assert 0.5 < res.confidence <= 1.0
@@ -68,7 +68,7 @@ def test_pure_noise_gets_no_confident_labels(rng, shipped_classifier):
         res = ml.analyse(noise, fs=360, classifier=shipped_classifier)
     except ECGInputError:
         return
-    assert res.status == "inconclusive", res.rhythm_summary
+    assert res.status == "inconclusive", res.assessment
     assert res.reason and not res.labels
 
 

@@ -1,34 +1,26 @@
 """The clinical reading: levels, findings and what was not assessed (``ml.assessment``)."""
 
 import json
-from dataclasses import dataclass
 
 import pytest
 
 from ml import assessment as clinical
 from ml.assessment import assess, conclusion, level_of
+from ml.delineate import Intervals
+from ml.events import Event
+from ml.twelve_lead import TwelveLeadReading
 
 
-@dataclass(frozen=True)
-class Ev:  # the attributes ml.events.Event carries
-    kind: str
-    start_s: float
-    end_s: float
-    beats: int | None = None
-    rate_bpm: float | None = None
-    value: float | None = None
-    unit: str | None = None
-    evidence: str = ""
-    unsure: bool = False
+def Ev(kind, start_s, end_s, **kw):
+    """Return a real ml.events.Event."""
+    return Event(kind, start_s, end_s, **kw)
 
 
-@dataclass(frozen=True)
-class Iv:  # the attributes ml.delineate.Intervals carries
-    pr_ms: float | None = 160
-    qrs_ms: float | None = 90
-    qt_ms: float | None = 380
-    qtc_ms: float | None = 410
-    qtc_method: str = "Bazett"
+def Iv(*, pr_ms=160, qrs_ms=90, qt_ms=380, qtc_ms=410):
+    """Return a real ml.delineate.Intervals of one lead."""
+    return Intervals(heart_rate_bpm=72.0, rr_ms=833.0, pr_ms=pr_ms, qrs_ms=qrs_ms, qt_ms=qt_ms, qtc_ms=qtc_ms,
+                     qtc_method="Fridericia", p_wave="present" if pr_ms else "absent", beats_used=30,
+                     lead="II", fiducials_ms={})
 
 
 NORMAL_RHYTHM = {"label": "normal", "probability": 0.95, "episodes": []}
@@ -163,12 +155,10 @@ def test_the_json_form_is_the_contract_and_the_conclusion_says_it():
     assert text.startswith("Abnormal") and "Pause (5.9 s)" in text and "Not assessed: ST segments" in text
 
 
-@dataclass
-class TwelveLead:  # the attributes ml.twelve_lead.TwelveLeadReading carries
-    findings: list
-    measurements: dict
-    not_assessed: list
-    assessed: tuple = ("st", "morphology")
+def TwelveLead(findings, measurements, not_assessed, assessed=("st", "morphology")):
+    """Return a real ml.twelve_lead.TwelveLeadReading."""
+    return TwelveLeadReading(findings=findings, measurements=measurements, not_assessed=not_assessed,
+                             assessed=assessed, per_lead={})
 
 
 def test_a_12_lead_reading_replaces_the_product_gap_and_one_lead_shape_calls():
@@ -218,3 +208,12 @@ def test_a_block_the_pictures_rhythm_strip_contradicts_is_not_reported():
     assert any(n.what.startswith("Bundle branch blocks") for n in narrow.not_assessed)
     wide = assess(intervals=Iv(qrs_ms=140), **kw)
     assert "733534002" in codes(wide) and wide.measurements["qrs_ms"] == 134
+
+
+def test_findings_are_stored_most_severe_first_for_every_surface():
+    events = [Ev("pause", 300.0, 302.4, value=2.4, unit="s"), Ev("ventricular_fibrillation", 500.0, 520.0),
+              Ev("ventricular_couplet", 100.0, 100.8)]
+    a = assess(kind="signal", duration_s=1800, counts={"N": 2000}, heart_rate=HR, rhythm=NORMAL_RHYTHM,
+               events=events, intervals=Iv())
+    assert [f.severity for f in a.findings] == ["urgent", "abnormal", "info", "info"]
+    assert a.findings[0].code == clinical.VF[0] and a.findings[2].code == clinical.SINUS_RHYTHM[0]

@@ -136,23 +136,6 @@ class LowConfidenceBeatSerializer(serializers.Serializer):
     confidence = serializers.FloatField()
 
 
-class RhythmEpisodeSerializer(serializers.Serializer):
-    start_s = serializers.FloatField()
-    end_s = serializers.FloatField()
-    duration_s = serializers.FloatField()
-
-
-class RhythmVerdictSerializer(serializers.Serializer):
-    """The record-level rhythm verdict, in plain language (the four CinC 2017 classes)."""
-
-    label = serializers.ChoiceField(choices=["normal", "atrial_fibrillation", "other", "noisy"])
-    title = serializers.CharField()
-    text = serializers.CharField(allow_blank=True)
-    probability = serializers.FloatField(allow_null=True)
-    episodes = RhythmEpisodeSerializer(many=True, help_text="Atrial fibrillation episodes (seconds).")
-    article_slug = serializers.CharField(allow_null=True)
-
-
 class PlainLanguageSerializer(serializers.Serializer):
     """What the result means, in words a patient can read (``predictions.plain_language``)."""
 
@@ -202,7 +185,6 @@ class ResultSerializer(serializers.Serializer):
     assessment = AssessmentSerializer(allow_null=True, help_text="The clinical reading: what to act on.")
     conclusion = serializers.CharField(help_text="The reading in one paragraph (as the PDF and FHIR say it).")
     plain_language = PlainLanguageSerializer(allow_null=True, help_text="What the result means, for a patient.")
-    rhythm_verdict = RhythmVerdictSerializer(allow_null=True, help_text="Shown first: the rhythm verdict.")
     model_version = serializers.CharField()
     finished_at = serializers.DateTimeField(allow_null=True)
     inconclusive_reason = serializers.CharField(allow_blank=True)
@@ -211,7 +193,6 @@ class ResultSerializer(serializers.Serializer):
     beat_total = serializers.IntegerField(allow_null=True)
     heart_rate_bpm = serializers.FloatField(allow_null=True)
     heart_rate = serializers.DictField(child=serializers.FloatField(allow_null=True))
-    rhythm = serializers.JSONField(allow_null=True)
     confidence = serializers.FloatField(allow_null=True)
     counts = serializers.DictField(child=serializers.IntegerField(), help_text=f"Beats per class code ({', '.join(CODES)}).")
     beats = serializers.JSONField(help_text="Per-beat arrays: r_peaks (sample index), labels (class code), confidence.")

@@ -78,7 +78,6 @@ class DonePredictionFactory(PredictionFactory):
             "duration_s": 6.7,
             "lead": "MLII",
             "kind": "signal",
-            "rhythm_summary": "Abnormal: a doctor should see it. Premature ventricular contractions (2 beats).",
             "heart_rate_bpm": {"mean": 72.0, "median": 71.0, "low": 64.0, "high": 84.0, "min": 60.0, "max": 90.0},
             "counts": {"N": 6, "V": 2},
             "notes": ["Lead MLII used (2 leads in file)"],

@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from ml.assessment import assess, inconclusive
-from predictions.plain_language import CHEST_PAIN, explain
+from predictions.plain_language import CHEST_PAIN, NOT_RULED_OUT, explain
 from predictions.tests.factories import DonePredictionFactory, ECGRecordFactory
 
 NORMAL = {"label": "normal", "episodes": []}
@@ -53,3 +53,17 @@ def test_the_result_page_and_the_api_say_it_first(patient_client, patient, api):
     assert body["assessment"] == prediction.assessment
     assert body["plain_language"]["sentences"][0] == "Your heart beat about 72 times a minute."
     assert body["conclusion"].startswith("Abnormal")
+
+
+def test_a_12_lead_reading_never_says_the_recording_cannot_show_a_heart_attack():
+    from ml.twelve_lead import TwelveLeadReading
+
+    reading = TwelveLeadReading(findings=[], measurements={"qrs_ms": 90}, not_assessed=[],
+                                assessed=("st", "morphology"), per_lead={})
+    words = explain(assess(kind="signal", n_leads=12, duration_s=10, counts={"N": 12}, heart_rate={"mean": 70},
+                           rhythm=NORMAL, twelve_lead=reading).to_dict())
+    assert CHEST_PAIN not in words.advice and NOT_RULED_OUT in words.advice
+    assert words.advice.startswith("This reading is incomplete (signs of an acute heart attack")
+    unread = explain(assess(kind="signal", n_leads=12, duration_s=10, counts={"N": 12}, heart_rate={"mean": 70},
+                            rhythm=NORMAL).to_dict())  # 12 leads, read on one
+    assert CHEST_PAIN not in unread.advice and NOT_RULED_OUT in unread.advice

@@ -45,7 +45,8 @@ def _run(prediction):
 def test_the_task_completes_a_prediction(pending):
     assert _run(pending) == "done"
     assert pending.status == "done" and pending.task_id == "task-1"
-    assert pending.summary["rhythm_summary"]
+    assert pending.level and pending.assessment["level"] == pending.level
+    assert "assessment" not in pending.summary  # stored once, in its own column
     assert "trace" not in pending.summary and "labels" not in pending.summary
 
 
