@@ -22,4 +22,5 @@ RUN useradd --create-home --uid 1000 portal && mkdir -p /app/media /app/beat && 
 USER portal
 
 EXPOSE 8000
-CMD ["gunicorn", "ecgportal.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "60"]
+# Threaded workers, limits and hooks: deploy/gunicorn.conf.py (put deploy/nginx.conf in front).
+CMD ["gunicorn", "ecgportal.wsgi:application", "--config", "deploy/gunicorn.conf.py"]

@@ -9,7 +9,7 @@ DATA ?= $(or $(ECG_DATA_DIR),../shared/data)
 PORT ?= 8000
 TRAIN = $(PY) -m ml.train --data $(DATA)/mitdb
 
-.PHONY: lock run test install install-test system-deps migrate seed worker train select evaluate bench clean
+.PHONY: lock run test install install-test system-deps migrate seed worker train select evaluate bench clean screenshots
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,13 +27,14 @@ lock: | $(PY)
 
 install: $(STAMP)
 
-# Debian packages the browser tests need (Chromium for Playwright; fonts for screenshots/PDFs).
-# Installing them needs root (or sudo); once chromium is on PATH this step does nothing.
+# Debian packages the tests need (Chromium for Playwright; fonts for screenshots/PDFs; nginx to
+# check deploy/nginx.conf). Installing them needs root (or sudo); once both are on PATH this step
+# does nothing.
 system-deps:
-	@if ! command -v chromium >/dev/null 2>&1; then \
+	@if ! command -v chromium >/dev/null 2>&1 || ! PATH="$$PATH:/usr/sbin" command -v nginx >/dev/null 2>&1; then \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core nginx >/dev/null; \
 	fi
 
 migrate: install
@@ -62,6 +63,13 @@ test: install system-deps
 	$(PY) manage.py check --settings=ecgportal.settings.test
 	$(PY) manage.py makemigrations --check --dry-run --settings=ecgportal.settings.test
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Regenerate docs/screenshots/ (the README's pictures) with the browser tests, against the services
+# in DATABASE_URL and REDIS_URL (as `make test` uses them).
+screenshots: install system-deps
+	ECG_ARTIFACTS_DIR=docs/screenshots $(PY) -m pytest -m e2e -q predictions/tests/test_e2e.py \
+		predictions/tests/test_e2e_doctors.py predictions/tests/test_e2e_reading.py usage/tests/test_browser.py
+	rm -f docs/screenshots/*.log
 
 # The recipe chosen by the patient-grouped cross-validation (`make select`; ml/MODEL_CARD.md, section 0).
 RECIPE ?= --epochs 6 --seed 1 --weight-power 0.75 --loss focal

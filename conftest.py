@@ -14,7 +14,8 @@ import pytest
 from ecgportal.testing import IN_CI, require  # noqa: F401  (re-exported for fixtures)
 
 REPO = Path(__file__).resolve().parent
-ARTIFACTS = REPO / "test-artifacts"
+# Screenshots and logs of the browser tests; `make screenshots` points it at docs/screenshots.
+ARTIFACTS = Path(os.environ.get("ECG_ARTIFACTS_DIR") or REPO / "test-artifacts")
 
 
 @pytest.fixture(autouse=True)
@@ -61,7 +62,7 @@ def chromium_path():
 
 @pytest.fixture(scope="session")
 def artifacts_dir():
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
 
 

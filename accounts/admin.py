@@ -5,18 +5,36 @@ authentication apply to administrators too; signed-in users who are not staff ge
 """
 
 from allauth.account.decorators import secure_admin_login
+from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
+from allauth.socialaccount.models import SocialAccount, SocialToken
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from rest_framework.authtoken.models import TokenProxy
 
 from accounts import services
 from accounts.models import CareLink, User
+from audit.admin import AuditedAdminMixin, audit_registered_admin
 
 admin.site.login = secure_admin_login(admin.site.login)
 admin.site.site_header = "ECG Portal administration"
 admin.site.site_title = "ECG Portal admin"
+
+
+def _index_with_waiting_doctors(index):
+    """The admin's front page also says how many doctors wait for verification (templates/admin/index.html)."""
+
+    def view(request, extra_context=None):
+        waiting = User.objects.filter(role=User.Role.DOCTOR, doctor_verified_at__isnull=True, is_active=True).count()
+        return index(request, extra_context={**(extra_context or {}), "doctors_waiting": waiting})
+
+    return view
+
+
+admin.site.index = _index_with_waiting_doctors(admin.site.index)
 
 
 class DoctorVerificationFilter(admin.SimpleListFilter):
@@ -48,7 +66,7 @@ class UserChangeAdminForm(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(AuditedAdminMixin, DjangoUserAdmin):
     add_form = UserCreationAdminForm
     form = UserChangeAdminForm
     ordering = ["-date_joined"]
@@ -68,6 +86,7 @@ class UserAdmin(DjangoUserAdmin):
     search_fields = ["email", "first_name", "last_name", "licence_number", "institution"]
     readonly_fields = ["doctor_verified_at", "doctor_verified_by", "last_login", "date_joined"]
     actions = ["verify_doctors"]
+    audit_people = ("pk",)
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
         ("Person", {"fields": ["first_name", "last_name", "role"]}),
@@ -113,10 +132,24 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(CareLink)
-class CareLinkAdmin(admin.ModelAdmin):
+class CareLinkAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["patient", "doctor", "status", "requested_by", "created_at", "activated_at", "ended_at"]
     list_filter = ["status", "created_at"]
     search_fields = ["patient__email", "patient__last_name", "doctor__email", "doctor__last_name"]
     raw_id_fields = ["patient", "doctor", "requested_by"]
     readonly_fields = ["created_at"]
     list_select_related = ["patient", "doctor", "requested_by"]
+    audit_people = ("patient", "doctor")
+
+
+# Other apps' admins of personal data (registered first: they come before accounts in INSTALLED_APPS).
+for model, people in [
+    (EmailAddress, ("user",)),
+    (SocialAccount, ("user",)),
+    (SocialToken, ("account__user",)),
+    (Authenticator, ("user",)),
+    (TokenProxy, ("user",)),
+]:
+    audit_registered_admin(model, people=people)
+# DRF's token admin searches ``user__username``, which this user model does not have (a 500).
+admin.site.get_model_admin(TokenProxy).search_fields = ["user__email"]

@@ -46,6 +46,12 @@ class SignupForm(ProfessionalDetailsMixin, AllauthSignupForm):
         "institution",
     ]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Required for doctors only (checked in clean): labelled so, never "(optional)".
+        for name in ("licence_number", "speciality", "institution"):
+            self.fields[name].required_for = "doctors"
+
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("role") == User.Role.DOCTOR:
@@ -88,14 +94,30 @@ class ProfileForm(ProfessionalDetailsMixin, forms.Form):
 
 
 class CareLinkCreateForm(forms.Form):
+    """A patient invites their doctor; the answer never says whether the address has an account."""
+
+    email_field = "doctor_email"
+    sent_message = (
+        "If {email} belongs to a verified doctor of the ECG Portal, they have been asked to accept. "
+        "They appear here once they do; until then they see none of your records."
+    )
+
     doctor_email = forms.EmailField(
         label="Your doctor's email address",
-        help_text="The address your doctor uses for the ECG Portal.",
+        help_text="The address your doctor uses for the ECG Portal. Your doctor accepts before they see anything.",
         widget=forms.EmailInput(attrs={"autocomplete": "off", "placeholder": "doctor@hospital.example"}),
     )
 
 
 class CareLinkRequestForm(forms.Form):
+    """A doctor asks a patient for access; the answer never says whether the address has an account."""
+
+    email_field = "patient_email"
+    sent_message = (
+        "If {email} belongs to a patient of the ECG Portal, they have been asked to share their records "
+        "with you. They appear here once they accept."
+    )
+
     patient_email = forms.EmailField(
         label="Patient's email address",
         help_text="The patient is asked to accept; until then you see nothing of theirs.",

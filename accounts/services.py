@@ -5,6 +5,7 @@ django.core.exceptions.ValidationError with a message meant for the person using
 """
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -16,6 +17,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from accounts.models import CareLink, User
+from accounts.tasks import care_link_invite_task
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +134,121 @@ def doctor_verify(*, doctor, by):
 
 
 # --- care links -----------------------------------------------------------------------------
+#
+# Either side may invite the other by email; the link becomes active only when the invited side
+# accepts. Whether an address has an account here is health information, so the inviter gets
+# the same answer, in the same time, for a patient, a doctor and an unknown address: the request
+# only queues the invitation, and a Celery task looks the address up (care_link_invite_deliver).
+
+# A declined invitation cannot be sent again by the same person for this long: no spamming.
+DECLINED_INVITATION_COOLDOWN = timedelta(days=30)
+
+
+def care_link_invite(*, request, inviter, email):
+    """Queue ``inviter``'s invitation to the account registered as ``email``; reveal nothing.
+
+    A patient invites a verified doctor to see their records; a verified doctor asks a patient
+    for access. Raise ValidationError for the inviter's own address, or when the inviter sent
+    too many invitations (allauth's rate limit ``care_link_invite``, per user, in the cache).
+    """
+    from allauth.core import ratelimit
+
+    if inviter.role == User.Role.DOCTOR and not inviter.is_verified_doctor:
+        raise PermissionDenied("Your doctor account is awaiting verification.")
+    if inviter.role not in (User.Role.PATIENT, User.Role.DOCTOR):
+        raise ValidationError("Only patients and doctors take part in care teams.")
+    email = (email or "").strip()
+    if not email:
+        raise ValidationError("Enter an email address.")
+    if email.lower() == inviter.email.lower():
+        raise ValidationError("That is your own email address.")
+    if not ratelimit.consume(request, action="care_link_invite", user=inviter):
+        raise ValidationError(
+            "You have sent many invitations recently. Try again later.", code="too_many_invitations"
+        )
+    transaction.on_commit(lambda: care_link_invite_task.delay(inviter.pk, email), robust=True)
+
+
+def _other_side(*, inviter, email):
+    """Return the active account ``inviter`` may invite as ``email``, or None."""
+    accounts = User.objects.filter(email__iexact=email, is_active=True)
+    if inviter.role == User.Role.PATIENT:
+        return accounts.filter(role=User.Role.DOCTOR, doctor_verified_at__isnull=False).first()
+    if inviter.is_verified_doctor:
+        return accounts.filter(role=User.Role.PATIENT).first()
+    return None
+
+
+def care_link_invite_deliver(*, inviter_id, email):
+    """Create the pending link of a queued invitation and tell the invited side; return it or None.
+
+    Nothing happens for an address that is not the right kind of account, while a link between
+    the two is open, or within DECLINED_INVITATION_COOLDOWN of the invited side declining the
+    same inviter. When the invited side had already invited the inviter, both want the link:
+    it becomes active.
+    """
+    inviter = User.objects.filter(pk=inviter_id, is_active=True).first()
+    other = _other_side(inviter=inviter, email=email) if inviter else None
+    if other is None:
+        return None
+    patient, doctor = (inviter, other) if inviter.role == User.Role.PATIENT else (other, inviter)
+    declined_recently = CareLink.objects.filter(
+        patient=patient,
+        doctor=doctor,
+        requested_by=inviter,
+        status=CareLink.Status.REVOKED,
+        activated_at__isnull=True,
+        ended_at__gte=_now() - DECLINED_INVITATION_COOLDOWN,
+    ).exists()
+    if declined_recently:
+        return None
+    try:
+        with transaction.atomic():
+            link = _open_link(patient=patient, doctor=doctor)
+            created = link is None
+            if created:
+                link = CareLink.objects.create(patient=patient, doctor=doctor, requested_by=inviter)
+    except IntegrityError:  # a concurrent invitation created the same link
+        return None
+    if not created:
+        if link.status == CareLink.Status.PENDING and link.requested_by_id != inviter.pk:
+            return care_link_accept(user=inviter, link=link)
+        return link
+    from notifications.services import care_link_invited_notify
+
+    care_link_invited_notify(link=link)
+    return link
+
+
+def care_link_invitee(link):
+    """Return the side of a pending ``link`` that must accept it: the one who did not ask."""
+    return link.doctor if link.requested_by_id == link.patient_id else link.patient
+
+
+def care_link_accept(*, user, link):
+    """Accept an invitation made to ``user``: the doctor can now see the patient's records."""
+    if care_link_invitee(link).pk != user.pk:
+        raise PermissionDenied("This invitation was not made to you.")
+    with transaction.atomic():
+        link = CareLink.objects.select_for_update().select_related("patient", "doctor").get(pk=link.pk)
+        if link.status != CareLink.Status.PENDING:
+            raise ValidationError("This invitation has already been answered.")
+        if not link.doctor.is_verified_doctor:
+            raise ValidationError("This doctor's account is not verified at the moment. Try again later.")
+        link.status = CareLink.Status.ACTIVE
+        link.activated_at = _now()
+        link.save(update_fields=["status", "activated_at"])
+    _care_link_shared(link=link, accepted_by=user)
+    return link
+
+
+def _care_link_shared(*, link, accepted_by):
+    """Audit a link that became active and tell the side that invited."""
+    from accounts.permissions import record_access
+    from notifications.services import care_link_accepted_notify
+
+    record_access(actor=link.patient, patient=link.patient, action="share", obj=link)
+    care_link_accepted_notify(link=link, accepted_by=accepted_by)
 
 
 def _open_link(*, patient, doctor):
@@ -142,119 +259,38 @@ def _open_link(*, patient, doctor):
     )
 
 
-def care_link_create(*, patient, doctor_email):
-    """Give the verified doctor registered as ``doctor_email`` access to ``patient``'s records.
+def _care_link_end(*, link):
+    """End an open ``link``; the doctor's notifications about the patient go with it."""
+    from notifications.services import notifications_about_patient_remove
 
-    A pending request from that doctor is accepted. The same message answers an unknown address
-    and a patient's address, so the form never reveals who is a patient here.
-    """
-    if patient.role != User.Role.PATIENT:
-        raise ValidationError("Only a patient can share their records with a doctor.")
-    email = (doctor_email or "").strip()
-    if not email:
-        raise ValidationError({"doctor_email": "Enter your doctor's email address."})
-    if email.lower() == patient.email.lower():
-        raise ValidationError({"doctor_email": "That is your own email address. Enter your doctor's."})
-    doctor = User.objects.filter(email__iexact=email, is_active=True).first()
-    if doctor is None or doctor.role != User.Role.DOCTOR:
-        raise ValidationError(
-            {
-                "doctor_email": "No doctor is registered with this email address. "
-                "Ask your doctor which address they use for the ECG Portal."
-            }
-        )
-    if not doctor.is_verified_doctor:
-        raise ValidationError(
-            {
-                "doctor_email": f"{doctor}'s account is awaiting verification by an administrator. "
-                "You can share your records once it is verified."
-            }
-        )
-    try:
-        with transaction.atomic():
-            link = _open_link(patient=patient, doctor=doctor)
-            if link and link.status == CareLink.Status.ACTIVE:
-                raise ValidationError({"doctor_email": f"{doctor} already has access to your records."})
-            if link is None:
-                link = CareLink(patient=patient, doctor=doctor, requested_by=patient)
-            link.status = CareLink.Status.ACTIVE
-            link.activated_at = _now()
-            link.save()
-    except IntegrityError as exc:  # a concurrent request created the same link
-        raise ValidationError({"doctor_email": f"{doctor} already has access to your records."}) from exc
-    _care_link_shared(link=link)
-    return link
-
-
-def _care_link_shared(*, link):
-    """Audit a link that became active and tell the doctor."""
-    from accounts.permissions import record_access
-    from notifications.services import care_link_shared_notify
-
-    record_access(actor=link.patient, patient=link.patient, action="share", obj=link)
-    care_link_shared_notify(link=link)
-
-
-def care_link_request(*, doctor, patient_email):
-    """Ask the patient registered as ``patient_email`` for access; return the link or None.
-
-    Returns None, saying nothing more, when there is no such patient: a doctor must not learn who
-    has an account here. The patient gets an email and accepts or declines on their care team page.
-    """
-    if not doctor.is_verified_doctor:
-        raise PermissionDenied("Your doctor account is awaiting verification.")
-    email = (patient_email or "").strip()
-    if email.lower() == doctor.email.lower():
-        raise ValidationError({"patient_email": "That is your own email address."})
-    patient = User.objects.filter(email__iexact=email, is_active=True, role=User.Role.PATIENT).first()
-    if patient is None:
-        return None
-    try:
-        with transaction.atomic():
-            link = _open_link(patient=patient, doctor=doctor)
-            if link is not None:
-                return link
-            link = CareLink.objects.create(patient=patient, doctor=doctor, requested_by=doctor)
-    except IntegrityError:
-        return None
-    from notifications.services import care_link_requested_notify
-
-    care_link_requested_notify(link=link)
-    return link
-
-
-def care_link_accept(*, patient, link):
-    """Accept a doctor's pending request: the doctor can now see the patient's records."""
-    if link.patient_id != patient.pk:
-        raise PermissionDenied("This is not your link.")
     with transaction.atomic():
         link = CareLink.objects.select_for_update().get(pk=link.pk)
-        if link.status != CareLink.Status.PENDING:
-            raise ValidationError("This request has already been answered.")
-        if not link.doctor.is_verified_doctor:
-            raise ValidationError(f"{link.doctor}'s account is no longer verified.")
-        link.status = CareLink.Status.ACTIVE
-        link.activated_at = _now()
-        link.save(update_fields=["status", "activated_at"])
-    _care_link_shared(link=link)
-    return link
+        if link.status == CareLink.Status.REVOKED:
+            return link, False
+        link.status = CareLink.Status.REVOKED
+        link.ended_at = _now()
+        link.save(update_fields=["status", "ended_at"])
+        notifications_about_patient_remove(recipient=link.doctor, patient=link.patient)
+    return link, True
 
 
 def care_link_revoke(*, patient, link):
     """End ``link`` (or decline it while pending): the doctor loses access at once."""
     if link.patient_id != patient.pk:
         raise PermissionDenied("This is not your link.")
-    with transaction.atomic():
-        link = CareLink.objects.select_for_update().get(pk=link.pk)
-        if link.status == CareLink.Status.REVOKED:
-            return link
-        link.status = CareLink.Status.REVOKED
-        link.ended_at = _now()
-        link.save(update_fields=["status", "ended_at"])
-    from accounts.permissions import record_access
+    link, ended = _care_link_end(link=link)
+    if ended:
+        from accounts.permissions import record_access
 
-    record_access(actor=patient, patient=patient, action="revoke", obj=link)
+        record_access(actor=patient, patient=patient, action="revoke", obj=link)
     return link
+
+
+def care_link_decline(*, doctor, link):
+    """Decline a patient's invitation to ``doctor`` (nothing was shared yet)."""
+    if link.status != CareLink.Status.PENDING or care_link_invitee(link).pk != doctor.pk:
+        raise PermissionDenied("This invitation was not made to you.")
+    return _care_link_end(link=link)[0]
 
 
 # --- API tokens -----------------------------------------------------------------------------

@@ -8,12 +8,13 @@ from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 from rest_framework.authtoken.models import Token
 
-from accounts import selectors, services
+from accounts import permissions, selectors, services
 from accounts.forms import (
     AccountDeleteForm,
     CareLinkCreateForm,
@@ -58,6 +59,7 @@ def profile(request):
         "doctor_form": DoctorApplicationForm(prefix="doctor") if user.role == User.Role.PATIENT else None,
         "mfa_enabled": selectors.user_has_totp(user=user),
     }
+    _records_trail_shown(request)
     return render(request, "accounts/profile.html", context)
 
 
@@ -81,7 +83,13 @@ def doctor_apply(request):
         "doctor_form": form,
         "mfa_enabled": selectors.user_has_totp(user=request.user),
     }
+    _records_trail_shown(request)
     return render(request, "accounts/profile.html", context)
+
+
+def _records_trail_shown(request):
+    """Audit the profile's "who has seen my ECGs": it names the user's records and their readers."""
+    permissions.record_access(request=request, patient=request.user, action="view", object_type="records_trail")
 
 
 @login_required
@@ -100,66 +108,64 @@ def api_token(request):
 
 @login_required
 def care_team(request):
-    """Patients: the doctors who can see their records. Doctors: their patients."""
+    """Patients: the doctors who can see their records. Doctors: their patients. Either side
+    invites the other by email and answers the other side's invitations."""
     user = request.user
     if user.role == User.Role.PATIENT:
-        return _care_team_patient(request)
-    if user.is_verified_doctor:
-        return _care_team_doctor(request)
-    return render(request, "accounts/care_team.html", {})
-
-
-def _care_team_patient(request):
-    form = CareLinkCreateForm(request.POST or None)
+        form_class, links = CareLinkCreateForm, selectors.care_links_of_patient(patient=user)
+    elif user.is_verified_doctor:
+        form_class, links = CareLinkRequestForm, selectors.care_links_of_doctor(doctor=user)
+    else:
+        return render(request, "accounts/care_team.html", {})
+    form = form_class(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        email = form.cleaned_data[form.email_field]
         try:
-            link = services.care_link_create(patient=request.user, doctor_email=form.cleaned_data["doctor_email"])
+            services.care_link_invite(request=request, inviter=user, email=email)
         except ValidationError as error:
-            _add_service_errors(form, error)
+            form.add_error(form.email_field, error)
         else:
-            messages.success(request, f"{link.doctor} can now see your ECG records and results.")
+            # The same answer whatever the address: who has an account here stays private.
+            messages.info(request, form.sent_message.format(email=email))
             return redirect("accounts:care_team")
-    context = {"form": form, "links": selectors.care_links_of_patient(patient=request.user)}
-    return render(request, "accounts/care_team.html", context)
+    return render(request, "accounts/care_team.html", {"form": form, "links": links})
 
 
-def _care_team_doctor(request):
-    form = CareLinkRequestForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        email = form.cleaned_data["patient_email"]
-        try:
-            services.care_link_request(doctor=request.user, patient_email=email)
-        except ValidationError as error:
-            _add_service_errors(form, error)
-        else:
-            # Same answer whether or not the address has an account: patients stay private.
-            messages.info(
-                request,
-                f"If {email} belongs to a patient of the ECG Portal, they have been asked to share "
-                "their records with you. They appear below once they accept.",
-            )
-            return redirect("accounts:care_team")
-    context = {"form": form, "links": selectors.care_links_of_doctor(doctor=request.user)}
-    return render(request, "accounts/care_team.html", context)
+def _invitation_to(user, pk):
+    """Return the pending invitation ``pk`` made to ``user``, or the patient's own link; else 404."""
+    link = get_object_or_404(CareLink.objects.select_related("patient", "doctor"), pk=pk)
+    if link.patient_id == user.pk:
+        return link
+    if link.status == CareLink.Status.PENDING and services.care_link_invitee(link).pk == user.pk:
+        return link
+    raise Http404("No such invitation.")
 
 
 @login_required
 @require_POST
 def care_link_accept(request, pk):
-    link = get_object_or_404(CareLink, pk=pk, patient=request.user)
+    link = _invitation_to(request.user, pk)
     try:
-        services.care_link_accept(patient=request.user, link=link)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        services.care_link_accept(user=request.user, link=link)
+    except (ValidationError, PermissionDenied) as error:
+        messages.error(request, " ".join(getattr(error, "messages", [str(error)])))
     else:
-        messages.success(request, f"{link.doctor} can now see your ECG records and results.")
+        if request.user.pk == link.patient_id:
+            messages.success(request, f"{link.doctor} can now see your ECG records and results.")
+        else:
+            messages.success(request, f"You can now see {link.patient}'s ECG records and results.")
     return redirect("accounts:care_team")
 
 
 @login_required
 @require_POST
 def care_link_revoke(request, pk):
-    link = get_object_or_404(CareLink, pk=pk, patient=request.user)
+    """Patients end a link or decline a doctor's request; doctors decline a patient's invitation."""
+    link = _invitation_to(request.user, pk)
+    if request.user.pk != link.patient_id:
+        services.care_link_decline(doctor=request.user, link=link)
+        messages.success(request, f"You declined {link.patient}'s invitation.")
+        return redirect("accounts:care_team")
     was_pending = link.status == CareLink.Status.PENDING
     services.care_link_revoke(patient=request.user, link=link)
     if was_pending:

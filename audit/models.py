@@ -1,13 +1,21 @@
 """The audit trail: one row per access to a patient's clinical data, never changed afterwards.
 
-Append-only is enforced by PostgreSQL (a trigger, migration 0002): the only UPDATE it lets
-through is the anonymisation done when an account is deleted (foreign keys set to NULL, name
-labels blanked); every other UPDATE and every DELETE raises.
+Three locks keep it honest in PostgreSQL:
+- the table belongs to a role the application does not use (migration 0004,
+  ``audit.protection``): the application may only INSERT and SELECT, so it cannot UPDATE,
+  DELETE, TRUNCATE, disable or drop the trigger;
+- a trigger (migrations 0002, 0003) refuses DELETE and every UPDATE but one: anonymising the
+  rows of an account that no longer exists (``audit.services.audit_events_anonymise``);
+- a hash chain (``audit.chain``) makes any change made around both visible to
+  ``manage.py audit_verify``.
+SQLite (the embedded development default) has the chain only.
 """
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models, transaction
 from django.utils import timezone
+
+from audit import chain
 
 
 class AuditEvent(models.Model):
@@ -28,14 +36,16 @@ class AuditEvent(models.Model):
         SYSTEM = "system", "The portal itself"
 
     # Who: the user (gone once the account is deleted), with their role and name at the time.
+    # DO_NOTHING: the application may not UPDATE this table; deleting an account anonymises its
+    # rows through one database function instead (audit.signals).
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING, related_name="+"
     )
     actor_role = models.CharField(max_length=16, blank=True)
     actor_label = models.CharField(max_length=320, blank=True)
     # Whose data.
     patient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING, related_name="audit_events"
     )
     patient_label = models.CharField(max_length=320, blank=True)
     # What.
@@ -45,6 +55,13 @@ class AuditEvent(models.Model):
     door = models.CharField(max_length=16, choices=Door.choices)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # The hash chain (audit.chain): a salted digest of each side, the previous row's hash, this row's.
+    actor_salt = models.CharField(max_length=32, blank=True, editable=False)
+    actor_digest = models.CharField(max_length=64, editable=False)
+    patient_salt = models.CharField(max_length=32, blank=True, editable=False)
+    patient_digest = models.CharField(max_length=64, editable=False)
+    prev_hash = models.CharField(max_length=64, editable=False)
+    row_hash = models.CharField(max_length=64, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -60,7 +77,20 @@ class AuditEvent(models.Model):
             models.CheckConstraint(
                 condition=models.Q(door__in=["page", "api", "admin", "system"]), name="auditevent_door_valid"
             ),
+            models.UniqueConstraint(fields=["prev_hash"], name="auditevent_chain_no_fork"),
         ]
+
+    def save(self, *args, **kwargs):
+        """Append the event at the head of the chain; an event is never saved twice."""
+        if not self._state.adding:
+            raise ValueError("Audit events are append-only: an event is never changed.")
+        # Store the address as the database returns it, so its digest verifies later.
+        self.ip_address = self._meta.get_field("ip_address").get_prep_value(self.ip_address) or None
+        with transaction.atomic():
+            chain.lock_head(connection)
+            head = AuditEvent.objects.order_by("-id").values_list("row_hash", flat=True).first()
+            chain.seal(self, head or chain.GENESIS)
+            super().save(*args, **kwargs)
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_display} {self.action} {self.object_type} {self.object_id}"

@@ -1,5 +1,7 @@
 """Writes to the audit trail: append an event, anonymise a deleted account's events. Nothing else."""
 
+from django.db import connection
+
 from audit.models import AuditEvent
 
 
@@ -23,11 +25,22 @@ def audit_event_create(*, actor, patient, action, door, object_type="", object_i
     )
 
 
-def audit_events_anonymise(*, user):
-    """Take ``user``'s identity out of the trail before the account is deleted; keep the events.
+def audit_events_anonymise(*, user_id):
+    """Take the deleted account ``user_id`` out of the trail; keep the events and the chain.
 
-    What stays: when, which kind of object, what was done, by which role, through which door.
-    The database trigger allows exactly this update (foreign keys to NULL, labels blanked).
+    The only way any event changes. What stays: when, which kind of object, what was done, by
+    which role, through which door, and the salted digests the hash chain covers (audit.chain).
+    In PostgreSQL the application may not UPDATE the table: it calls a function owned by the
+    table's owner, and the table's trigger lets the update through only for an account that no
+    longer exists. Call it after the account's row is deleted, in the same transaction.
     """
-    AuditEvent.objects.filter(actor=user).update(actor=None, actor_label="", ip_address=None)
-    AuditEvent.objects.filter(patient=user).update(patient=None, patient_label="")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT audit_anonymise_deleted_account(%s)", [user_id])
+        return
+    from accounts.models import User
+
+    if User.objects.filter(pk=user_id).exists():
+        raise ValueError("Only a deleted account's audit events may be anonymised.")
+    AuditEvent.objects.filter(actor_id=user_id).update(actor=None, actor_label="", actor_salt="", ip_address=None)
+    AuditEvent.objects.filter(patient_id=user_id).update(patient=None, patient_label="", patient_salt="")

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from ecgportal import views
+from ecgportal import health, uploads, views
 
 api_v1 = [
     path("", include("predictions.api.urls")),
@@ -20,6 +20,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("profile/", include("accounts.urls")),
     path("records/", include("predictions.urls")),
+    path("s/", include("predictions.shared_urls")),
     path("my-data/", include("exports.urls")),
     path("notifications/", include("notifications.urls")),
     path("articles/", include("articles.urls")),
@@ -28,7 +29,13 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    # Where the proxy sends a body over its own limit (deploy/nginx.conf, error_page 413).
+    path("upload-too-large/", uploads.proxy_too_large, name="upload-too-large"),
+    path("health/", health.health, name="health"),
 ]
 
-handler404 = "ecgportal.views.page_not_found"
+# Errors raised before any view (an unmatched path, a refused request): JSON under /api/.
+handler400 = "ecgportal.api_errors.bad_request"
+handler403 = "ecgportal.api_errors.permission_denied"
+handler404 = "ecgportal.api_errors.page_not_found"
 handler500 = "ecgportal.views.server_error"

@@ -2,8 +2,11 @@
 
 from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
+from django.db import transaction
 from django.shortcuts import redirect, render
 
+from accounts import permissions
+from audit.models import AuditEvent
 from predictions import selectors as predictions_selectors
 
 
@@ -27,11 +30,22 @@ def privacy(request):
 
 @login_required
 def dashboard(request):
-    """Return the signed-in user's hub; each app contributes a panel through its selectors."""
+    """Return the signed-in user's hub; each app contributes a panel through its selectors.
+
+    Audited like the pages it summarises: one event for the user's own records when any are
+    shown, one per patient in a doctor's cases.
+    """
     user = request.user
     context = {"predictions_panel": predictions_selectors.dashboard_summary(user=user)}
+    shown = [user] if context["predictions_panel"]["record_count"] else []
     if user.is_verified_doctor:
         context["predictions_cases"] = predictions_selectors.doctor_case_list(doctor=user)[:5]
+        shown += [case["patient"] for case in context["predictions_cases"]]
+    with transaction.atomic():
+        for patient in shown:
+            permissions.record_access(
+                request=request, patient=patient, action=AuditEvent.Action.VIEW, object_type="dashboard"
+            )
     return render(request, "pages/dashboard.html", context)
 
 

@@ -168,7 +168,8 @@ def _finding_observation(finding, *, patient_ref, effective):
     resource = _observation(patient_ref=patient_ref, effective=effective, code=concept, text=finding["display"], **value)
     resource["interpretation"] = [{"coding": [{"system": INTERPRETATION, "code": code, "display": display}]}]
     if finding.get("evidence"):
-        resource["note"] = [{"text": finding["evidence"] + (" (built on beats the model was unsure of)" if finding.get("unsure") else "")}]
+        resource["note"] = [{"text": finding["evidence"] + (" (built on beats the model was unsure of)" if finding.get("unsure") else "")
+                             + {"confirmed": " Confirmed by the reviewing doctor.", "added": ""}.get(finding.get("reviewed"), "")}]
     if finding.get("start_s") is not None:
         resource["component"] = [{
             "code": {"text": "Time in the recording (seconds from its start)"},
@@ -197,9 +198,12 @@ def _conclusion(prediction, reviews):
         text = clinical.conclusion(prediction.assessment)
     else:
         text = f"Inconclusive: {prediction.inconclusive_reason or 'the recording could not be read.'}"
-    for review in reviews:
-        note = f": {review.note}" if review.note else ""
-        text += f" Reviewed by {review.doctor_name} ({review.get_verdict_display()}){note}."
+    for review in reviews:  # the reviewed reading says who reviewed it; the notes are added here
+        if (prediction.assessment or {}).get("review"):
+            text += f" {review.doctor_name}: {review.note}" if review.note else ""
+        else:
+            note = f": {review.note}" if review.note else ""
+            text += f" Reviewed by {review.doctor_name} ({review.get_verdict_display()}){note}."
     return text + " Automated screening, not a diagnosis."
 
 
@@ -217,6 +221,12 @@ def result_bundle(*, record, prediction, base_url):
     observations = _measurement_observations(assessment, patient_ref=patient_ref, effective=effective)
     observations += [_finding_observation(f, patient_ref=patient_ref, effective=effective)
                      for f in assessment.get("findings") or []]
+    for key in assessment.get("symptoms") or []:  # what the patient reported with the recording
+        code, display = clinical.SYMPTOMS[key]
+        observations.append(_observation(
+            patient_ref=patient_ref, effective=effective, text=f"Reported by the patient: {display}",
+            code={"system": SNOMED, "code": code, "display": display}, category="survey", valueBoolean=True,
+        ))
     counts = {c.code: c.count for c in prediction.beat_counts.all()}
     for code in CODES:
         if code in counts:

@@ -103,8 +103,9 @@ def _write_records(archive, *, user):
     archive.writestr("reviews.json", _json([
         {
             "record": r.prediction.record.uuid, "prediction": r.prediction.uuid, "doctor": r.doctor_name,
-            "verdict": r.verdict, "beat_index": r.beat_index, "corrected_code": r.corrected_code,
-            "note": r.note, "created_at": r.created_at,
+            "verdict": r.verdict, "beat_indices": r.beat_indices, "corrected_code": r.corrected_code,
+            "finding_decisions": r.finding_decisions, "rhythm": r.rhythm, "added_findings": r.added_findings,
+            "complete": r.complete, "note": r.note, "created_at": r.created_at,
         }
         for r in reviews.order_by("created_at", "id")
     ]))

@@ -78,12 +78,33 @@ class AnalysisResult:
     representatives: list = field(default_factory=list)
     # The whole filtered signal at ``fs`` (float32, mV): the page's trace viewer draws from it.
     signal: object = field(default=None, repr=False)
+    # Every lead of a multi-lead input, filtered like ``signal`` ({name: float32 array}, NaN
+    # where a picture has no trace), in ``lead_names`` order: the viewer stacks them.
+    leads: object = field(default=None, repr=False)
+    lead_names: list = field(default_factory=list)
 
     def to_dict(self):
-        data = asdict(replace(self, signal=None, representatives=[]))
+        data = asdict(replace(self, signal=None, leads=None, representatives=[]))
         data.pop("signal")
+        data.pop("leads")
         data["representatives"] = [r.to_dict() for r in self.representatives]
         return data
+
+
+# The viewer stacks every lead of a multi-lead input up to this many samples in all (12 leads of
+# 10 minutes at 500 Hz); longer multi-lead records show the analysed lead only.
+MAX_STACKED_SAMPLES = 12 * 500 * 600
+
+
+def _cleaned_lead(x, fs):
+    """Return one lead filtered for display (float32 mV), NaN kept where the input has no trace."""
+    x = np.asarray(x, dtype=np.float64)
+    missing = ~np.isfinite(x)
+    if missing.all():
+        return np.full(x.shape, np.nan, dtype=np.float32)
+    out = preprocess.clean(np.where(missing, 0.0, x), fs).astype(np.float32)
+    out[missing] = np.nan
+    return out
 
 
 def _rhythm(cleaned, fs, r_peaks, q):
@@ -226,7 +247,13 @@ def _read(cleaned, rec, kind, r_peaks, codes, top, counts, heart_rate, known):
         has_grid=rec.scale_known,
         single_beat_label=codes[0] if kind == "image-beat" and codes else None,
         twelve_lead=twelve,
-    ).to_dict()
+    )
+    if rec.partial:  # a truncated file read in part: the end of the recording was never seen
+        missing_s = rec.declared_s - rec.duration_s
+        reading.not_assessed.append(assessment.NotAssessed(
+            f"The last {missing_s:.0f} s of the recording",
+            f"{rec.partial} (the file ends before the length its header declares)", "input"))
+    reading = reading.to_dict()
     return {"assessment": reading, "conclusion": assessment.conclusion(reading),
             "events": [e.to_dict() for e in found],
             "intervals": intervals.to_dict() if intervals is not None else None,
@@ -273,6 +300,9 @@ def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
     cleaned = preprocess.clean(x, rec.fs)
     known["trace"] = _trace(cleaned, rec.fs)
     known["signal"] = cleaned.astype(np.float32)
+    if rec.leads and len(rec.leads) > 1 and len(x) * len(rec.leads) <= MAX_STACKED_SAMPLES:
+        known["leads"] = {name: _cleaned_lead(lead_x, rec.fs) for name, lead_x in rec.leads.items()}
+        known["lead_names"] = list(rec.leads)
     single_beat = kind == "image-beat"
 
     from ml.quality import assess

@@ -7,12 +7,15 @@ notifications, export) reads the stored copy. Its JSON form is the contract::
 
     {"level": "normal" | "abnormal" | "urgent" | "inconclusive",
      "findings": [{"code", "display", "severity", "start_s", "end_s", "leads", "value", "unit",
-                   "evidence", "unsure"}],
+                   "evidence", "unsure", "basis", "reviewed"}],
      "measurements": {"heart_rate_bpm", "pr_ms", "qrs_ms", "qt_ms", "qtc_ms", "axis_deg", ...},
-     "not_assessed": [{"what", "why", "limit": "input" | "product"}]}
+     "not_assessed": [{"what", "why", "limit": "input" | "product"}],
+     "symptoms": ["chest_pain", ...],            # optional: what the patient reported (SYMPTOMS)
+     "review": {"by", "complete", "rejected", "read_by_clinician"}}  # optional: after a review
 
 ``level`` is ``normal`` only when every finding is ``info`` *and* nothing the input allows was
-left unassessed for a reason other than the input itself (``limit == "product"``). A one-lead
+left unassessed for a reason other than the input itself (``limit == "product"``); an abnormal
+reading of a patient who reported chest pain or fainting is urgent. A one-lead
 strip can read "normal rhythm" and still list ST segments as not assessed (the input cannot
 show them); a 12-lead file whose ST segments this version does not read is not "normal".
 
@@ -74,6 +77,20 @@ MEASUREMENTS = {
     "axis_deg": ("8632-2", "QRS axis", "deg"),
 }
 
+# Symptoms a patient can report with a recording (SNOMED CT clinical findings). Chest pain or
+# fainting together with an abnormal ECG makes the reading urgent: chest pain with ECG changes
+# calls for immediate assessment (2023 ESC guidelines for acute coronary syndromes), and syncope
+# with an arrhythmic ECG finding is high-risk syncope (2018 ESC guidelines for syncope).
+SYMPTOMS = {
+    "palpitations": ("80313002", "Palpitations"),
+    "dizziness": ("404640003", "Dizziness"),
+    "chest_pain": ("29857009", "Chest pain"),
+    "fainting": ("271594007", "Fainting (syncope)"),
+    "breathless": ("267036007", "Shortness of breath"),
+    "none": ("84387000", "No symptoms"),
+}
+URGENT_WITH_SYMPTOMS = ("chest_pain", "fainting")
+
 # Rate limits of the AHA/ACC/HRS 2009 recommendations for the standardisation and interpretation
 # of the ECG (part II: sinus bradycardia < 50/min, tachycardia > 100/min). A rate below 40/min is
 # marked abnormal; 40-50 is common in fit people and in sleep, so it is stated, not flagged.
@@ -111,6 +128,7 @@ ACUTE_MI_WHY = ("the ST levels were measured, but this version's criteria are no
                 "(they missed all 8 STEMI records of the LUDB database): a clinician must read them")
 MORPHOLOGY_WHAT = "Electrical axis, chamber enlargement and Q waves"
 EVENTS_WHAT = "Rhythm events that come and go (pauses, runs of extra beats)"
+WHOLE_RECORDING = "The whole recording"
 RHYTHM_WHAT = "Heart rhythm and rate"
 
 
@@ -128,11 +146,26 @@ class Finding:
     unit: str | None = None
     evidence: str = ""
     unsure: bool = False
+    # What the finding was derived from: "rhythm", "beats", "events", "intervals", "leads" (the
+    # 12-lead reading) or "clinician" (added in a review). A review that relabels beats derives
+    # the "beats" and "events" findings again and keeps the rest.
+    basis: str = ""
+    reviewed: str = ""  # "confirmed" or "added" by a clinician's review (see revise)
 
     def to_dict(self):
         out = asdict(self)
         out["leads"] = list(self.leads)
         return out
+
+    @classmethod
+    def from_dict(cls, data):
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**dict(known, leads=tuple(known.get("leads") or ())))
+
+    @property
+    def key(self):
+        """Name this finding within its reading (a review confirms or rejects it by this key)."""
+        return self.code if self.start_s is None else f"{self.code}@{self.start_s:g}"
 
 
 @dataclass(frozen=True)
@@ -145,6 +178,10 @@ class NotAssessed:
 
     def to_dict(self):
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data):
+        return cls(data["what"], data["why"], data.get("limit", "input"))
 
 
 @dataclass
@@ -163,13 +200,16 @@ class Assessment:
                 "not_assessed": [n.to_dict() for n in self.not_assessed]}
 
 
-def level_of(findings, not_assessed):
-    """Return the level that ``findings`` and ``not_assessed`` allow (see the module docstring)."""
+def level_of(findings, not_assessed, symptoms=()):
+    """Return the level that ``findings``, ``not_assessed`` and the reported ``symptoms`` allow
+    (see the module docstring)."""
+    if any(n.what == WHOLE_RECORDING for n in not_assessed):
+        return "inconclusive"
     severities = {f.severity for f in findings}
     if "urgent" in severities:
         return "urgent"
     if "abnormal" in severities:
-        return "abnormal"
+        return "urgent" if set(symptoms) & set(URGENT_WITH_SYMPTOMS) else "abnormal"
     if any(n.limit == "product" for n in not_assessed):
         return "inconclusive"
     return "normal"
@@ -186,12 +226,16 @@ def _ordered(findings):
 def inconclusive(reason):
     """Return the assessment of an input that could not be read as a usable ECG."""
     return Assessment(level="inconclusive",
-                      not_assessed=[NotAssessed("The whole recording", reason, "input")])
+                      not_assessed=[NotAssessed(WHOLE_RECORDING, reason, "input")])
 
 
 def _f(concept, severity, **kw):
     code, display = concept
     return Finding(code=code, display=kw.pop("display", display), severity=severity, **kw)
+
+
+def _based(findings, basis):
+    return [replace(f, basis=basis) for f in findings]
 
 
 def _round(value, ndigits=0):
@@ -493,12 +537,13 @@ def assess(*, kind, n_leads=1, lead=None, duration_s=None, counts=None, heart_ra
                    "P": PACED, "VF": VF}.get(code)
         if concept is not None:
             severity = "urgent" if code == "VF" else "abnormal"
-            findings.append(_f(concept, severity, evidence="The single beat has this shape (beat model)"))
+            findings.append(_f(concept, severity, evidence="The single beat has this shape (beat model)",
+                               basis="beats"))
     else:
-        findings += _rhythm_findings(rhythm, rate, lead, duration_s)
-        findings += _beat_findings(counts, lead)
+        findings += _based(_rhythm_findings(rhythm, rate, lead, duration_s), "rhythm")
+        findings += _based(_beat_findings(counts, lead), "beats")
         event_findings, unreadable = _event_findings(events, lead)
-        findings += event_findings
+        findings += _based(event_findings, "events")
         measured_by = intervals if kind == "signal" or has_grid else None
         if twelve_lead is not None:
             measured_by = _Merged(intervals, twelve_lead.measurements)
@@ -506,7 +551,7 @@ def assess(*, kind, n_leads=1, lead=None, duration_s=None, counts=None, heart_ra
         if twelve_lead is not None:
             findings = [f for f in findings if f.code not in CONDUCTION_CODES]
             interval_findings = [f for f in interval_findings if f.code != WIDE_QRS[0]]
-            panel_findings = list(twelve_lead.findings)
+            panel_findings = _based(twelve_lead.findings, "leads")
             if kind == "image-strip":
                 panel_findings, doubt = _panels_checked(panel_findings, twelve_lead.measurements, intervals)
                 panel_findings = [_from_picture(f) for f in panel_findings]
@@ -514,7 +559,7 @@ def assess(*, kind, n_leads=1, lead=None, duration_s=None, counts=None, heart_ra
             measured.update({k: v for k, v in twelve_lead.measurements.items() if v is not None})
             if doubt is not None:
                 measured["qrs_ms"] = _round(intervals.qrs_ms)
-        findings += interval_findings
+        findings += _based(interval_findings, "intervals")
         measurements.update(measured)
         if rate is not None:
             measurements["heart_rate_bpm"] = _round(rate)
@@ -526,6 +571,79 @@ def assess(*, kind, n_leads=1, lead=None, duration_s=None, counts=None, heart_ra
         not_assessed += unreadable
     return Assessment(level=level_of(findings, not_assessed), findings=_ordered(findings),
                       measurements=measurements, not_assessed=not_assessed)
+
+
+def with_symptoms(reading, symptoms):
+    """Return a stored reading (JSON form) with the symptoms the patient reported
+    (:data:`SYMPTOMS` keys) and the level they call for."""
+    if not reading:
+        return reading
+    symptoms = [s for s in SYMPTOMS if s in set(symptoms or ())]
+    findings = [Finding.from_dict(f) for f in reading.get("findings") or []]
+    not_assessed = [NotAssessed.from_dict(n) for n in reading.get("not_assessed") or []]
+    return dict(reading, symptoms=symptoms, level=level_of(findings, not_assessed, symptoms))
+
+
+# What a clinician can add to a reading in a review (the model missed it): rhythms first.
+# Severities are the ones this module gives the same statement; STEMI is urgent.
+CLINICIAN_RHYTHMS = (SINUS_RHYTHM, SINUS_BRADYCARDIA, SINUS_TACHYCARDIA, ATRIAL_FIBRILLATION,
+                     ("164890007", "Atrial flutter"), OTHER_RHYTHM, PACED)
+CLINICIAN_FINDINGS = CLINICIAN_RHYTHMS + (
+    FIRST_DEGREE_AV_BLOCK, COMPLETE_LBBB, COMPLETE_RBBB, INCOMPLETE_RBBB, PROLONGED_QT, VT, PAUSE,
+    ("164931005", "ST elevation: STEMI criteria met"), ("429622005", "ST depression"),
+    ("164917005", "Pathological Q waves: possible old infarction (scar)"),
+    ("164873001", "Left ventricular hypertrophy (voltage)"))
+_CLINICIAN_SEVERITY = {SINUS_RHYTHM[0]: "info", SINUS_BRADYCARDIA[0]: "info", PACED[0]: "info",
+                       FIRST_DEGREE_AV_BLOCK[0]: "info", "164931005": "urgent"}
+_RHYTHM_CODES = {c[0] for c in CLINICIAN_RHYTHMS} | {BRADYCARDIA[0], TACHYCARDIA[0]}
+
+
+def revise(reading, *, counts=None, events=None, lead=None, decisions=None, rhythm=None, added=(),
+           complete=False, reviewer=""):
+    """Return a stored reading (JSON form) as a clinician's review leaves it.
+
+    ``counts`` and ``events`` (``ml.events``) come from the corrected beats: when given, the
+    findings based on beats and events are derived from them again. ``decisions`` maps a
+    finding's :attr:`Finding.key` to ``"confirmed"`` or ``"rejected"``; ``rhythm`` (a code of
+    :data:`CLINICIAN_RHYTHMS`) replaces the rhythm statements; ``added`` are codes of
+    :data:`CLINICIAN_FINDINGS`. ``complete`` means the clinician read the whole ECG: what this
+    version does not read (``limit == "product"``) is then covered. The level follows
+    :func:`level_of`; the rejected findings stay in ``review`` so the model's reading is never lost.
+    """
+    findings = [Finding.from_dict(f) for f in reading.get("findings") or []]
+    if counts is not None:
+        derived = _based(_beat_findings(counts, lead), "beats")
+        if events is not None:
+            derived += _based(_event_findings(events, lead)[0], "events")
+        if any(f.basis == "leads" for f in findings):
+            derived = [f for f in derived if f.code not in CONDUCTION_CODES]
+        findings = [f for f in findings if f.basis not in ("beats", "events")] + derived
+    decisions = dict(decisions or {})
+    if rhythm:
+        decisions.update({f.key: "rejected" for f in findings
+                          if f.basis == "rhythm" or (f.code in _RHYTHM_CODES and f.start_s is None)})
+        decisions[rhythm] = "confirmed"
+        added = (rhythm, *added)
+    rejected = [f for f in findings if decisions.get(f.key) == "rejected"]
+    kept = [replace(f, reviewed="confirmed") if decisions.get(f.key) == "confirmed" else f
+            for f in findings if f not in rejected]
+    names = dict(CLINICIAN_FINDINGS)
+    for code in dict.fromkeys(added):
+        if code in names and not any(f.code == code and f.start_s is None for f in kept):
+            kept.append(Finding(code, names[code], _CLINICIAN_SEVERITY.get(code, "abnormal"),
+                                leads=(lead,) if lead else (), evidence=f"Added by {reviewer or 'a clinician'}",
+                                basis="clinician", reviewed="added"))
+    not_assessed = [NotAssessed.from_dict(n) for n in reading.get("not_assessed") or []]
+    covered = [n for n in not_assessed if complete and n.limit == "product"]
+    not_assessed = [n for n in not_assessed if n not in covered]
+    symptoms = reading.get("symptoms") or []
+    out = Assessment(level_of(kept, not_assessed, symptoms), _ordered(kept),
+                     dict(reading.get("measurements") or {}), not_assessed).to_dict()
+    out["symptoms"] = symptoms
+    out["review"] = {"by": reviewer, "complete": bool(complete),
+                     "rejected": [f.to_dict() for f in rejected],
+                     "read_by_clinician": [n.what for n in covered]}
+    return out
 
 
 LEVEL_TITLES = {
@@ -571,4 +689,12 @@ def conclusion(assessment):
     missing = [n["what"] for n in assessment.get("not_assessed") or []]
     if missing:
         text += " Not assessed: " + "; ".join(missing) + "."
+    review = assessment.get("review")
+    if review:
+        rejected = sorted({f["display"] for f in review.get("rejected") or []})
+        text += f" Reviewed by {review.get('by') or 'a clinician'}" + (
+            f" (not confirmed: {'; '.join(rejected)})" if rejected else "") + "."
+    symptoms = [SYMPTOMS[s][1].lower() for s in assessment.get("symptoms") or [] if s in SYMPTOMS]
+    if symptoms:
+        text += " Reported symptoms: " + ", ".join(symptoms) + "."
     return text.strip()

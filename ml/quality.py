@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import signal as sps
 
+from ml.io.recording import FLAT_LINE
+
 GOOD, POOR, UNUSABLE = "good", "poor", "unusable"
 
 MIN_BEATS = 3
@@ -51,7 +53,7 @@ def assess(signal, fs, r_peaks, *, kind: str = "signal") -> Quality:
         return Quality(UNUSABLE, ["The signal is empty or contains missing values."], m)
     span = float(np.ptp(x))
     if span == 0.0 or np.std(x) < 1e-9 * max(1.0, float(np.max(np.abs(x)))):
-        return Quality(UNUSABLE, ["The signal is a flat line: no heart activity was recorded."], m)
+        return Quality(UNUSABLE, [f"{FLAT_LINE}."], m)
 
     m["flat_fraction"] = round(_flat_fraction(x, fs, span), 3)
     if m["flat_fraction"] > 0.5:

@@ -16,6 +16,8 @@ class Kind(models.TextChoices):
 
     CARE_LINK_REQUESTED = "care_link_requested", "A doctor asks to see my records"
     CARE_LINK_SHARED = "care_link_shared", "A patient shares their records with me"
+    CARE_LINK_INVITED = "care_link_invited", "A patient invites me to see their records"
+    CARE_LINK_ACCEPTED = "care_link_accepted", "A doctor accepts my invitation"
     REVIEW_CREATED = "review_created", "A doctor reviews one of my results"
     ANALYSIS_FINISHED = "analysis_finished", "The analysis of a long recording finishes"
     EXPORT_READY = "export_ready", "My data export is ready"
@@ -28,6 +30,11 @@ ALWAYS_EMAILED = (Kind.URGENT_RESULT,)
 
 class Notification(models.Model):
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    # The patient whose records it is about: a doctor's notifications about a patient are removed
+    # when that patient's link to them ends (and with the patient's account).
+    patient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     kind = models.CharField(max_length=32, choices=Kind.choices)
     title = models.CharField(max_length=200)
     body = models.TextField(blank=True, help_text="Plain text, one or two sentences.")

@@ -20,14 +20,19 @@ def notification_unread_count(*, user):
     return Notification.objects.filter(recipient=user, read_at__isnull=True).count()
 
 
+# Care-team events concern one role each; the rest concern everyone.
+_DOCTORS_ONLY = {Kind.CARE_LINK_SHARED, Kind.CARE_LINK_INVITED}
+_PATIENTS_ONLY = {Kind.CARE_LINK_REQUESTED, Kind.CARE_LINK_ACCEPTED}
+
+
 def kinds_for_user(*, user):
-    """Return the kinds of event whose emails ``user`` may turn off: only doctors are shared
-    records, only patients are asked for access; urgent results are always emailed."""
-    excluded = {Kind.CARE_LINK_REQUESTED, Kind.CARE_LINK_SHARED, *ALWAYS_EMAILED}
+    """Return the kinds of event whose emails ``user`` may turn off: care-team events of their
+    own role only (administrators have none); urgent results are always emailed."""
+    excluded = {*_DOCTORS_ONLY, *_PATIENTS_ONLY, *ALWAYS_EMAILED}
     if user.role == "doctor":
-        excluded.discard(Kind.CARE_LINK_SHARED)
+        excluded -= _DOCTORS_ONLY
     elif user.role == "patient":
-        excluded.discard(Kind.CARE_LINK_REQUESTED)
+        excluded -= _PATIENTS_ONLY
     return [kind for kind in Kind if kind not in excluded]
 
 

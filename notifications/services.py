@@ -26,6 +26,8 @@ from notifications.models import ALWAYS_EMAILED, EmailOptOut, Kind, Notification
 logger = logging.getLogger(__name__)
 
 UNSUBSCRIBE_SALT = "notifications.unsubscribe"
+# An unsubscribe link works this long after its email was sent; then the profile page does it.
+UNSUBSCRIBE_MAX_AGE = timedelta(days=30)
 
 # "An analysis of a long record finishes": worth a notification when the person has probably
 # stopped watching the result page: the recording lasts at least 5 minutes (a Holter excerpt;
@@ -47,19 +49,25 @@ def _absolute(path):
 
 
 def unsubscribe_token_make(*, user, kind):
-    """Return a signed token that turns off ``kind`` emails for ``user`` (no expiry, no login)."""
+    """Return a signed, timestamped token that turns off ``kind`` emails for ``user`` (no login)."""
     return signing.dumps({"user": str(user.public_id), "kind": str(kind)}, salt=UNSUBSCRIBE_SALT, compress=True)
 
 
 def unsubscribe_token_read(*, token):
-    """Return ``(user, kind)`` of a valid token; raise ValidationError for a tampered or stale one."""
+    """Return ``(user, kind)`` of a valid token; raise ValidationError for a tampered one (code
+    ``invalid_token``) or one older than UNSUBSCRIBE_MAX_AGE (code ``expired_token``)."""
     from accounts.models import User
 
     try:
-        data = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+        data = signing.loads(token, salt=UNSUBSCRIBE_SALT, max_age=UNSUBSCRIBE_MAX_AGE)
+    except signing.SignatureExpired as exc:
+        raise ValidationError("This unsubscribe link has expired.", code="expired_token") from exc
+    except signing.BadSignature as exc:
+        raise ValidationError("This unsubscribe link is not valid.", code="invalid_token") from exc
+    try:
         user = User.objects.get(public_id=data["user"], is_active=True)
         kind = Kind(data["kind"])
-    except (signing.BadSignature, KeyError, TypeError, ValueError, User.DoesNotExist) as exc:
+    except (KeyError, TypeError, ValueError, User.DoesNotExist) as exc:
         raise ValidationError("This unsubscribe link is not valid.", code="invalid_token") from exc
     return user, kind
 
@@ -92,7 +100,7 @@ def email_preferences_update(*, user, emailed_kinds):
 
 
 def notification_mark_read(*, notification):
-    """Mark ``notification`` read (the first time it is opened)."""
+    """Mark ``notification`` read (the first time it is opened, by a POST)."""
     if notification.read_at is None:
         notification.read_at = _now()
         Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(read_at=notification.read_at)
@@ -107,11 +115,12 @@ def notification_mark_all_read(*, user):
 # --- sending --------------------------------------------------------------------------------
 
 
-def notification_send(*, recipient, kind, body, link_url, context):
+def notification_send(*, recipient, kind, body, link_url, context, patient=None):
     """Record a ``kind`` notification for ``recipient`` and email it unless they turned it off.
 
     The title is the email's subject; ``body`` is the one-line text of the in-portal list;
-    ``link_url`` a path on this site. Return the notification.
+    ``link_url`` a path on this site; ``patient`` the patient whose records it is about.
+    Return the notification.
     """
     kind = Kind(kind)
     unsubscribe_url = _absolute(
@@ -121,12 +130,13 @@ def notification_send(*, recipient, kind, body, link_url, context):
         "site_url": settings.SITE_URL.rstrip("/"),
         "link_url": _absolute(link_url),
         "unsubscribe_url": unsubscribe_url,
+        "unsubscribe_days": UNSUBSCRIBE_MAX_AGE.days,
         "kind_label": kind.label,
         **context,
     }
     title = render_to_string(f"notifications/email/{kind}_subject.txt", context).strip()
     notification = Notification.objects.create(
-        recipient=recipient, kind=kind, title=title[:200], body=body, link_url=link_url
+        recipient=recipient, patient=patient, kind=kind, title=title[:200], body=body, link_url=link_url
     )
     opted_out = kind not in ALWAYS_EMAILED and EmailOptOut.objects.filter(user=recipient, kind=kind).exists()
     if not recipient.email or opted_out:
@@ -149,12 +159,47 @@ def _name(user):
     return user.get_full_name() or user.email
 
 
+def notifications_about_patient_remove(*, recipient, patient):
+    """Delete ``recipient``'s notifications about ``patient`` (a doctor whose link ended); return how many."""
+    return Notification.objects.filter(recipient=recipient, patient=patient).delete()[0]
+
+
+def care_link_invited_notify(*, link):
+    """Tell the invited side of a pending ``link``: the patient a doctor asks, or the doctor a
+    patient invites."""
+    if link.requested_by_id == link.doctor_id:
+        return care_link_requested_notify(link=link)
+    return notification_send(
+        recipient=link.doctor,
+        patient=link.patient,
+        kind=Kind.CARE_LINK_INVITED,
+        body=f"{_name(link.patient)} invites you to see their ECG records and results. Nothing is shared until you accept.",
+        link_url=reverse("accounts:care_team"),
+        context={"patient": link.patient, "doctor": link.doctor, "care_team_url": reverse("accounts:care_team")},
+    )
+
+
 def care_link_requested_notify(*, link):
     """Tell the patient that a doctor asks to see their records."""
     return notification_send(
         recipient=link.patient,
+        patient=link.patient,
         kind=Kind.CARE_LINK_REQUESTED,
         body=f"{link.doctor} asks to see your ECG records and results. Nothing is shared until you accept.",
+        link_url=reverse("accounts:care_team"),
+        context={"patient": link.patient, "doctor": link.doctor, "care_team_url": reverse("accounts:care_team")},
+    )
+
+
+def care_link_accepted_notify(*, link, accepted_by):
+    """Tell the side that invited that the other accepted: the link is now active."""
+    if accepted_by.pk == link.patient_id:
+        return care_link_shared_notify(link=link)
+    return notification_send(
+        recipient=link.patient,
+        patient=link.patient,
+        kind=Kind.CARE_LINK_ACCEPTED,
+        body=f"{link.doctor} accepted your invitation and can now see your ECG records and results.",
         link_url=reverse("accounts:care_team"),
         context={"patient": link.patient, "doctor": link.doctor, "care_team_url": reverse("accounts:care_team")},
     )
@@ -164,6 +209,7 @@ def care_link_shared_notify(*, link):
     """Tell the doctor that a patient shared their records with them."""
     return notification_send(
         recipient=link.doctor,
+        patient=link.patient,
         kind=Kind.CARE_LINK_SHARED,
         body=f"{_name(link.patient)} shared their ECG records and results with you.",
         link_url=reverse("predictions:cases"),
@@ -177,6 +223,7 @@ def review_created_notify(*, review):
     result_url = reverse("predictions:detail", kwargs={"uuid": record.uuid}) + "#reviews"
     return notification_send(
         recipient=record.owner,
+        patient=record.owner,
         kind=Kind.REVIEW_CREATED,
         body=f"{review.doctor_name} reviewed the result of {record.original_filename} ({review.get_verdict_display()}).",
         link_url=result_url,
@@ -190,6 +237,7 @@ def export_ready_notify(*, export):
     expires = timezone.localtime(export.expires_at)
     return notification_send(
         recipient=export.owner,
+        patient=export.owner,
         kind=Kind.EXPORT_READY,
         body=f"The archive of your data can be downloaded until {expires:%d %b %Y, %H:%M}.",
         link_url=download_url,
@@ -218,6 +266,7 @@ def urgent_result_notify(*, prediction):
     for recipient in [record.owner, *doctors_of(patient=record.owner)]:
         sent.append(notification_send(
             recipient=recipient,
+            patient=record.owner,
             kind=Kind.URGENT_RESULT,
             body=f"{record.original_filename}: {reading}"[:1000],
             link_url=result_url,
@@ -257,6 +306,7 @@ def prediction_finished_notify(*, prediction_id):
         body = f"{record.original_filename} could not be read as a usable ECG: {prediction.inconclusive_reason}"
     return notification_send(
         recipient=record.owner,
+        patient=record.owner,
         kind=Kind.ANALYSIS_FINISHED,
         body=body[:1000],
         link_url=result_url,

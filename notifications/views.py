@@ -14,6 +14,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts import permissions
+from accounts.models import User
 from notifications import selectors, services
 from notifications.forms import EmailPreferencesForm
 
@@ -25,13 +27,17 @@ PAGE_SIZE = 20
 def notification_list(request):
     """Show the user's notifications, newest first, unread ones marked."""
     page = Paginator(selectors.notification_list(user=request.user), PAGE_SIZE).get_page(request.GET.get("page"))
+    # Notifications quote readings and names: audited, one event per patient they are about.
+    shown = {n.patient_id for n in page.object_list if n.patient_id}
+    for patient in User.objects.filter(pk__in=shown).order_by("pk"):
+        permissions.record_access(request=request, patient=patient, action="view", object_type="notification_list")
     return render(request, "notifications/list.html", {"page": page})
 
 
 @login_required
-@require_GET
+@require_POST
 def notification_open(request, pk):
-    """Mark the notification read and go where it points."""
+    """Mark the notification read and go where it points (a POST: reading a page changes nothing)."""
     notification = selectors.notification_get(user=request.user, pk=pk)
     services.notification_mark_read(notification=notification)
     target = notification.link_url
@@ -67,11 +73,16 @@ def email_preferences(request):
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request, token):
-    """GET asks to confirm (link scanners follow GET links); POST turns that kind of email off."""
+    """GET asks to confirm (link scanners follow GET links); POST turns that kind of email off.
+
+    An expired link says so (410) and points to the profile page; a forged one is a 404.
+    """
     try:
         user, kind = services.unsubscribe_token_read(token=token)
-    except ValidationError:
-        raise Http404("This unsubscribe link is not valid.") from None
+    except ValidationError as error:
+        if error.code != "expired_token":
+            raise Http404("This unsubscribe link is not valid.") from None
+        return render(request, "notifications/unsubscribe.html", {"expired": True}, status=410)
     done = request.method == "POST"
     if done:
         services.email_opt_out(user=user, kind=kind)

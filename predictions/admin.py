@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from audit.admin import AuditedClinicalAdmin
+from audit.admin import AuditedAdminMixin
 from predictions.models import BeatCount, ECGRecord, Prediction, PredictionImage, Review
 
 
@@ -14,7 +14,7 @@ class PredictionInline(admin.TabularInline):
 
 
 @admin.register(ECGRecord)
-class ECGRecordAdmin(AuditedClinicalAdmin):
+class ECGRecordAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["original_filename", "owner", "file_format", "size_bytes", "created_at"]
     list_filter = ["input_kind", "file_format", "created_at"]
     search_fields = ["original_filename", "owner__email", "note", "uuid"]
@@ -41,20 +41,25 @@ class ReviewInline(admin.StackedInline):
 
 
 @admin.register(Prediction)
-class PredictionAdmin(AuditedClinicalAdmin):
+class PredictionAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["record", "status", "is_current", "model_version", "beat_total", "heart_rate_bpm", "created_at", "duration_ms"]
     list_filter = ["status", "is_current", "model_version"]
     search_fields = ["record__original_filename", "record__owner__email", "uuid"]
     readonly_fields = ["uuid", "created_at", "queued_at", "started_at", "finished_at", "task_id", "summary", "beats"]
     raw_id_fields = ["record"]
     inlines = [BeatCountInline, PredictionImageInline, ReviewInline]
+    audit_people = ("record__owner",)
 
-    def audited_record(self, obj):
-        return obj.record
+    def audit_object_id(self, obj):
+        return str(obj.record.uuid)
 
 
 @admin.register(Review)
-class ReviewAdmin(admin.ModelAdmin):
-    list_display = ["prediction", "doctor_name", "verdict", "corrected_code", "created_at"]
+class ReviewAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    list_display = ["prediction", "doctor_name", "verdict", "corrected_code", "complete", "created_at"]
     list_filter = ["verdict"]
     raw_id_fields = ["prediction", "doctor"]
+    audit_people = ("prediction__record__owner",)
+
+    def audit_object_id(self, obj):
+        return str(obj.prediction.record.uuid)

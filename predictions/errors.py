@@ -12,3 +12,9 @@ class UploadError(ValueError):
 
     def as_dict(self):
         return {"code": self.code, "detail": self.message}
+
+
+def upload_too_large(size, limit):
+    """Return the error for an upload of ``size`` bytes over ``limit``: the same sentence wherever it is
+    refused (the upload checks here, or ecgportal.uploads before the body is read)."""
+    return UploadError("too_large", f"The upload is {size / 1_048_576:.1f} MB; the limit is {limit / 1_048_576:.0f} MB.")

@@ -35,8 +35,10 @@ def ecg_companion_path(instance, filename):
 
 
 def prediction_signal_path(instance, filename):
-    """Return the storage name of the filtered signal a prediction keeps for the trace viewer."""
-    return f"ecg/{instance.record.uuid}/{instance.uuid}/signal.npy"
+    """Return the storage name of a filtered signal a prediction keeps for the trace viewer
+    (``signal.npy``, the analysed lead; ``leads.npy``, every lead of a multi-lead input)."""
+    name = "leads.npy" if filename.startswith("leads") else "signal.npy"
+    return f"ecg/{instance.record.uuid}/{instance.uuid}/{name}"
 
 
 def prediction_image_path(instance, filename):
@@ -93,6 +95,8 @@ class ECGRecord(models.Model):
     lead = models.CharField(max_length=32, blank=True)
     sampling_rate = models.FloatField(null=True, blank=True, help_text="Hz, as typed by the user.")
     note = models.TextField(max_length=2000, blank=True)
+    symptoms = models.JSONField(default=list, blank=True,
+                                help_text="What the patient felt when recording (ml.assessment.SYMPTOMS keys).")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
@@ -142,6 +146,7 @@ class ECGRecord(models.Model):
         """Return the storage names of every file this record owns (derived images included)."""
         names = [f.name for f in (self.file, self.companion_file) if f]
         names += [name for name in self.predictions.exclude(signal="").values_list("signal", flat=True)]
+        names += [name for name in self.predictions.exclude(leads_signal="").values_list("leads_signal", flat=True)]
         for image in PredictionImage.objects.filter(prediction__record=self):
             if image.file:
                 names.append(image.file.name)
@@ -208,8 +213,18 @@ class Prediction(models.Model):
         help_text="The filtered signal as read (float16 .npy, mV): the result page's trace viewer draws it.",
     )
     signal_fs = models.FloatField(null=True, blank=True, help_text="Sampling rate of the stored signal, Hz.")
+    leads_signal = models.FileField(
+        upload_to=prediction_signal_path, max_length=255, blank=True,
+        help_text="Every lead of a multi-lead input (float16 .npy, leads x samples, mV; names in summary.lead_names).",
+    )
     stage = models.CharField(max_length=16, choices=Stage.choices, blank=True,
                              help_text="What a running analysis is doing now (shown as progress).")
+    # A clinician's review changes the reading every surface shows (assessment, level, beat labels,
+    # counts); the model's own is kept here, set by the first review that changes anything.
+    model_reading = models.JSONField(default=dict, blank=True,
+                                     help_text="The model's assessment, labels and counts before any review.")
+    reviewed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    reviewed_by = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -327,10 +342,13 @@ class PredictionImage(models.Model):
 
 
 class Review(models.Model):
-    """A verified, linked doctor's opinion on a prediction: a verdict, an optional correction, a note.
+    """A verified, linked doctor's review of a prediction: a verdict, corrections, a note.
 
-    ``beat_index`` set: ``corrected_code`` corrects that beat. ``beat_index`` empty and
-    ``corrected_code`` set: it corrects the overall finding.
+    Corrections: ``corrected_code`` relabels the beats ``beat_indices`` (one beat, a selection
+    or a whole shape cluster); ``finding_decisions`` confirms or rejects findings of the reading
+    by key (``ml.assessment.Finding.key``); ``rhythm`` replaces the rhythm statement;
+    ``added_findings`` adds what the model missed; ``complete`` says the doctor read the whole
+    ECG. ``services.review_create`` applies them to the prediction's reading.
     """
 
     class Verdict(models.TextChoices):
@@ -345,16 +363,23 @@ class Review(models.Model):
     )
     doctor_name = models.CharField(max_length=200)
     verdict = models.CharField(max_length=16, choices=Verdict.choices)
-    beat_index = models.PositiveIntegerField(null=True, blank=True)
+    beat_indices = models.JSONField(default=list, blank=True, help_text="0-based indices of the relabelled beats.")
     corrected_code = models.CharField(max_length=4, choices=CODE_CHOICES, blank=True)
+    finding_decisions = models.JSONField(default=dict, blank=True,
+                                         help_text='Finding key -> "confirmed" or "rejected".')
+    rhythm = models.CharField(max_length=16, blank=True, help_text="SNOMED CT code of the rhythm, when corrected.")
+    added_findings = models.JSONField(default=list, blank=True, help_text="SNOMED CT codes the doctor added.")
+    complete = models.BooleanField(default=False, help_text="The doctor read the whole ECG.")
     note = models.TextField(max_length=4000, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
+            # Relabelled beats have their new class, and a new class has its beats.
             models.CheckConstraint(
-                condition=Q(beat_index__isnull=True) | ~Q(corrected_code=""), name="review_beat_has_correction"
+                condition=(Q(beat_indices=[]) & Q(corrected_code="")) | (~Q(beat_indices=[]) & ~Q(corrected_code="")),
+                name="review_beats_iff_correction",
             ),
             models.CheckConstraint(condition=Q(corrected_code="") | Q(corrected_code__in=CODES), name="review_known_code"),
             models.CheckConstraint(
@@ -364,3 +389,44 @@ class Review(models.Model):
 
     def __str__(self):
         return f"{self.get_verdict_display()} by {self.doctor_name}"
+
+
+class ShareLink(models.Model):
+    """A patient's link to one or a few results for a clinician without an account.
+
+    The URL carries a random token; only its SHA-256 is stored, so the database cannot give the
+    link away. It expires (default 7 days), can be revoked, and may ask for a short code the
+    patient passes on separately; after ``MAX_CODE_ATTEMPTS`` wrong codes it stops working.
+    Every open is audited with the address it came from.
+    """
+
+    DEFAULT_DAYS = 7
+    MAX_DAYS = 30
+    MAX_CODE_ATTEMPTS = 5
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="share_links")
+    records = models.ManyToManyField(ECGRecord, related_name="share_links")
+    label = models.CharField(max_length=120, blank=True, help_text="Who it is for, as the patient wrote it.")
+    token_hash = models.CharField(max_length=64, unique=True)
+    code_hash = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the code; empty: no code asked.")
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    opened_count = models.PositiveIntegerField(default=0)
+    last_opened_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(expires_at__gt=F("created_at")), name="sharelink_expires_after_creation"),
+        ]
+
+    def __str__(self):
+        return f"Share link {self.label or self.uuid}"
+
+    @property
+    def is_usable(self):
+        return (self.revoked_at is None and self.expires_at > timezone.now()
+                and self.failed_attempts < self.MAX_CODE_ATTEMPTS)

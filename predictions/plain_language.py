@@ -102,7 +102,16 @@ def explain(assessment):
             out.sentences.append(FEW_EXTRA_BEATS)
     out.not_assessed = [f"{n['what']}: {n['why']}." for n in assessment.get("not_assessed") or []]
     unread_st = [n for n in assessment.get("not_assessed") or [] if n["what"] in (clinical.ST_WHAT, clinical.ACUTE_MI_WHAT)]
-    if level == "urgent":
+    reported = [clinical.SYMPTOMS[k][1].lower() for k in assessment.get("symptoms") or []
+                if k in clinical.URGENT_WITH_SYMPTOMS]
+    review = assessment.get("review")
+    if review:
+        out.sentences.append(f"{review.get('by') or 'A doctor'} reviewed this reading"
+                             + (" and read the whole ECG." if review.get("complete") else "."))
+    if level == "urgent" and reported and not any(f["severity"] == "urgent" for f in findings):
+        out.advice = (f"You reported {' and '.join(reported)}, and this recording shows an abnormal finding. "
+                      "If you feel it now, call your local emergency number at once; otherwise see a doctor today.")
+    elif level == "urgent":
         out.advice = ("Some of what this recording shows can be an emergency. If it was made just now, or you "
                       "feel unwell, call your local emergency number at once; otherwise show it to a doctor today.")
     elif level == "abnormal":

@@ -77,12 +77,23 @@ def _reading(reading, styles, small, width):
     """Return the flowables of the clinical reading: level, patient's words, findings,
     measurements and what was not assessed (the same stored assessment the page shows)."""
     out = [Paragraph(f"Clinical reading: {escape(reading['title'])}", styles["Heading2"])]
+    review = reading.get("review")
+    if review:
+        text = f"Reviewed by {escape(review.get('by') or 'a clinician')}" + (", who read the whole ECG" if review.get("complete") else "")
+        if reading.get("model"):
+            text += f". The model's own reading: {escape(reading['model']['title'])}"
+        if review.get("rejected"):
+            text += "; not confirmed by the doctor: " + escape(", ".join(f["display"] for f in review["rejected"]))
+        out.append(Paragraph(text + ".", small))
+    if reading.get("symptoms"):
+        out.append(Paragraph("Symptoms reported with this recording: " + escape(", ".join(reading["symptoms"]).lower()) + ".", small))
     words = reading["words"]
     out += [Paragraph(escape(sentence), styles["BodyText"]) for sentence in words.sentences]
     out.append(Paragraph(f"<b>{escape(words.advice)}</b>", styles["BodyText"]))
     if reading["findings"]:
         rows = [["Finding", "Severity", "When", "Evidence", "SNOMED CT"]] + [
-            [Paragraph(escape(f["display"]), small), f["severity"], f["when"] or "whole record",
+            [Paragraph(escape(f["display"] + {"confirmed": " (confirmed by the doctor)", "added": " (added by the doctor)"}
+                              .get(f.get("reviewed"), "")), small), f["severity"], f["when"] or "whole record",
              Paragraph(escape(f["evidence"] + (" (unsure beats)" if f.get("unsure") else "")), small), f["code"]]
             for f in reading["findings"]
         ]
@@ -207,9 +218,16 @@ def build_report(out, *, record, prediction, viewer):
     for review in reviews:
         line = f"<b>{escape(review.doctor_name)}</b>, {timezone.localtime(review.created_at):%d %b %Y}: {review.get_verdict_display()}"
         if review.corrected_code:
-            target = f"beat {review.beat_index + 1}" if review.beat_index is not None else "overall finding"
+            n = len(review.beat_indices)
+            target = f"beat {review.beat_indices[0] + 1}" if n == 1 else f"{n} beats"
             name = BY_CODE[review.corrected_code].name if review.corrected_code in BY_CODE else review.corrected_code
-            line += f"; {target} corrected to {name}"
+            line += f"; {target} relabelled {name}"
+        if review.rhythm:
+            line += "; rhythm corrected"
+        if review.finding_decisions or review.added_findings:
+            line += f"; {len(review.finding_decisions)} finding(s) confirmed or rejected, {len(review.added_findings)} added"
+        if review.complete:
+            line += "; read the whole ECG"
         story.append(Paragraph(line, styles["BodyText"]))
         if review.note:
             story.append(Paragraph(escape(review.note).replace("\n", "<br/>"), small))

@@ -103,12 +103,14 @@ def _clock(seconds):
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
-def assessment_view(assessment):
+def assessment_view(assessment, model_assessment=None):
     """Return what the page, PDF and API show of a stored assessment (``ml.assessment``).
 
     Plain data: the level and its title, the clinical conclusion, the patient's words, the
     findings (most severe first, each with its time as m:ss for jumping the viewer there), the
-    measurements with their labels and LOINC codes, and what was not assessed.
+    measurements with their labels and LOINC codes, what was not assessed, the symptoms the
+    patient reported and, after a review, who reviewed it, what they did not confirm and the
+    model's own level and conclusion (``model_assessment``).
     """
     assessment = assessment or {}
     level = assessment.get("level") or "inconclusive"
@@ -133,6 +135,12 @@ def assessment_view(assessment):
         "measurements": measurements,
         "not_assessed": list(assessment.get("not_assessed") or []),
         "heart_rate_bpm": (assessment.get("measurements") or {}).get("heart_rate_bpm"),
+        "symptoms": [clinical.SYMPTOMS[k][1] for k in assessment.get("symptoms") or [] if k in clinical.SYMPTOMS],
+        "review": assessment.get("review"),
+        "model": ({"level": model_assessment.get("level"),
+                   "title": clinical.LEVEL_TITLES.get(model_assessment.get("level"), ""),
+                   "conclusion": clinical.conclusion(model_assessment)}
+                  if model_assessment and model_assessment.get("level") else None),
     }
 
 
@@ -194,7 +202,9 @@ def prediction_view(*, prediction, user):
         "trace": trace,
         "representatives": sorted(representatives.values(), key=lambda r: r["beat_index"]),
         "heart_rate": summary.get("heart_rate_bpm") or {},
-        "reading": assessment_view(prediction.assessment),
+        "reading": assessment_view(prediction.assessment, (prediction.model_reading or {}).get("assessment")),
+        "corrected_beats": len((prediction.beats or {}).get("corrected") or []),
+        "model_counts": (prediction.model_reading or {}).get("counts"),
         "quality": summary.get("quality"),
         "notes": summary.get("notes") or [],
         "duration_s": summary.get("duration_s"),
@@ -285,32 +295,179 @@ def doctor_case_list(*, doctor):
     return cases
 
 
+def patient_trends(*, user, patient=None):
+    """Return ``patient``'s readings over time (default: the user's own), oldest first, for the
+    history chart and the API: one point per record's current finished reading.
+
+    Each point: ``{record, date, level, heart_rate: {median, min, max}, af_burden_pct,
+    ectopic_pct, qtc_ms}``; a value the reading did not measure is None (never 0). ``date`` is
+    the recording date where the patient gave it, else the upload date.
+    """
+    patient = patient or user
+    if not access.can_view_patient(viewer=user, patient=patient):
+        return []
+    results = (Prediction.objects.filter(record__owner=patient, is_current=True, status=Prediction.Status.DONE)
+               .select_related("record").prefetch_related("beat_counts"))
+    points = []
+    for p in results:
+        summary, reading = p.summary or {}, p.assessment or {}
+        rate = summary.get("heart_rate_bpm") if isinstance(summary.get("heart_rate_bpm"), dict) else {}
+        counts = {c.code: c.count for c in p.beat_counts.all()}
+        total = sum(counts.values())
+        points.append({
+            "record": str(p.record.uuid),
+            "date": (p.record.recorded_on or p.record.created_at.date()).isoformat(),
+            "level": p.level,
+            "heart_rate": {"median": rate.get("median"), "min": rate.get("min"), "max": rate.get("max")},
+            "af_burden_pct": _af_burden(reading, summary),
+            "ectopic_pct": round(100.0 * (counts.get("V", 0) + counts.get("A", 0)) / total, 1) if total else None,
+            "qtc_ms": (reading.get("measurements") or {}).get("qtc_ms"),
+        })
+    return sorted(points, key=lambda point: point["date"])
+
+
+def _af_burden(reading, summary):
+    """Return the share of the recording in atrial fibrillation (%), or None when the rhythm was
+    not read (a picture of a single beat, a noisy strip)."""
+    af = [f for f in reading.get("findings") or [] if f["code"] == clinical.ATRIAL_FIBRILLATION[0]]
+    burden = next((f["value"] for f in af if f.get("unit") == "%"), None)
+    if burden is not None:
+        return burden
+    if any(f.get("start_s") is None for f in af):
+        return 100.0
+    if af:
+        return None
+    rhythm = summary.get("rhythm") if isinstance(summary.get("rhythm"), dict) else None
+    return 0.0 if rhythm and rhythm.get("label") not in (None, "noisy") else None
+
+
+def share_link_list(*, owner):
+    """Return ``owner``'s share links, newest first, with their records."""
+    from predictions.models import ShareLink
+
+    return ShareLink.objects.filter(owner=owner).prefetch_related("records")
+
+
+LEVEL_RANK = {Prediction.Level.URGENT: 0, Prediction.Level.ABNORMAL: 1, Prediction.Level.INCONCLUSIVE: 2,
+              Prediction.Level.NORMAL: 3}
+WORKLIST_STATES = ("to_review", "reviewed", "all")
+
+
+def worklist(*, doctor, level="", state="to_review", q=""):
+    """Return the current results of the doctor's linked patients as a worklist: urgent first,
+    then abnormal, inconclusive and normal; within a level the longest waiting first.
+
+    ``state``: ``to_review`` (no review yet, the default), ``reviewed`` or ``all``; ``level``
+    one level; ``q`` searches the patient's name and email.
+    """
+    from django.db.models import Case, IntegerField, Value, When
+
+    results = Prediction.objects.filter(
+        is_current=True, status__in=(Prediction.Status.DONE, Prediction.Status.INCONCLUSIVE),
+        record__owner__in=access.patients_of(doctor=doctor),
+    ).select_related("record", "record__owner")
+    if state == "to_review":
+        results = results.filter(reviewed_at__isnull=True)
+    elif state == "reviewed":
+        results = results.filter(reviewed_at__isnull=False)
+    if level:
+        results = results.filter(level=level)
+    if q:
+        results = results.filter(Q(record__owner__first_name__icontains=q) | Q(record__owner__last_name__icontains=q)
+                                 | Q(record__owner__email__icontains=q))
+    rank = Case(*[When(level=lv, then=Value(i)) for lv, i in LEVEL_RANK.items()], default=Value(9),
+                output_field=IntegerField())
+    return results.annotate(rank=rank).order_by("rank", "created_at", "id")
+
+
+def worklist_next(*, doctor, after=None):
+    """Return the result to review after ``after`` in the doctor's worklist, or None."""
+    if not getattr(doctor, "is_verified_doctor", False):
+        return None
+    results = worklist(doctor=doctor)
+    if after is not None:
+        results = results.exclude(pk=after.pk)
+    return results.first()
+
+
+def beat_families(*, prediction):
+    """Return the beats of ``prediction`` grouped by shape (``ml.morphology``), largest first:
+    ``[{"indices", "size", "labels"}]``, ``labels`` the classes the beats carry now ("N 1543, V 2")."""
+    from collections import Counter
+
+    from ml.morphology import shape_families
+
+    stored = prediction_signal(prediction=prediction)
+    beats = prediction.beats or {}
+    peaks, labels = beats.get("r_peaks") or [], beats.get("labels") or []
+    if stored is None or not peaks:
+        return []
+    signal, fs = stored
+    out = []
+    for family in shape_families(signal, fs, [p for p in peaks if p < len(signal)]):
+        counted = Counter(labels[i] for i in family if i < len(labels)).most_common()
+        out.append({"indices": [int(i) for i in family], "size": int(family.size),
+                    "labels": ", ".join(f"{code} {n}" for code, n in counted)})
+    return out
+
+
 def prediction_signal(*, prediction):
     """Return (the stored filtered signal, float16 mV, its rate in Hz), or None when not stored.
 
     On local storage the file is memory-mapped, so a caller that slices a window reads only that
     window (the viewer asks for one per pan); remote storage is read whole.
     """
+    if not prediction.signal or not prediction.signal_fs:
+        return None
+    return _load_array(prediction.signal), float(prediction.signal_fs)
+
+
+def _curve(segment, columns):
+    """Return one curve of a trace window: the samples, or per column their minimum and maximum
+    (so no QRS peak is lost at any zoom). NaN (no trace in a picture's panel) becomes null."""
+    import numpy as np
+
+    def values(a):
+        return [None if v != v else v for v in np.round(a, 3).tolist()]
+
+    if len(segment) <= 2 * columns:
+        return {"kind": "samples", "values": values(segment)}
+    edges = np.linspace(0, len(segment), columns + 1).astype(int)[:-1]
+    with np.errstate(all="ignore"):
+        return {"kind": "minmax", "min": values(np.fmin.reduceat(segment, edges)),
+                "max": values(np.fmax.reduceat(segment, edges))}
+
+
+def prediction_leads(*, prediction):
+    """Return (every lead of a multi-lead input, leads x samples float16 mV, their names), or None."""
+    names = (prediction.summary or {}).get("lead_names") or []
+    if not prediction.leads_signal or len(names) < 2:
+        return None
+    return _load_array(prediction.leads_signal), names
+
+
+def _load_array(field_file):
+    """Load a stored .npy: memory-mapped on local storage (a window reads only its slice), read
+    whole from storage without local paths (S3)."""
     import io
 
     import numpy as np
 
-    if not prediction.signal or not prediction.signal_fs:
-        return None
     try:
-        signal = np.load(prediction.signal.path, mmap_mode="r", allow_pickle=False)
-    except NotImplementedError:  # storage without local paths (S3)
-        with prediction.signal.open("rb") as fh:
-            signal = np.load(io.BytesIO(fh.read()), allow_pickle=False)
-    return signal, float(prediction.signal_fs)
+        return np.load(field_file.path, mmap_mode="r", allow_pickle=False)
+    except NotImplementedError:
+        with field_file.open("rb") as fh:
+            return np.load(io.BytesIO(fh.read()), allow_pickle=False)
 
 
-def trace_window(*, prediction, start_s=0.0, end_s=None, columns=1000):
+def trace_window(*, prediction, start_s=0.0, end_s=None, columns=1000, all_leads=False):
     """Return the stored signal of ``prediction`` between ``start_s`` and ``end_s`` for the viewer.
 
     At most ``columns`` points per curve: when the window holds more samples, each column keeps
     its minimum and maximum, so no QRS peak is lost at any zoom; otherwise the samples themselves.
-    The beats inside the window come with their class and confidence. None without a stored signal.
+    The beats inside the window come with their class and confidence. With ``all_leads``, a
+    multi-lead input's every lead too (``leads``: [{name, kind, values | min, max}]). None
+    without a stored signal.
     """
     import numpy as np
 
@@ -325,15 +482,13 @@ def trace_window(*, prediction, start_s=0.0, end_s=None, columns=1000):
     segment = np.asarray(x[a:b], dtype=np.float32)
     columns = max(10, min(int(columns), 4000))
     window = {"fs": fs, "duration_s": round(duration, 3), "start_s": round(a / fs, 4), "end_s": round(b / fs, 4)}
-    if len(segment) <= 2 * columns:
-        window.update(kind="samples", dt=1.0 / fs, values=np.round(segment, 3).tolist())
-    else:
-        edges = np.linspace(0, len(segment), columns + 1).astype(int)[:-1]
-        window.update(
-            kind="minmax", dt=len(segment) / columns / fs,
-            min=np.round(np.minimum.reduceat(segment, edges), 3).tolist(),
-            max=np.round(np.maximum.reduceat(segment, edges), 3).tolist(),
-        )
+    window.update(_curve(segment, columns))
+    window["dt"] = 1.0 / fs if window["kind"] == "samples" else len(segment) / columns / fs
+    stacked = prediction_leads(prediction=prediction) if all_leads else None
+    if stacked is not None:
+        leads, names = stacked
+        window["leads"] = [{"name": name, **_curve(np.asarray(leads[i, a:b], dtype=np.float32), columns)}
+                           for i, name in enumerate(names)]
     beats = prediction.beats or {}
     peaks = np.asarray(beats.get("r_peaks") or [], dtype=np.int64)
     labels = beats.get("labels") or []

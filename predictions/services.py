@@ -18,7 +18,9 @@ from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
+from ml.assessment import with_symptoms
 from notifications.services import prediction_finished_notify
+from predictions import claims
 from predictions.errors import UploadError
 from predictions.models import BeatCount, ECGRecord, Prediction, PredictionImage, Review
 from predictions.tasks import analyse_prediction as analyse_prediction_task
@@ -37,8 +39,9 @@ def _now():
 def _enqueue(prediction_id):
     """Send the analysis task for ``prediction_id`` (called after the transaction commits).
 
-    When the broker is down the prediction stays pending, already saved; the stale sweep
-    (``prediction_requeue_stale``) sends it once the broker is back. The upload never fails for it.
+    When the broker is down the prediction stays pending without a task id, already saved; the
+    sweep (``prediction_requeue_stale``, every few seconds) sends it once the broker is back. The
+    upload never fails for it.
     """
     if settings.PREDICTIONS_IN_PROCESS_THREAD:
         _run_in_thread(prediction_id)
@@ -83,13 +86,17 @@ def _delete_files(names):
 
 
 def ecg_record_create(
-    *, owner, files, recorded_on=None, lead="", sampling_rate=None, note="", request_prediction=True
+    *, owner, files, recorded_on=None, lead="", sampling_rate=None, note="", symptoms=(), request_prediction=True
 ):
     """Check the upload, store it privately, create the record and (by default) request a prediction.
 
-    ``files`` is one uploaded file, or a WFDB header and its data file. Raise UploadError, storing
-    nothing, when the upload is unusable.
+    ``files`` is one uploaded file, or a WFDB header and its data file; ``symptoms`` are keys of
+    ``ml.assessment.SYMPTOMS``. Raise UploadError, storing nothing, when the upload is unusable.
     """
+    from ml.assessment import SYMPTOMS
+
+    if set(symptoms or ()) - set(SYMPTOMS):
+        raise UploadError("invalid_metadata", f"Unknown symptom; choose from: {', '.join(SYMPTOMS)}.", field="symptoms")
     inspected = inspect_upload(files, sampling_rate=sampling_rate, lead=lead)
     record = ECGRecord(
         owner=owner,
@@ -103,6 +110,7 @@ def ecg_record_create(
         lead=lead or "",
         sampling_rate=sampling_rate,
         note=note or "",
+        symptoms=[key for key in SYMPTOMS if key in set(symptoms or ())],
     )
     stored = []
     try:
@@ -240,6 +248,7 @@ def prediction_complete(*, prediction_id, result, duration_ms=None):
         prediction = _lock_unfinished(prediction_id)
         if prediction is None:
             return None
+        reading = with_symptoms(reading, prediction.record.symptoms)
         try:
             _save_signal(prediction, result)
             for rep in result.representatives:
@@ -261,7 +270,8 @@ def prediction_complete(*, prediction_id, result, duration_ms=None):
                 [BeatCount(prediction=prediction, code=code, count=n) for code, n in sorted(counts.items())]
             )
         except BaseException:
-            _delete_files([img.file.name for img in images if img.file] + [prediction.signal.name] * bool(prediction.signal))
+            _delete_files([img.file.name for img in images if img.file] + [prediction.signal.name] * bool(prediction.signal)
+                          + [prediction.leads_signal.name] * bool(prediction.leads_signal))
             raise
         transaction.on_commit(lambda: prediction_finished_notify(prediction_id=prediction.pk), robust=True)
     return prediction
@@ -280,6 +290,7 @@ def prediction_mark_inconclusive(*, prediction_id, reason, code="inconclusive", 
         prediction = _lock_unfinished(prediction_id)
         if prediction is None:
             return None
+        reading = with_symptoms(reading, prediction.record.symptoms)
         _finish(
             prediction,
             status=Prediction.Status.INCONCLUSIVE,
@@ -308,19 +319,29 @@ def prediction_fail(*, prediction_id, code, message):
 def prediction_requeue_stale(*, now=None):
     """Send again the predictions no worker is working on; return how many were sent.
 
-    Stale: pending and not picked up for PREDICTIONS_STALE_PENDING_S (the message was lost), or
-    running for longer than PREDICTIONS_STALE_RUNNING_S (its worker died).
+    Unsent: pending without a task id for PREDICTIONS_UNSENT_RETRY_S (the broker was down when it
+    was sent). Lost: pending and not picked up for PREDICTIONS_STALE_PENDING_S (the message was
+    lost). Orphaned: running while no worker holds its claim (``predictions.claims``: its worker
+    died); where the database cannot tell, running for longer than PREDICTIONS_STALE_RUNNING_S.
     """
     now = now or _now()
+    unsent_before = now - timedelta(seconds=settings.PREDICTIONS_UNSENT_RETRY_S)
     pending_before = now - timedelta(seconds=settings.PREDICTIONS_STALE_PENDING_S)
     running_before = now - timedelta(seconds=settings.PREDICTIONS_STALE_RUNNING_S)
     ids = []
     with transaction.atomic():
-        stale = Prediction.objects.select_for_update(skip_locked=True).filter(
-            Q(status=Prediction.Status.PENDING, queued_at__lt=pending_before)
-            | Q(status=Prediction.Status.RUNNING, started_at__lt=running_before)
-        )
+        stale = list(Prediction.objects.select_for_update(skip_locked=True).filter(
+            Q(status=Prediction.Status.PENDING, task_id="", queued_at__lt=unsent_before)
+            | Q(status=Prediction.Status.PENDING, queued_at__lt=pending_before)
+            | Q(status=Prediction.Status.RUNNING)
+        ))
+        claimed = claims.claimed_ids()  # read once the rows are locked: a task claims before it starts
         for prediction in stale:
+            if prediction.status == Prediction.Status.RUNNING and (
+                claims.is_claimed(prediction.pk, claimed) if claimed is not None
+                else prediction.started_at >= running_before
+            ):
+                continue
             if prediction.attempts >= settings.PREDICTIONS_MAX_ATTEMPTS:
                 _finish(
                     prediction,
@@ -332,7 +353,8 @@ def prediction_requeue_stale(*, now=None):
             prediction.status = Prediction.Status.PENDING
             prediction.started_at = None
             prediction.queued_at = now
-            prediction.save(update_fields=["status", "started_at", "queued_at"])
+            prediction.task_id = ""  # unsent until _enqueue records the new message
+            prediction.save(update_fields=["status", "started_at", "queued_at", "task_id"])
             ids.append(prediction.pk)
         for pk in ids:
             transaction.on_commit(lambda pk=pk: _enqueue(pk), robust=True)
@@ -344,22 +366,200 @@ def prediction_requeue_stale(*, now=None):
 # --- reviews ----------------------------------------------------------------------------------
 
 
-def review_create(*, prediction, doctor, verdict, note="", beat_index=None, corrected_code=""):
-    """Record a doctor's review of ``prediction``; the caller has checked the doctor may review."""
-    if beat_index is not None and prediction.beat_total is not None and beat_index >= prediction.beat_total:
-        raise ValidationError({"beat_index": f"This result has {prediction.beat_total} beats (0-{prediction.beat_total - 1})."})
+def review_create(*, prediction, doctor, verdict, note="", beat_indices=(), corrected_code="",
+                  finding_decisions=None, rhythm="", added_findings=(), complete=False):
+    """Record a doctor's review of ``prediction`` and apply it to the reading every surface
+    shows (see ``reading_apply_reviews``); the caller has checked the doctor may review."""
+    from ml import assessment as clinical
+
+    total = prediction.beat_total or 0
+    indices = sorted({int(i) for i in beat_indices or ()})
+    outside = [i for i in indices if not 0 <= i < total]
+    if outside:
+        raise ValidationError({"beat_indices": f"This result has {total} beats (1-{total}); "
+                                               f"there is no beat {outside[0] + 1}."})
+    keys = {clinical.Finding.from_dict(f).key for f in (prediction.assessment or {}).get("findings") or []}
+    unknown = sorted(set(finding_decisions or {}) - keys)
+    if unknown or set((finding_decisions or {}).values()) - {"confirmed", "rejected"}:
+        raise ValidationError({"finding_decisions": "Confirm or reject the findings of this reading only "
+                                                    f"(unknown: {', '.join(unknown) or 'decision'})."})
+    names = dict(clinical.CLINICIAN_FINDINGS)
+    if rhythm and rhythm not in dict(clinical.CLINICIAN_RHYTHMS):
+        raise ValidationError({"rhythm": "Choose a rhythm from the list."})
+    if set(added_findings or ()) - set(names):
+        raise ValidationError({"added_findings": "Choose findings from the list."})
     review = Review(
         prediction=prediction,
         doctor=doctor,
         doctor_name=(doctor.get_full_name() or doctor.email)[:200],
         verdict=verdict,
         note=note or "",
-        beat_index=beat_index,
+        beat_indices=indices,
         corrected_code=corrected_code or "",
+        finding_decisions=dict(finding_decisions or {}),
+        rhythm=rhythm or "",
+        added_findings=list(dict.fromkeys(added_findings or ())),
+        complete=bool(complete),
     )
     review.full_clean()
-    review.save()
+    with transaction.atomic():
+        locked = Prediction.objects.select_for_update().get(pk=prediction.pk)
+        review.prediction = locked
+        review.save()
+        reading_apply_reviews(prediction=locked)
+    prediction.refresh_from_db()
     return review
+
+
+def reading_apply_reviews(*, prediction):
+    """Derive the reading of ``prediction`` from the model's and every review, oldest first (a
+    later decision on the same beat or finding wins), and store it where every surface reads it:
+    ``assessment``, ``level``, the beat labels and the class counts. The model's own reading goes
+    to ``model_reading`` the first time, and stays there. Call inside a transaction holding the row."""
+    from collections import Counter
+
+    from ml import assessment as clinical
+
+    reviews = list(prediction.reviews.order_by("created_at", "id"))
+    if not reviews:
+        return prediction
+    beats = dict(prediction.beats or {})
+    original = prediction.model_reading or {
+        "assessment": prediction.assessment,
+        "labels": list(beats.get("labels") or []),
+        "counts": {c.code: c.count for c in prediction.beat_counts.all()},
+    }
+    labels = list(original["labels"])
+    decisions, rhythm, added, complete, relabelled = {}, "", [], False, set()
+    for review in reviews:
+        for i in review.beat_indices:
+            if i < len(labels):
+                labels[i] = review.corrected_code
+                relabelled.add(i)
+        decisions.update(review.finding_decisions)
+        rhythm = review.rhythm or rhythm
+        added += review.added_findings
+        complete = complete or review.complete
+    counts = {code: n for code, n in Counter(labels).items() if n} if relabelled else None
+    events = _events_of(prediction, labels, relabelled) if relabelled else None
+    summary = prediction.summary or {}
+    reading = clinical.revise(
+        original["assessment"], counts=counts, events=events, lead=summary.get("lead") or prediction.record.lead,
+        decisions=decisions, rhythm=rhythm, added=added, complete=complete, reviewer=reviews[-1].doctor_name,
+    )
+    beats["labels"] = labels
+    beats["corrected"] = sorted(i for i in relabelled if labels[i] != original["labels"][i])
+    prediction.model_reading = original
+    prediction.assessment = reading
+    prediction.level = reading["level"] if prediction.status == Prediction.Status.DONE else Prediction.Level.INCONCLUSIVE
+    prediction.beats = beats
+    prediction.reviewed_at = _now()
+    prediction.reviewed_by = reviews[-1].doctor_name
+    prediction.save(update_fields=["model_reading", "assessment", "level", "beats", "reviewed_at", "reviewed_by"])
+    if relabelled:
+        prediction.beat_counts.all().delete()
+        BeatCount.objects.bulk_create(
+            [BeatCount(prediction=prediction, code=code, count=n) for code, n in sorted(Counter(labels).items()) if n]
+        )
+    return prediction
+
+
+def _events_of(prediction, labels, doctor_labelled):
+    """Return the events (``ml.events``) of the corrected beats; a beat a doctor labelled is sure."""
+    from ml.analysis import LOW_CONFIDENCE
+    from ml.events import find_events
+    from predictions.selectors import prediction_signal
+
+    stored = prediction_signal(prediction=prediction)
+    if stored is None:
+        return None
+    signal, fs = stored
+    beats = prediction.beats or {}
+    confidence = [1.0 if i in doctor_labelled else c for i, c in enumerate(beats.get("confidence") or [])]
+    return find_events(beats.get("r_peaks") or [], labels, fs, signal=signal, confidence=confidence or None,
+                       unsure_below=LOW_CONFIDENCE, duration_s=len(signal) / fs)
+
+
+# --- sharing ----------------------------------------------------------------------------------
+
+
+def sha256_text(text):
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def share_link_create(*, owner, records, label="", days=None, with_code=False):
+    """Create a link to ``records`` (the owner's finished results) for a clinician without an
+    account. Return ``(link, token, code)``: the token (in the URL) and the code (or "") exist only
+    here; the database keeps their hashes."""
+    import secrets
+
+    from predictions.models import ShareLink
+
+    days = ShareLink.DEFAULT_DAYS if days is None else int(days)
+    if not 1 <= days <= ShareLink.MAX_DAYS:
+        raise ValidationError({"days": f"A link lasts 1 to {ShareLink.MAX_DAYS} days."})
+    records = list(records)
+    if not records or any(r.owner_id != owner.pk for r in records):
+        raise ValidationError({"records": "Choose at least one of your own ECGs."})
+    token = secrets.token_urlsafe(32)
+    code = f"{secrets.randbelow(10**6):06d}" if with_code else ""
+    now = _now()
+    with transaction.atomic():
+        link = ShareLink.objects.create(owner=owner, label=(label or "")[:120], token_hash=sha256_text(token),
+                                        code_hash=sha256_text(code) if code else "", created_at=now,
+                                        expires_at=now + timedelta(days=days))
+        link.records.set(records)
+    return link, token, code
+
+
+def share_link_revoke(*, owner, link_uuid):
+    """Revoke one of ``owner``'s links (a link of someone else's does not exist for them)."""
+    from predictions.models import ShareLink
+
+    updated = ShareLink.objects.filter(owner=owner, uuid=link_uuid, revoked_at__isnull=True).update(revoked_at=_now())
+    if not updated and not ShareLink.objects.filter(owner=owner, uuid=link_uuid).exists():
+        raise ShareLink.DoesNotExist
+    return updated
+
+
+def share_link_open(*, token, code=None, code_checked=False):
+    """Return the usable link of ``token`` and count the open; raise ``ShareLink.DoesNotExist``
+    for an unknown, expired or revoked one. When the link asks for a code not yet checked
+    (``code_checked``), raise ``PermissionError`` unless ``code`` is right (a wrong one counts
+    toward the link's limit)."""
+    import hmac
+
+    from django.db.models import F
+
+    from predictions.models import ShareLink
+
+    link = ShareLink.objects.filter(token_hash=sha256_text(token or "")).first()
+    if link is None or not link.is_usable:
+        raise ShareLink.DoesNotExist
+    if link.code_hash and not code_checked:
+        if code is None:
+            raise PermissionError("code needed")
+        if not hmac.compare_digest(link.code_hash, sha256_text(code.strip())):
+            ShareLink.objects.filter(pk=link.pk).update(failed_attempts=F("failed_attempts") + 1)
+            raise PermissionError("wrong code")
+    ShareLink.objects.filter(pk=link.pk).update(opened_count=F("opened_count") + 1, last_opened_at=_now())
+    return link
+
+
+def report_email(*, record, prediction, user, to):
+    """Email the PDF report of ``prediction`` to ``to`` (the patient sends it to their clinic)."""
+    from django.core.mail import EmailMessage
+
+    body = (f"{user.get_full_name() or user.email} sent you the report of an ECG analysed by the ECG Portal "
+            f"({record.original_filename}, {timezone.localtime(record.created_at):%d %b %Y}). The PDF is attached. "
+            "It is an automated screening, not a diagnosis.")
+    message = EmailMessage("An ECG report from the ECG Portal", body, settings.DEFAULT_FROM_EMAIL, [to],
+                           reply_to=[user.email])
+    message.attach(f"ecg-report-{record.uuid.hex[:8]}.pdf", pdf_report_bytes(record=record, prediction=prediction, user=user),
+                   "application/pdf")
+    message.send()
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -400,6 +600,13 @@ def _save_signal(prediction, result):
             allow_pickle=False)
     prediction.signal.save("signal.npy", ContentFile(buffer.getvalue()), save=False)
     prediction.signal_fs = float(fs)
+    leads = getattr(result, "leads", None)
+    names = getattr(result, "lead_names", None) or []
+    if leads and len(names) > 1:
+        stacked = np.stack([np.asarray(leads[name], dtype=np.float32) for name in names])
+        buffer = io.BytesIO()
+        np.save(buffer, np.clip(stacked, -60000, 60000).astype(np.float16), allow_pickle=False)  # NaN kept: no trace there
+        prediction.leads_signal.save("leads.npy", ContentFile(buffer.getvalue()), save=False)
     return True
 
 

@@ -21,6 +21,7 @@ from django.db import DataError, IntegrityError, InterfaceError, OperationalErro
 from django.utils.module_loading import import_string
 
 from ml.errors import ECGInputError
+from predictions.claims import analysis_claim
 from predictions.files import local_copy
 from predictions.models import Prediction
 
@@ -83,12 +84,21 @@ def sweep_on_start(sender=None, **kwargs):
 def analyse_prediction(self, prediction_id):
     """Analyse the ECG of prediction ``prediction_id`` and store the outcome; safe to run twice.
 
-    start -> open -> analyse -> complete. Every outcome, saving included, ends the prediction:
-    a value the database refuses fails it at once with a reason instead of leaving it "running".
+    claim -> start -> open -> analyse -> complete. The claim (predictions.claims) tells the sweep
+    a live worker is on it, and skips a second delivery while the first still runs. Every
+    outcome, saving included, ends the prediction: a value the database refuses fails it at once
+    with a reason instead of leaving it "running".
     """
+    with analysis_claim(prediction_id) as claimed:
+        if not claimed:
+            return "skipped"
+        return _analyse(self, prediction_id)
+
+
+def _analyse(task, prediction_id):
     from predictions import services  # services send this task: import them here, not at the top
 
-    prediction = services.prediction_start(prediction_id=prediction_id, task_id=self.request.id or "")
+    prediction = services.prediction_start(prediction_id=prediction_id, task_id=task.request.id or "")
     if prediction is None:
         return "skipped"
     record = prediction.record
@@ -130,7 +140,7 @@ def analyse_prediction(self, prediction_id):
         )
         return "inconclusive"
     except TRANSIENT_ERRORS:
-        if self.request.retries >= self.max_retries:
+        if task.request.retries >= task.max_retries:
             services.prediction_fail(
                 prediction_id=prediction_id, code="unavailable", message="A service was unavailable. Try re-running."
             )
@@ -156,7 +166,8 @@ def analyse_prediction(self, prediction_id):
 
 @shared_task(name="predictions.requeue_stale", ignore_result=True)
 def requeue_stale():
-    """Re-queue predictions no worker is working on (celery beat runs it every few minutes)."""
+    """Send again the predictions no worker is working on: unsent, lost or orphaned (celery beat
+    runs it every few seconds; see ``services.prediction_requeue_stale``)."""
     from predictions import services
 
     return services.prediction_requeue_stale()

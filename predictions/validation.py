@@ -14,13 +14,20 @@ from django.conf import settings
 
 from ml.errors import ECGInputError
 from ml.io import sniff
-from predictions.errors import UploadError
+from predictions.errors import UploadError, upload_too_large
 from predictions.files import local_copy
 
-SUPPORTED = (
-    "Upload an ECG picture (PNG, JPEG, WebP, HEIC, BMP, TIFF or a PDF of the report), a WFDB record "
-    "(the .hea file and its .dat file together), a CSV file or an EDF file."
+FORMATS = (
+    "an ECG picture (PNG, JPEG, WebP, HEIC, BMP, TIFF or a PDF of the report), a WFDB record "
+    "(the .hea file with its .dat or .mat file), a CSV file or an EDF/BDF file"
 )
+SUPPORTED = f"Upload {FORMATS}."
+# The file picker's list: every format above (the server sniffs the content whatever the name).
+ACCEPT = (".png,.jpg,.jpeg,.webp,.heic,.heif,.bmp,.tif,.tiff,.pdf,.hea,.dat,.mat,.atr,.csv,.txt,.edf,.bdf,"
+          "image/*,application/pdf,text/csv")
+# Beat annotations that come with a WFDB record (MIT-BIH .atr, ...): the portal finds the beats
+# itself, so they are set aside instead of refusing the upload.
+WFDB_ANNOTATION_SUFFIXES = {".atr", ".ann", ".qrs", ".ari", ".ecg", ".pu", ".pu0", ".pu1", ".man", ".xws", ".16a"}
 
 
 @dataclass
@@ -67,6 +74,8 @@ def inspect_upload(files, *, sampling_rate=None, lead=None):
     files = [f for f in (files or []) if f is not None]
     if not files:
         raise UploadError("missing_file", f"No file was uploaded. {SUPPORTED}")
+    if any(Path(_name(f)).suffix.lower() == ".hea" for f in files):
+        files = [f for f in files if Path(_name(f)).suffix.lower() not in WFDB_ANNOTATION_SUFFIXES] or files
     if len(files) > 2:
         raise UploadError(
             "too_many_files", "Upload one ECG at a time: one file, or a WFDB .hea file with its .dat file."
@@ -74,12 +83,11 @@ def inspect_upload(files, *, sampling_rate=None, lead=None):
     limit = settings.ECG_UPLOAD_MAX_BYTES
     total = sum(f.size or 0 for f in files)
     if total > limit:
-        raise UploadError(
-            "too_large",
-            f"The upload is {total / 1_048_576:.1f} MB; the limit is {limit / 1_048_576:.0f} MB.",
-        )
+        raise upload_too_large(total, limit)
     for f in files:
-        if not f.size or not _head(f, 4096).strip(b" \t\r\n\x00"):
+        # Only a file of no bytes is empty here: ml.io.probe judges the content (an all-zero WFDB
+        # .dat is a flat line, a blank text file is empty).
+        if not f.size:
             raise UploadError("empty", f"The file {_name(f)} is empty. {SUPPORTED}")
 
     heads = [_head(f) for f in files]

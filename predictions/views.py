@@ -22,8 +22,17 @@ from audit.models import AuditEvent
 from notifications import services as notifications
 from predictions import http, selectors, services
 from predictions.errors import UploadError
-from predictions.forms import ECGUploadForm, HistoryFilterForm, ReviewForm
+from predictions.forms import (
+    ECGUploadForm,
+    EmailReportForm,
+    HistoryFilterForm,
+    ReviewForm,
+    ShareCodeForm,
+    ShareLinkForm,
+    WorklistFilterForm,
+)
 from predictions.throttles import page_upload_wait
+from predictions.validation import ACCEPT
 
 HISTORY_PAGE_SIZE = 10
 
@@ -58,7 +67,7 @@ def upload(request):
                     return redirect("predictions:detail", uuid=record.uuid)
             status = 400
     max_mb = settings.ECG_UPLOAD_MAX_BYTES // 1_048_576
-    return render(request, "predictions/upload.html", {"form": form, "max_mb": max_mb}, status=status)
+    return render(request, "predictions/upload.html", {"form": form, "max_mb": max_mb, "accept": ACCEPT}, status=status)
 
 
 def _result_context(request, record):
@@ -75,9 +84,17 @@ def _result_context(request, record):
         context["result"] = view
         context["articles"] = selectors.article_links(codes=view["codes"]) if prediction.status == "done" else []
         context["reviews"] = list(prediction.reviews.all())
+        if context["is_owner"]:
+            context["share_form"], context["email_form"] = ShareLinkForm(), EmailReportForm()
         if context["can_review"]:
-            context["review_form"] = ReviewForm()
+            context["review_form"] = _review_form(prediction)
+            context["next_case"] = selectors.worklist_next(doctor=request.user, after=prediction)
     return context
+
+
+def _review_form(prediction, data=None):
+    families = selectors.beat_families(prediction=prediction) if prediction.status == "done" else []
+    return ReviewForm(data, prediction=prediction, families=families)
 
 
 @login_required
@@ -108,7 +125,7 @@ def review(request, uuid):
     prediction = selectors.prediction_current(record=record)
     if prediction is None or not prediction.is_finished:
         raise Http404("There is no finished result to review.")
-    form = ReviewForm(request.POST)
+    form = _review_form(prediction, request.POST)
     if form.is_valid():
         data = form.cleaned_data
         try:
@@ -117,15 +134,23 @@ def review(request, uuid):
                 doctor=request.user,
                 verdict=data["verdict"],
                 note=data["note"],
-                beat_index=data["beat_index"],
+                beat_indices=data["beat_indices"],
                 corrected_code=data["corrected_code"],
+                finding_decisions=data["finding_decisions"],
+                rhythm=data["rhythm"],
+                added_findings=data["added_findings"],
+                complete=data["complete"],
             )
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
         else:
             notifications.review_created_notify(review=review)
-            messages.success(request, "Your review was saved; the patient can see it.")
+            messages.success(request, "Your review was saved: the reading, counts, PDF and FHIR show it, "
+                                      "and the patient can see it.")
+            following = selectors.worklist_next(doctor=request.user, after=prediction)
+            if request.POST.get("then") == "next" and following is not None:
+                return redirect("predictions:detail", uuid=following.record.uuid)
             return redirect(reverse("predictions:detail", kwargs={"uuid": record.uuid}) + "#reviews")
     context = _result_context(request, record)
     context["review_form"] = form
@@ -205,7 +230,8 @@ def history(request):
     return render(
         request,
         "predictions/history.html",
-        {"form": form, "page_obj": _paginate(request, records), "query": query.urlencode(), "patient": None},
+        {"form": form, "page_obj": _paginate(request, records), "query": query.urlencode(), "patient": None,
+         "trends": selectors.patient_trends(user=request.user)},
     )
 
 
@@ -221,22 +247,29 @@ def patient_history(request, patient_id):
     return render(
         request,
         "predictions/history.html",
-        {"form": form, "page_obj": _paginate(request, records), "query": query.urlencode(), "patient": patient},
+        {"form": form, "page_obj": _paginate(request, records), "query": query.urlencode(), "patient": patient,
+         "trends": selectors.patient_trends(user=request.user, patient=patient)},
     )
 
 
 @login_required
 @require_GET
 def cases(request):
-    """List a verified doctor's linked patients with their latest results and pending reviews."""
+    """A verified doctor's worklist (results, urgent first, with the finding that makes each so)
+    and their linked patients."""
     if not getattr(request.user, "is_verified_doctor", False):
         raise Http404("Only verified doctors have cases.")
+    form = WorklistFilterForm(request.GET or None)
+    results = _paginate(request, selectors.worklist(doctor=request.user, **form.filters()))
     cases = selectors.doctor_case_list(doctor=request.user)
-    for case in cases:
-        permissions.record_access(
-            request=request, patient=case["patient"], action=Action.VIEW, object_type="case_list"
-        )
-    return render(request, "predictions/cases.html", {"cases": cases})
+    seen = {case["patient"].pk: case["patient"] for case in cases}
+    seen.update({p.record.owner_id: p.record.owner for p in results})
+    for patient in seen.values():
+        permissions.record_access(request=request, patient=patient, action=Action.VIEW, object_type="case_list")
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "predictions/cases.html",
+                  {"cases": cases, "form": form, "page_obj": results, "query": query.urlencode()})
 
 
 @login_required
@@ -264,7 +297,126 @@ def trace_window(request, uuid):
             raise ValueError
     except ValueError:
         return JsonResponse({"detail": "start and end are seconds, columns a whole number."}, status=400)
-    window = selectors.trace_window(prediction=prediction, start_s=start, end_s=end, columns=columns) if prediction else None
+    window = selectors.trace_window(prediction=prediction, start_s=start, end_s=end, columns=columns,
+                                    all_leads=request.GET.get("leads") == "all") if prediction else None
     if window is None:
         raise Http404("This result has no stored trace.")
     return JsonResponse(window)
+
+
+# --- sharing with a clinician who has no account ----------------------------------------------
+
+
+def _own_finished_record(request, uuid, action):
+    record = permissions.record_or_404(request=request, uuid=uuid, action=action)
+    prediction = selectors.prediction_current(record=record)
+    if record.owner_id != request.user.pk or prediction is None or not prediction.is_finished:
+        raise Http404("Only your own finished results can be shared.")
+    return record, prediction
+
+
+@login_required
+@require_POST
+def share(request, uuid):
+    """Make a share link to this result and show it (and its code) once."""
+    record, _ = _own_finished_record(request, uuid, Action.SHARE)
+    form = ShareLinkForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "The link was not made: " + "; ".join(e for errors in form.errors.values() for e in errors))
+        return redirect("predictions:detail", uuid=record.uuid)
+    link, token, code = services.share_link_create(owner=request.user, records=[record], label=form.cleaned_data["label"],
+                                                   days=form.cleaned_data["days"], with_code=form.cleaned_data["with_code"])
+    url = request.build_absolute_uri(reverse("shared:open", kwargs={"token": token}))
+    return render(request, "predictions/share_created.html", {"link": link, "url": url, "code": code, "record": record})
+
+
+@login_required
+@require_GET
+def shared_links(request):
+    """List the user's share links, live ones first, with how often each was opened."""
+    links = selectors.share_link_list(owner=request.user)
+    return render(request, "predictions/shared_links.html", {"links": links})
+
+
+@login_required
+@require_POST
+def shared_link_revoke(request, link_uuid):
+    from predictions.models import ShareLink
+
+    try:
+        services.share_link_revoke(owner=request.user, link_uuid=link_uuid)
+    except ShareLink.DoesNotExist:
+        raise Http404("No such link.") from None
+    messages.success(request, "The link no longer works.")
+    return redirect("predictions:shared_links")
+
+
+@login_required
+@require_POST
+def email_report(request, uuid):
+    """Email this result's PDF to an address the patient gives (their clinic)."""
+    record, prediction = _own_finished_record(request, uuid, Action.SHARE)
+    form = EmailReportForm(request.POST)
+    if form.is_valid():
+        services.report_email(record=record, prediction=prediction, user=request.user, to=form.cleaned_data["to"])
+        messages.success(request, "The PDF report was sent.")
+    else:
+        messages.error(request, "The report was not sent: enter a valid email address.")
+    return redirect(reverse("predictions:detail", kwargs={"uuid": record.uuid}) + "#share")
+
+
+def _shared_link_or_404(request, token):
+    """Return the usable link of ``token``, or None while it waits for its code (a right code is
+    remembered for this browser session); 404 for an unknown, expired or revoked link."""
+    from predictions.models import ShareLink
+
+    session_key = f"shared:{services.sha256_text(token)}"
+    checked = bool(request.session.get(session_key))
+    code = request.POST.get("code", "") if request.method == "POST" and not checked else None
+    try:
+        link = services.share_link_open(token=token, code=code, code_checked=checked)
+    except ShareLink.DoesNotExist:
+        raise Http404("This link does not work: it has expired or was withdrawn.") from None
+    except PermissionError:
+        return None
+    if link.code_hash:
+        request.session[session_key] = True
+    return link
+
+
+@require_http_methods(["GET", "POST"])
+def shared_open(request, token):
+    """The page a clinician opens from a share link: the results read-only, with their PDFs."""
+    link = _shared_link_or_404(request, token)
+    if link is None:
+        form = ShareCodeForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST":
+            form.add_error("code", "That code is not right. Ask the patient for the code that came with the link.")
+        response = render(request, "predictions/shared_code.html", {"form": form}, status=403 if request.method == "POST" else 200)
+    else:
+        items = []
+        for record in link.records.select_related("owner").order_by("-created_at"):
+            permissions.record_access(request=request, patient=record.owner, action=Action.VIEW, obj=record,
+                                      object_type="shared_link")
+            prediction = selectors.prediction_current(record=record)
+            if prediction is not None and prediction.is_finished:
+                items.append({"record": record, "prediction": prediction,
+                              "result": selectors.prediction_view(prediction=prediction, user=link.owner)})
+        response = render(request, "predictions/shared.html", {"link": link, "items": items, "token": token})
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "same-origin"  # the token never leaves in a Referer; same-origin forms keep working
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@require_GET
+def shared_report(request, token, uuid):
+    """The PDF of one shared result."""
+    link = _shared_link_or_404(request, token)
+    record = link.records.filter(uuid=uuid).first() if link is not None else None
+    prediction = selectors.prediction_current(record=record) if record is not None else None
+    if prediction is None or not prediction.is_finished:
+        raise Http404("No such result in this link.")
+    permissions.record_access(request=request, patient=record.owner, action=Action.DOWNLOAD, obj=record,
+                              object_type="shared_link")
+    return http.pdf_response(record=record, prediction=prediction, user=link.owner)

@@ -1,10 +1,11 @@
 from django.contrib import admin
 
+from audit.admin import AuditedAdminMixin
 from usage.models import DailyActivity
 
 
 @admin.register(DailyActivity)
-class DailyActivityAdmin(admin.ModelAdmin):
+class DailyActivityAdmin(AuditedAdminMixin, admin.ModelAdmin):
     """Read-only: rows are written by sign-in, upload and the activity middleware, never by hand."""
 
     list_display = ("day", "user", "user_email")
@@ -12,6 +13,7 @@ class DailyActivityAdmin(admin.ModelAdmin):
     date_hierarchy = "day"
     search_fields = ("user__email",)
     list_select_related = ("user",)
+    audit_people = ("user",)
 
     @admin.display(description="email", ordering="user__email")
     def user_email(self, obj):

@@ -38,6 +38,11 @@ def report_rows(report):
         yield ("predictions_by_status", "", key, value)
     for key, value in report["readings_by_level"].items():
         yield ("readings_by_level", "", key, value)
+    agreement = report["doctor_agreement"]
+    yield ("doctor_agreement", "", "reviewed_readings", agreement["reviewed_readings"])
+    yield ("doctor_agreement", "", "same_level", agreement["same_level"])
+    for row in agreement["classes"]:
+        yield ("doctor_agreement", "", row["code"], "" if row["agreement"] is None else row["agreement"])
     for row in report["predictions_by_class"]:
         yield ("predictions_by_class", "", row["code"], row["predictions"])
         yield ("beats_by_class", "", row["code"], row["beats"])

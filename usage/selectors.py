@@ -135,6 +135,37 @@ def predictions_by_class(*, period):
     ]
 
 
+def doctor_agreement(*, period):
+    """Return how often reviewing doctors kept the model's labels, per beat class, over the
+    results reviewed in ``period``: the one accuracy figure measured on real users' data.
+
+    Each row: ``{code, name, beats, kept, agreement}`` (``beats`` the model gave this class in
+    reviewed results, ``kept`` those no doctor relabelled). Plus how many reviewed readings kept
+    the model's level. A beat the doctor did not relabel counts as kept.
+    """
+    reviewed = (Prediction.objects.order_by()
+                .filter(reviewed_at__gte=period.start_at, reviewed_at__lt=period.end_before)
+                .exclude(model_reading={})
+                .values_list("model_reading", "beats", "level"))
+    beats, kept = {}, {}
+    readings = same_level = 0
+    for model, current, level in reviewed.iterator():
+        readings += 1
+        same_level += (model.get("assessment") or {}).get("level") == level
+        for before, after in zip(model.get("labels") or [], (current or {}).get("labels") or []):
+            beats[before] = beats.get(before, 0) + 1
+            kept[before] = kept.get(before, 0) + (before == after)
+    return {
+        "reviewed_readings": readings,
+        "same_level": same_level,
+        "classes": [
+            {"code": c.code, "name": c.name, "beats": beats.get(c.code, 0), "kept": kept.get(c.code, 0),
+             "agreement": round(kept[c.code] / beats[c.code], 3) if beats.get(c.code) else None}
+            for c in BEAT_CLASSES
+        ],
+    }
+
+
 def _percentiles_fallback(queryset, field, fractions):
     """Return (count, values) like ``percentile_cont`` without PostgreSQL: count, then 1–2 rows per fraction."""
     n = queryset.count()
@@ -248,6 +279,7 @@ def usage_report(*, period):
         "predictions_by_status": by_status,
         "readings_by_level": readings_by_level(period=period),
         "predictions_by_class": predictions_by_class(period=period),
+        "doctor_agreement": doctor_agreement(period=period),
         "processing_time": processing_time(period=period),
         "outcomes": outcome_rates(period=period),
         "queue": queue_length(),

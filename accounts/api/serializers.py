@@ -52,5 +52,10 @@ class TokenSerializer(serializers.Serializer):
 class AuthErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.ChoiceField(
-        choices=["invalid_credentials", "email_unverified", "otp_required", "otp_invalid", "too_many_login_attempts"]
+        choices=["invalid", "invalid_credentials", "email_unverified", "otp_required", "otp_invalid",
+                 "too_many_login_attempts", "throttled"]
+    )
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False,
+        help_text="With `invalid`: the messages for each field (a missing email or password).",
     )

@@ -19,6 +19,17 @@ def _fresh_cache_namespace(settings):
     settings.CACHES = caches
 
 
+@pytest.fixture(autouse=True)
+def _eager_tasks():
+    """Run Celery tasks (care-team invitations) in-process: unit tests have no worker."""
+    from ecgportal.celery import app
+
+    old = app.conf.CELERY_TASK_ALWAYS_EAGER, app.conf.CELERY_TASK_EAGER_PROPAGATES
+    app.conf.CELERY_TASK_ALWAYS_EAGER, app.conf.CELERY_TASK_EAGER_PROPAGATES = True, True
+    yield
+    app.conf.CELERY_TASK_ALWAYS_EAGER, app.conf.CELERY_TASK_EAGER_PROPAGATES = old
+
+
 @pytest.fixture(scope="session")
 def smtp_server():
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every SMTP command

@@ -77,7 +77,8 @@ def test_missing_fields_are_named(api):
     response = api.post(TOKEN_URL, {"email": "not-an-email"}, format="json")
 
     assert response.status_code == 400
-    assert set(response.json()) == {"email", "password"}
+    assert response.json()["code"] == "invalid"
+    assert set(response.json()["fields"]) == {"email", "password"}
 
 
 def test_an_unconfirmed_email_gets_no_token(api):

@@ -19,18 +19,28 @@ from accounts.tests.mailbox import body_of
 pytestmark = pytest.mark.django_db
 
 
-def test_a_patient_gives_a_doctor_access_by_email_and_takes_it_back(client):
+def test_a_patient_invites_a_doctor_who_accepts_and_then_loses_access(client, django_capture_on_commit_callbacks):
     patient, doctor = UserFactory(), DoctorFactory(email="Dr.Who@Hospital.example", last_name="Who")
     client.force_login(patient)
 
-    response = client.post(reverse("accounts:care_team"), {"doctor_email": "dr.who@hospital.example"}, follow=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("accounts:care_team"), {"doctor_email": "dr.who@hospital.example"}, follow=True)
 
-    assert "can now see your ECG records" in response.content.decode()
-    assert list(permissions.patients_of(doctor=doctor)) == [patient]
-    assert permissions.can_view_patient(viewer=doctor, patient=patient)
+    assert "If dr.who@hospital.example belongs to a verified doctor" in response.content.decode()
     link = CareLink.objects.get()
-    assert "Remove access" in client.get(reverse("accounts:care_team")).content.decode()
+    assert link.status == CareLink.Status.PENDING and link.requested_by == patient
+    assert not permissions.can_view_patient(viewer=doctor, patient=patient), "nothing shared before accepting"
+    assert "Who" not in response.content.decode(), "the doctor's name appears only once they accept"
 
+    client.force_login(doctor)
+    assert "Patients inviting you" in client.get(reverse("accounts:care_team")).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("accounts:care_link_accept", args=[link.pk]), follow=True)
+    assert "You can now see" in response.content.decode()
+    assert list(permissions.patients_of(doctor=doctor)) == [patient]
+
+    client.force_login(patient)
+    assert "Remove access" in client.get(reverse("accounts:care_team")).content.decode()
     response = client.post(reverse("accounts:care_link_revoke", args=[link.pk]), follow=True)
 
     assert "can no longer see your ECG records" in response.content.decode()
@@ -38,6 +48,33 @@ def test_a_patient_gives_a_doctor_access_by_email_and_takes_it_back(client):
     assert not permissions.can_view_patient(viewer=doctor, patient=patient)
     link.refresh_from_db()
     assert link.status == CareLink.Status.REVOKED and link.ended_at is not None
+
+
+def test_a_doctor_declines_a_patients_invitation(client, django_capture_on_commit_callbacks):
+    patient, doctor = UserFactory(), DoctorFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.care_link_invite_deliver(inviter_id=patient.pk, email=doctor.email)
+    link = CareLink.objects.get()
+    client.force_login(doctor)
+
+    response = client.post(reverse("accounts:care_link_revoke", args=[link.pk]), follow=True)
+
+    assert "You declined" in response.content.decode()
+    link.refresh_from_db()
+    assert link.status == CareLink.Status.REVOKED and not permissions.can_view_patient(viewer=doctor, patient=patient)
+
+
+def test_nobody_else_answers_an_invitation(client):
+    patient, doctor = UserFactory(), DoctorFactory()
+    link = services.care_link_invite_deliver(inviter_id=patient.pk, email=doctor.email)
+    for stranger in (DoctorFactory(), UserFactory()):
+        client.force_login(stranger)
+        assert client.post(reverse("accounts:care_link_accept", args=[link.pk])).status_code == 404
+        assert client.post(reverse("accounts:care_link_revoke", args=[link.pk])).status_code == 404
+    client.force_login(patient)  # the inviter cannot accept for the doctor
+    client.post(reverse("accounts:care_link_accept", args=[link.pk]))
+    link.refresh_from_db()
+    assert link.status == CareLink.Status.PENDING
 
 
 def test_a_doctor_sees_their_linked_patients(client):
@@ -56,17 +93,13 @@ def test_a_doctor_sees_their_linked_patients(client):
 @pytest.mark.parametrize(
     "email, message",
     [
-        ("nobody@example.org", "No doctor is registered with this email address."),
-        ("other.patient@example.org", "No doctor is registered with this email address."),
         ("me@example.org", "That is your own email address."),
-        ("pending.doctor@example.org", "awaiting verification by an administrator"),
+        ("ME@Example.org ", "That is your own email address."),
         ("not an email", "Enter a valid email address."),
     ],
 )
 def test_bad_doctor_addresses_are_explained_and_create_no_link(client, email, message):
     patient = UserFactory(email="me@example.org")
-    UserFactory(email="other.patient@example.org")
-    UnverifiedDoctorFactory(email="pending.doctor@example.org")
     client.force_login(patient)
 
     response = client.post(reverse("accounts:care_team"), {"doctor_email": email})
@@ -77,19 +110,25 @@ def test_bad_doctor_addresses_are_explained_and_create_no_link(client, email, me
     assert not CareLink.objects.exists()
 
 
-def test_giving_the_same_doctor_access_twice_is_explained(client):
-    link = CareLinkFactory()
-    client.force_login(link.patient)
+def test_inviting_the_same_doctor_twice_makes_one_link_and_one_notification(django_capture_on_commit_callbacks):
+    from notifications.models import Notification
 
-    response = client.post(reverse("accounts:care_team"), {"doctor_email": link.doctor.email})
+    patient, doctor = UserFactory(), DoctorFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(3):
+            services.care_link_invite_deliver(inviter_id=patient.pk, email=doctor.email)
 
-    assert "already has access to your records" in response.content.decode()
     assert CareLink.objects.count() == 1
+    assert Notification.objects.filter(recipient=doctor).count() == 1
 
 
-def test_a_doctor_cannot_share_records_as_a_patient():
-    with pytest.raises(ValidationError, match="Only a patient"):
-        services.care_link_create(patient=DoctorFactory(), doctor_email=DoctorFactory().email)
+def test_only_patients_and_verified_doctors_invite(rf):
+    request = rf.post("/")
+    with pytest.raises(ValidationError, match="Only patients and doctors"):
+        services.care_link_invite(request=request, inviter=StaffFactory(), email="x@example.org")
+    with pytest.raises(PermissionDenied):
+        services.care_link_invite(request=request, inviter=UnverifiedDoctorFactory(), email="x@example.org")
+    assert services.care_link_invite_deliver(inviter_id=DoctorFactory().pk, email=DoctorFactory().email) is None
 
 
 def test_the_database_refuses_two_open_links_for_one_pair():
@@ -108,8 +147,10 @@ def test_a_revoked_link_can_be_granted_again():
     link = CareLinkFactory()
     services.care_link_revoke(patient=link.patient, link=link)
 
-    again = services.care_link_create(patient=link.patient, doctor_email=link.doctor.email)
+    again = services.care_link_invite_deliver(inviter_id=link.patient.pk, email=link.doctor.email)
+    services.care_link_accept(user=link.doctor, link=again)
 
+    again.refresh_from_db()
     assert again.pk != link.pk and again.status == CareLink.Status.ACTIVE
     assert CareLink.objects.count() == 2
 
@@ -148,13 +189,14 @@ def test_a_doctor_asks_a_patient_who_accepts(client, mailbox, django_capture_on_
     assert permissions.can_view_patient(viewer=doctor, patient=patient)
 
 
-def test_a_doctors_request_for_an_unknown_address_looks_the_same(client, mailbox):
+def test_a_doctors_request_for_an_unknown_address_looks_the_same(client, mailbox, django_capture_on_commit_callbacks):
     doctor = DoctorFactory()
     UserFactory(email="a.doctor.not.patient@example.org", role="doctor")
     client.force_login(doctor)
 
     for email in ("nobody@example.org", "a.doctor.not.patient@example.org"):
-        response = client.post(reverse("accounts:care_team"), {"patient_email": email}, follow=True)
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(reverse("accounts:care_team"), {"patient_email": email}, follow=True)
         assert f"If {email} belongs to a patient" in response.content.decode()
 
     assert not CareLink.objects.exists()
@@ -167,7 +209,7 @@ def test_a_patient_can_decline_a_request():
     link.refresh_from_db()
     assert link.status == CareLink.Status.REVOKED
     with pytest.raises(ValidationError, match="already been answered"):
-        services.care_link_accept(patient=link.patient, link=link)
+        services.care_link_accept(user=link.patient, link=link)
 
 
 def test_who_can_view_a_patient():

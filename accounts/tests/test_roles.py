@@ -27,7 +27,7 @@ def test_an_unverified_doctor_sees_the_pending_banner_and_no_patient(client):
     assert not permissions.patients_of(doctor=doctor).exists()
     assert not permissions.can_view_patient(viewer=doctor, patient=patient)
     with pytest.raises(PermissionDenied):
-        services.care_link_request(doctor=doctor, patient_email=patient.email)
+        services.care_link_invite(request=None, inviter=doctor, email=patient.email)
 
 
 def test_a_verified_doctor_gets_no_banner(client):

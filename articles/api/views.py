@@ -1,17 +1,16 @@
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import permissions, viewsets
 from rest_framework.exceptions import ValidationError
 
 from articles.api.serializers import ArticleDetailSerializer, ArticleListSerializer
 from articles.forms import ArticleSearchForm
 from articles.selectors import article_get, article_list
+from ecgportal.api_schema import form_parameters
 
-LIST_PARAMETERS = [
-    OpenApiParameter("q", OpenApiTypes.STR, description="Words to find in title, summary or body."),
-    OpenApiParameter("kind", OpenApiTypes.STR, enum=["beat_class", "condition"]),
-    OpenApiParameter("code", OpenApiTypes.STR, description="Beat class code: N, L, R, A, V, P, VF or E."),
-]
+LIST_PARAMETERS = form_parameters(ArticleSearchForm, {
+    "q": "Words to find in title, summary or body.",
+    "code": "Beat class code: N, L, R, A, V, P, VF or E.",
+})
 
 
 @extend_schema_view(list=extend_schema(parameters=LIST_PARAMETERS))

@@ -49,17 +49,19 @@ def test_the_orm_cannot_delete_events_either(postgres):
     assert AuditEvent.objects.filter(pk=event.pk).exists()
 
 
-def test_only_anonymisation_may_update_an_event(postgres):
+def test_the_events_of_a_living_account_cannot_be_anonymised(postgres):
+    """Blanking names used to be allowed on any row; now only for an account that is gone."""
     event = AuditEventFactory()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE audit_auditevent SET actor_id = NULL, actor_label = '', ip_address = NULL WHERE id = %s",
-            [event.pk],
-        )
-    event.refresh_from_db()
-    assert (event.actor_id, event.actor_label, event.ip_address) == (None, "", None)
-    # Setting a foreign key to another user is not anonymisation.
+    _refused(
+        "UPDATE audit_auditevent SET actor_id = NULL, actor_label = '', actor_salt = '', ip_address = NULL WHERE id = %s",
+        [event.pk],
+    )
+    _refused("UPDATE audit_auditevent SET patient_id = NULL, patient_label = '', patient_salt = '' WHERE id = %s", [event.pk])
+    _refused("SELECT audit_anonymise_deleted_account(%s)", [event.patient_id])
+    # Setting a foreign key to another user is not anonymisation either.
     _refused("UPDATE audit_auditevent SET patient_id = %s WHERE id = %s", [UserFactory().pk, event.pk])
+    event.refresh_from_db()
+    assert event.actor_label and event.patient_label and event.ip_address == "192.0.2.10"
 
 
 def test_deleting_a_doctor_keeps_an_anonymised_trail(postgres):

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "ecgportal.db_retry.RetryReadOnLostConnectionMiddleware",  # outermost: a retry runs every layer
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -55,6 +56,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "ecgportal.uploads.UploadLimitMiddleware",  # a body over the upload limit is refused unread
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -185,14 +187,21 @@ CELERY_WORKER_MAX_MEMORY_PER_CHILD = env.int("CELERY_WORKER_MAX_MEMORY_PER_CHILD
 # A pool child must report up within this many seconds or Celery kills it. Children report at
 # once (the model loads in a background thread, predictions/tasks.py); the margin is for a busy host.
 CELERY_WORKER_PROC_ALIVE_TIMEOUT = env.float("CELERY_WORKER_PROC_ALIVE_TIMEOUT", default=30.0)
+# Redis hands an unacknowledged message out again after this many seconds: longer than a task
+# may hold one (waiting behind another, then running to the hard time limit), so a live task is
+# never delivered twice. A killed worker's analyses do not wait for it: the sweep finds them
+# (predictions.claims) and sends them again within seconds.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600),
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=max(600, 2 * CELERY_TASK_TIME_LIMIT + 60)),
     "socket_connect_timeout": 2,
 }
 # Sending a task when the broker is down gives up in about a second: the upload is already saved
 # as pending and the stale sweep sends it once the broker is back (predictions.services).
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.3, "interval_max": 0.5}
+# A worker that lost Redis tries again every 2 s (ecgportal.celery.Consumer), for as long as it takes.
+CELERY_WORKER_CONSUMER = "ecgportal.celery:Consumer"
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TIMEZONE = TIME_ZONE
 
 # Email. Local settings print to the console; production uses SMTP from EMAIL_URL.
@@ -230,19 +239,27 @@ ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
 # Reverse proxies in front of Django that append to X-Forwarded-For (0: use REMOTE_ADDR). A
 # client can write that header itself, so it is trusted only this many hops deep.
 ACCOUNT_TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=0)
-# allauth's defaults, stated so they are visible; counted in the cache (Redis when REDIS_URL is set).
+# Counted in the cache (Redis when REDIS_URL is set). Failed sign-ins are limited per account
+# first: once an account is locked, more guesses at it no longer count against its IP address,
+# so one account's bad passwords never lock out other people behind the same address (a
+# hospital's NAT); the looser per-IP limit stops guessing across many accounts.
 ACCOUNT_RATE_LIMITS = {
-    "login": "30/m/ip",
-    "login_failed": "10/m/ip,5/5m/key",
+    "login": "60/m/ip",
+    "login_failed": "5/5m/key,30/m/ip",
     "signup": "20/m/ip",
     "request_login_code": "20/m/ip,3/m/key",
     "reset_password": "20/m/ip,5/m/key",
     "confirm_email": "1/3m/key",
+    # Care-team invitations a user may send (accounts.services.care_link_invite). One rate only:
+    # allauth counts every rate of an action and per-kind (user) in the same list.
+    "care_link_invite": "20/h/user",
 }
 SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 SOCIALACCOUNT_LOGIN_ON_GET = False
 SOCIALACCOUNT_QUERY_EMAIL = True
+# Flash messages ("Welcome, Grace") live in the session, not in a cookie the browser can read.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "ECG Portal"
 MFA_TOTP_TOLERANCE = 1  # accept the previous and next 30 s code: phone clocks drift
@@ -366,14 +383,22 @@ PREDICTIONS_MODEL_WARMUP = env("PREDICTIONS_MODEL_WARMUP", default="ml.store.get
 PREDICTIONS_QUEUE = env("PREDICTIONS_QUEUE", default=None)
 CELERY_TASK_ROUTES = ("ecgportal.celery.route_task",)  # the one place tasks are routed
 PREDICTIONS_MAX_ATTEMPTS = env.int("PREDICTIONS_MAX_ATTEMPTS", default=3)
-# A pending prediction not picked up after this long is sent again; a running one older than
-# the task's hard time limit plus a margin is considered lost.
+# A pending prediction not picked up after this long is sent again. A running one is lost as soon
+# as no worker holds its claim (predictions.claims, PostgreSQL); where the database cannot tell
+# (SQLite), once it is older than the task's hard time limit plus a margin.
 PREDICTIONS_STALE_PENDING_S = env.int("PREDICTIONS_STALE_PENDING_S", default=300)
 PREDICTIONS_STALE_RUNNING_S = env.int("PREDICTIONS_STALE_RUNNING_S", default=CELERY_TASK_TIME_LIMIT + 60)
+# A pending prediction whose task could not be sent (the broker was down) is sent again by the
+# sweep after this many seconds: longer than a send may take (CELERY_TASK_PUBLISH_RETRY_POLICY).
+PREDICTIONS_UNSENT_RETRY_S = env.int("PREDICTIONS_UNSENT_RETRY_S", default=10)
+# The sweep sends unsent, lost and orphaned predictions again (predictions.services); a sweep
+# still queued when the next one is due is dropped.
+PREDICTIONS_SWEEP_EVERY_S = env.float("PREDICTIONS_SWEEP_EVERY_S", default=10.0)
 CELERY_BEAT_SCHEDULE = {
     "requeue-stale-predictions": {
         "task": "predictions.requeue_stale",
-        "schedule": 300.0,
+        "schedule": PREDICTIONS_SWEEP_EVERY_S,
+        "options": {"expires": PREDICTIONS_SWEEP_EVERY_S},
     },
 }
 # --- end Predictions ------------------------------------------------------------------------

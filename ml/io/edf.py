@@ -1,36 +1,117 @@
-"""Read EDF/EDF+ (and BioSemi BDF) files with ``edfio``."""
+"""Read EDF/EDF+ (and BioSemi BDF) files with ``edfio``.
 
+The fixed header is also read here, field by field (EDF specification, Kemp et al. 1992): it says
+how many data records the file should hold, which edfio silently corrects to what it finds. A file
+holding less than its header declares is truncated: refused when less than half is there
+(:data:`ml.io.recording.MIN_READ_SHARE`), else read in part and marked partial
+(``Recording.declared_s``).
+"""
+
+import io
 import re
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ml.errors import InvalidSignalError, UnsupportedFormatError
 from ml.io.leads import choose_lead, standard_leads
-from ml.io.recording import Recording, check_fs, check_signal
+from ml.io.recording import MIN_READ_SHARE, Recording, check_fs, check_signal
 
 _TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nv": 1e-6}
 # Labels that are ECG leads; other channels (EEG, SpO2, respiration...) are ignored when any match.
 _ECG_LABEL = re.compile(
     r"(ECG|EKG|^ML|^(LEAD\s*)?(I{1,3}|AVR|AVL|AVF|V[1-6]|MLII|ML\d)$)", re.IGNORECASE
 )
+# Bytes of the fixed header, and of each signal's header fields before "samples per data record"
+# (label 16, transducer 80, dimension 8, physical min/max 8+8, digital min/max 8+8, prefilter 80).
+_FIXED_BYTES = 256
+_SIGNAL_FIELDS_BEFORE_SAMPLES = 16 + 80 + 8 * 5 + 80
+MAX_SIGNALS = 4096  # a header declaring more is damaged (16 MB of header)
+
+
+@dataclass
+class EdfLayout:
+    """What an EDF/BDF header declares, checked against the file's size (no sample is read)."""
+
+    header: bytes  # the whole header: fixed part and one 256-byte block per signal
+    declared_records: int | None  # None: -1, "unknown" (allowed while recording)
+    available_records: int  # whole data records the file holds
+    record_s: float  # duration of one data record
+
+    @property
+    def available_s(self) -> float:
+        return self.available_records * self.record_s
+
+    @property
+    def declared_s(self) -> float | None:
+        return None if self.declared_records is None else self.declared_records * self.record_s
+
+    @property
+    def truncated(self) -> bool:
+        return self.declared_records is not None and self.available_records < self.declared_records
+
+
+def read_layout(path: Path, *, shown: str, bdf: bool = False) -> EdfLayout:
+    """Return the :class:`EdfLayout` of the EDF (or BDF) file at ``path``: a bounded read.
+
+    Raise an ECGInputError for a damaged header, a file without samples, or one truncated to
+    less than :data:`MIN_READ_SHARE` of what its header declares.
+    """
+    kind = "BDF" if bdf else "EDF"
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        fixed = fh.read(_FIXED_BYTES)
+        try:
+            declared = int(fixed[236:244].strip())
+            record_s = float(fixed[244:252].strip())
+            n_signals = int(fixed[252:256].strip())
+        except ValueError:
+            raise UnsupportedFormatError(f"The {kind} file {shown} could not be read: its header is damaged.") from None
+        if not 0 < n_signals <= MAX_SIGNALS:
+            raise UnsupportedFormatError(
+                f"The {kind} file {shown} could not be read: its header declares {n_signals} signals."
+            )
+        header = fixed + fh.read(_FIXED_BYTES * n_signals)
+    if len(header) < _FIXED_BYTES * (n_signals + 1):
+        raise UnsupportedFormatError(
+            f"The {kind} file {shown} could not be read: it is damaged or truncated (it ends inside its header)."
+        )
+    at = _FIXED_BYTES + _SIGNAL_FIELDS_BEFORE_SAMPLES * n_signals
+    try:
+        per_record = sum(int(header[at + 8 * i: at + 8 * i + 8].strip()) for i in range(n_signals))
+    except ValueError:
+        raise UnsupportedFormatError(f"The {kind} file {shown} could not be read: its header is damaged.") from None
+    record_bytes = per_record * (3 if bdf else 2)
+    available = (size - len(header)) // record_bytes if record_bytes > 0 else 0
+    layout = EdfLayout(header, declared if declared >= 0 else None, max(available, 0), record_s)
+    if layout.available_records == 0:
+        raise InvalidSignalError(f"The {kind} file {shown} contains no samples: it ends after its header.")
+    if layout.declared_records and layout.available_records < MIN_READ_SHARE * layout.declared_records:
+        raise InvalidSignalError(
+            f"The {kind} file {shown} is truncated: its header declares {layout.declared_s:g} s of recording, "
+            f"but the file holds only {layout.available_s:g} s. Upload the complete file.",
+            code="truncated",
+        )
+    return layout
 
 
 def open_edf(path: Path, *, shown: str, bdf: bool = False, header_only: bool = False):
-    """Return (the edfio file, its signals) of the EDF/EDF+ (or BDF) file at ``path``.
+    """Return (the edfio signals, the :class:`EdfLayout`) of the EDF/EDF+ (or BDF) file at ``path``.
 
-    ``header_only`` reads no samples (the upload probe). Raise an ECGInputError for a damaged
-    file or one without signals.
+    ``header_only`` reads no samples (the upload probe): edfio is given the header alone. Raise an
+    ECGInputError for a damaged or truncated file, or one without signals.
     """
     import edfio
 
     kind = "BDF" if bdf else "EDF"
+    layout = read_layout(path, shown=shown, bdf=bdf)
+    source = io.BytesIO(layout.header) if header_only else path
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            edf = (edfio.read_bdf if bdf else edfio.read_edf)(path, lazy_load_data=header_only)
-            signals = list(edf.signals)
+            warnings.simplefilter("ignore")  # edfio warns of a truncated file; the layout says it
+            signals = list((edfio.read_bdf(source) if bdf else edfio.read_edf(source)).signals)
     except Exception as exc:  # edfio raises a mix of ValueError/OSError/struct errors on bad files
         raise UnsupportedFormatError(
             f"The {kind} file {shown} could not be read: it is damaged or truncated "
@@ -38,13 +119,13 @@ def open_edf(path: Path, *, shown: str, bdf: bool = False, header_only: bool = F
         ) from None
     if not signals:
         raise InvalidSignalError(f"The {kind} file {shown} contains no signals (only annotations).")
-    return edf, signals
+    return signals, layout
 
 
 def read_edf(path: Path, *, shown: str, lead=None, bdf: bool = False) -> Recording:
     """Return the Recording of the EDF/EDF+ (or BDF) file at ``path``."""
     kind = "BDF" if bdf else "EDF"
-    _, signals = open_edf(path, shown=shown, bdf=bdf)
+    signals, layout = open_edf(path, shown=shown, bdf=bdf)
 
     ecg = [s for s in signals if _ECG_LABEL.search(s.label.strip())]
     candidates = ecg or signals
@@ -74,4 +155,5 @@ def read_edf(path: Path, *, shown: str, lead=None, bdf: bool = False) -> Recordi
 
     return Recording(signal=signal, fs=fs, lead=labels[idx], kind="signal", notes=notes,
                      n_leads=len(ecg) or 1,
-                     leads=standard_leads([s.label.strip() for s in same], column))
+                     leads=standard_leads([s.label.strip() for s in same], column),
+                     declared_s=layout.declared_s if layout.truncated else None)

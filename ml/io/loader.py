@@ -29,11 +29,9 @@ def load(source, *, fs=None, lead=None, filename=None) -> Recording:
     shown = filename or path.name
     if not path.is_file():
         raise MissingFileError(f"The file {shown} could not be found.")
-    size = path.stat().st_size
     with path.open("rb") as fh:
         head = fh.read(sniff.SNIFF_BYTES)
-    if size == 0 or not head.strip(b" \t\r\n\x00"):
-        raise EmptyInputError(f"The file {shown} is empty. Upload {SUPPORTED}.")
+    refuse_blank(head, shown=shown)
 
     fmt = sniff.sniff(head)
     if fmt in sniff.IMAGE_FORMATS or fmt == sniff.PDF:
@@ -63,6 +61,16 @@ def load(source, *, fs=None, lead=None, filename=None) -> Recording:
             "together with it."
         )
     raise UnsupportedFormatError(f"The file {shown} is not a recognised ECG format. Upload {SUPPORTED}.")
+
+
+def refuse_blank(head: bytes, *, shown: str):
+    """Raise EmptyInputError when a file whose first bytes are ``head`` holds nothing but blanks.
+
+    Only a file's own format can tell zero bytes from samples of zero: a WFDB data file of zeros
+    is a flat line (``ml.io.probe``), and is never checked here.
+    """
+    if not head.strip(b" \t\r\n\x00"):
+        raise EmptyInputError(f"The file {shown} is empty. Upload {SUPPORTED}.")
 
 
 def _load_array(array: np.ndarray, *, fs, lead) -> Recording:

@@ -1,5 +1,6 @@
 """Check an upload cheaply, before it is stored: the format from its first bytes and a bounded
-read of its header; never the whole file.
+read of its header; never the whole file (a WFDB data file is scanned only up to its first byte
+that is not zero: an all-zero one is a flat line).
 
 The web request calls :func:`probe` once; the worker later reads the file in full with
 :func:`ml.io.load`, under its time and memory limits. So a 20 MB CSV or a 1,000-page PDF never
@@ -13,14 +14,9 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ml.errors import (
-    EmptyInputError,
-    InvalidSignalError,
-    MissingFileError,
-    UnsupportedFormatError,
-)
+from ml.errors import InvalidSignalError, MissingFileError, UnsupportedFormatError
 from ml.io import sniff
-from ml.io.loader import SUPPORTED
+from ml.io.loader import SUPPORTED, refuse_blank
 
 # The leading part of a text file that is parsed at upload time (the worker reads the rest).
 TEXT_PROBE_BYTES = 256 * 1024
@@ -49,8 +45,7 @@ def probe(path, *, fs=None, lead=None, filename=None) -> Probe:
     shown = filename or path.name
     with path.open("rb") as fh:
         head = fh.read(sniff.SNIFF_BYTES)
-    if path.stat().st_size == 0 or not head.strip(b" \t\r\n\x00"):
-        raise EmptyInputError(f"The file {shown} is empty. Upload {SUPPORTED}.")
+    refuse_blank(head, shown=shown)
     fmt = sniff.sniff(head)
     if fmt in sniff.IMAGE_FORMATS:
         return _probe_image(path, fmt, shown)
@@ -154,12 +149,24 @@ def _probe_pdf(path, shown):
 
 
 def _probe_wfdb(path, shown):
+    from ml.io.recording import FLAT_LINE
     from ml.io.wfdb_record import read_header
 
     header = read_header(path, shown=shown)
+    if all(_all_zero(path.parent / f) for f in header.data_files):
+        raise InvalidSignalError(f"{FLAT_LINE} (every sample in {', '.join(header.data_files)} is zero).")
     duration = header.samples / header.fs if header.samples else None
     notes = [f"Sampling rate {header.fs:g} Hz taken from the WFDB header"]
     return Probe(file_format=sniff.WFDB, input_kind="signal", fs=header.fs, duration_s=duration, notes=notes)
+
+
+def _all_zero(path, chunk=1 << 20):
+    """Return True when every byte of the file at ``path`` is zero (read until the first that is not)."""
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            if block.count(0) != len(block):
+                return False
+    return True
 
 
 def _probe_edf(path, shown, *, bdf):
@@ -167,14 +174,13 @@ def _probe_edf(path, shown, *, bdf):
     from ml.io.recording import check_fs
 
     kind = "BDF" if bdf else "EDF"
-    edf, signals = open_edf(path, shown=shown, bdf=bdf, header_only=True)
-    duration = float(edf.duration)
+    signals, layout = open_edf(path, shown=shown, bdf=bdf, header_only=True)
     rates = sorted({check_fs(s.sampling_frequency, origin=f"in the {kind} header") for s in signals})
     return Probe(
         file_format=sniff.EDF,
         input_kind="signal",
         fs=rates[-1] if len(rates) == 1 else None,
-        duration_s=duration,
+        duration_s=layout.available_s,
         notes=[f"{kind} file with {len(signals)} signal(s)"],
     )
 

@@ -12,6 +12,11 @@ MIN_FS = 50.0
 MAX_FS = 5000.0
 # Larger than any ECG in mV, uV or raw ADC counts; beyond it filters overflow into NaN.
 MAX_ABS_VALUE = 1e9
+# A file holding less than this share of the samples its header declares is refused as truncated;
+# one holding more is read in part and marked partial (``Recording.declared_s``).
+MIN_READ_SHARE = 0.5
+# Every reader and check says it in these words (ml.quality too).
+FLAT_LINE = "The signal is a flat line: no ECG was recorded"
 
 
 @dataclass
@@ -34,10 +39,20 @@ class Recording:
     leads: dict | None = field(default=None, repr=False)
     # False for a picture whose time and amplitude scale were assumed (no paper grid was found).
     scale_known: bool = True
+    # The length the file's header declares, when the file holds less (a truncated file read in
+    # part); None when the whole recording was read.
+    declared_s: float | None = None
 
     @property
     def duration_s(self) -> float:
         return len(self.signal) / self.fs
+
+    @property
+    def partial(self) -> str | None:
+        """Return "partial: 17 of 30 s read" for a truncated file read in part, else None."""
+        if self.declared_s is None:
+            return None
+        return f"partial: {round(self.duration_s, 1):g} of {round(self.declared_s, 1):g} s read"
 
 
 def check_fs(fs, *, origin: str) -> float:
@@ -86,7 +101,7 @@ def check_signal(signal, *, fs: float) -> np.ndarray:
         )
     if np.ptp(x) == 0 or np.std(x) < 1e-9 * max(1.0, np.max(np.abs(x))):
         raise InvalidSignalError(
-            "The signal is a flat line: all samples have the same value. "
+            f"{FLAT_LINE} (all samples have the same value). "
             "Check that the electrodes were connected and the right column was exported."
         )
     return np.ascontiguousarray(x)

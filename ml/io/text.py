@@ -3,9 +3,17 @@
 Handled: comma, semicolon, tab or whitespace delimiters; decimal commas with ``;``/tab delimiters;
 quoted cells; a names row and a units row (PhysioNet's ``rdsamp -c`` export); a time column in
 seconds, milliseconds or ``[h:]mm:ss.mmm`` (gives the sampling rate) or a sample-index column.
+
+The layout (delimiter, header rows, columns) is read from the file's first and last lines; the
+samples are parsed by pandas' C parser straight into a float array, so a 4-hour export (20 MB)
+needs about 130 MB, not a Python string per cell (1.1 GB; ``bench/bench_file_memory.py``). Files
+the C parser refuses (clock times, single-quoted or ragged cells, comment lines among the samples)
+are parsed line by line, cell by cell: ten times slower, no larger.
 """
 
+import io
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,44 +28,42 @@ _INDEX_NAME = re.compile(r"(sample|index|^idx$|^n$|^#$|^no\.?$)", re.IGNORECASE)
 _UNIT_IN_NAME = re.compile(r"[\(\[]\s*([µμu]?v|mv|nv|s|ms|sec)\s*[\)\]]", re.IGNORECASE)
 _TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nv": 1e-6}
 _MAX_HEADER_LINES = 10
+_COMMENTS = ("#", "//", "%")
+# The leading part of the file whose lines give the layout, and the trailing part that shows a
+# cut-off last line; the samples between are never split into Python strings.
+HEAD_BYTES = 64 * 1024
+TAIL_BYTES = 8 * 1024
+_BOM = b"\xef\xbb\xbf"
+_BLOCK_ROWS = 65536  # rows parsed cell by cell before they are packed into an array
+
+
+@dataclass
+class _Layout:
+    """What the first (and last) lines of a text file say about its table."""
+
+    delimiter: str | None  # None: whitespace
+    header: list  # the header rows, split into cells
+    ncols: int
+    decimal_comma: bool
+    data_offset: int  # byte offset of the first row of samples
+    last_row_short: bool  # the last line has fewer cells than the others (a cut-off upload)
+    across: bool  # one long row: the samples of one lead written across
 
 
 def read_text(path: Path, *, shown: str, fs=None, lead=None) -> Recording:
     """Return the Recording of the delimited text file at ``path``."""
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
-    lines = [ln.strip() for ln in text.splitlines()]
-    lines = [ln for ln in lines if ln and not ln.startswith(("#", "//", "%"))]
-
-    delimiter = _delimiter(lines)
-    rows = [_split(ln, delimiter) for ln in lines]
-    n_header = 0
-    while n_header < len(rows) and not _is_data_row(rows[n_header]):
-        n_header += 1
-        if n_header > _MAX_HEADER_LINES:
-            raise UnsupportedFormatError(f"{shown} is text but does not look like a table of ECG samples.")
-    header, data_rows = rows[:n_header], rows[n_header:]
-    if not data_rows:
-        raise InvalidSignalError(f"{shown} has a header but no rows of samples.")
-
+    layout = _layout(path, shown)
+    table = _parse_fast(path, layout)
+    if table is None:
+        table = _parse_cells(path, layout)
     notes = []
-    ncols = max(len(r) for r in data_rows[: min(len(data_rows), 50)])
-    if len(data_rows) == 1 and ncols > 100:
-        # One long row: the samples of one lead written across.
-        data_rows = [[v] for v in data_rows[0]]
-        ncols = 1
-    if len(data_rows[-1]) < ncols and len(data_rows) > 1:
-        data_rows = data_rows[:-1]  # a cut-off last line (truncated upload)
+    if layout.across:
+        table = table[:1].T  # one long row: the samples of one lead written across
+    elif layout.last_row_short and len(table) > 1:
+        table = table[:-1]  # a cut-off last line (truncated upload)
         notes.append("The last line of the file was incomplete and was ignored")
-
-    if delimiter is None and ncols == 1:
-        # Whitespace-delimited single column: a header such as "ECG (uV)" is one name, not two cells.
-        header = [[" ".join(row)] for row in header]
-    names, units = _names_and_units(header, ncols)
-    table = _to_table(data_rows, ncols, decimal_comma=delimiter in (";", "\t"))
+    ncols = table.shape[1]
+    names, units = _names_and_units(layout.header, ncols)
     bad = np.isnan(table).mean() if table.size else 1.0
     if bad > 0.2:
         raise UnsupportedFormatError(f"{shown} is text but most of its cells are not numbers.")
@@ -118,9 +124,119 @@ def read_text(path: Path, *, shown: str, fs=None, lead=None) -> Recording:
                      n_leads=len(labels), leads=standard_leads(labels, column))
 
 
+def _layout(path: Path, shown: str) -> _Layout:
+    """Return the layout of the text file at ``path``, read from its first and last lines."""
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        head = fh.read(HEAD_BYTES)
+        fh.seek(max(HEAD_BYTES, size - TAIL_BYTES))
+        tail = fh.read() if size > HEAD_BYTES else b""
+    layout = _layout_of(head, tail, shown, whole=size <= HEAD_BYTES)
+    if layout is None:  # no whole row of samples in the head: a line longer than it; read them all
+        layout = _layout_of(path.read_bytes(), b"", shown, whole=True)
+    return layout
+
+
+def _layout_of(head: bytes, tail: bytes, shown: str, *, whole: bool) -> _Layout | None:
+    """Return the layout that ``head`` (the file's start) and ``tail`` (its end) show, or None when
+    ``head`` holds no complete row of samples. Raise for text that is not a table."""
+    start = len(_BOM) if head.startswith(_BOM) else 0
+    raw_lines = head[start:].splitlines(keepends=True)
+    if not whole:
+        raw_lines = raw_lines[:-1]  # the window may cut the last one
+    kept, offset = [], start  # (byte offset, line) of each line that is not blank or a comment
+    for raw in raw_lines:
+        line = _decode(raw).strip()
+        if line and not line.startswith(_COMMENTS):
+            kept.append((offset, line))
+        offset += len(raw)
+    lines = [line for _, line in kept]
+    last_lines = _lines(tail.splitlines()[1:])  # the first tail line may be cut
+    if not whole and not last_lines:
+        return None
+    delimiter = _delimiter(lines + last_lines)
+    rows = [_split(line, delimiter) for line in lines]
+    n_header = 0
+    while n_header < len(rows) and not _is_data_row(rows[n_header]):
+        n_header += 1
+        if n_header > _MAX_HEADER_LINES:
+            raise UnsupportedFormatError(f"{shown} is text but does not look like a table of ECG samples.")
+    data = rows[n_header:]
+    if not data:
+        if whole:
+            raise InvalidSignalError(f"{shown} has a header but no rows of samples.")
+        return None
+    ncols = max(len(r) for r in data[:50])
+    header = rows[:n_header]
+    across = whole and len(data) == 1 and ncols > 100
+    if delimiter is None and (ncols == 1 or across):
+        # Whitespace-delimited single column: a header such as "ECG (uV)" is one name, not two cells.
+        header = [[" ".join(row)] for row in header]
+    return _Layout(
+        delimiter=delimiter,
+        header=header,
+        ncols=ncols,
+        decimal_comma=delimiter in (";", "\t") and any("," in c for r in data[:50] for c in r),
+        data_offset=kept[n_header][0],
+        last_row_short=len(_split((last_lines or lines)[-1], delimiter)) < ncols,
+        across=across,
+    )
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _lines(raw_lines) -> list[str]:
+    lines = (_decode(raw).strip() for raw in raw_lines)
+    return [ln for ln in lines if ln and not ln.startswith(_COMMENTS)]
+
+
+def _parse_fast(path: Path, layout: _Layout) -> np.ndarray | None:
+    """Return the table of samples parsed by pandas' C parser, or None when it refuses a cell."""
+    import pandas as pd
+
+    with path.open("rb") as fh:
+        fh.seek(layout.data_offset)
+        try:
+            frame = pd.read_csv(
+                fh, sep=layout.delimiter or r"\s+", header=None, names=range(layout.ncols), index_col=False,
+                dtype=np.float64, comment="#", decimal="," if layout.decimal_comma else ".",
+                skipinitialspace=True, encoding="latin-1", engine="c",
+            )
+        except ValueError:  # a cell that is not a number, a ragged row (pandas' ParserError)
+            return None
+    return frame.to_numpy(dtype=np.float64)
+
+
+def _parse_cells(path: Path, layout: _Layout) -> np.ndarray:
+    """Return the table of samples read line by line, cell by cell: a cell that is not a number
+    is NaN, a row longer than the others is cut."""
+    ncols, decimal_comma = layout.ncols, layout.delimiter in (";", "\t")
+    blocks, rows = [], []
+    with path.open("rb") as fh:
+        fh.seek(layout.data_offset)
+        for line in io.TextIOWrapper(fh, encoding="latin-1", newline=None):
+            line = line.strip()
+            if not line or line.startswith(_COMMENTS):
+                continue
+            cells = [_number(c, decimal_comma) for c in _split(line, layout.delimiter)[:ncols]]
+            rows.append(cells + [np.nan] * (ncols - len(cells)))
+            if len(rows) == _BLOCK_ROWS:
+                blocks.append(np.array(rows, dtype=np.float64))
+                rows = []
+    blocks.append(np.array(rows, dtype=np.float64).reshape(-1, ncols))
+    return np.concatenate(blocks)
+
+
 def _delimiter(lines: list[str]) -> str | None:
     """Return the delimiter (None: whitespace) that splits the data lines into a steady column count."""
-    sample = lines[-50:] if len(lines) > 60 else lines
+    sample = lines[-51:] if len(lines) > 61 else lines
+    if len(sample) > 2:
+        sample = sample[:-1]  # the last line may be cut off (a truncated upload)
     for delim in ("\t", ";", ","):
         counts = [len(ln.split(delim)) for ln in sample]
         if counts and min(counts) >= 2 and np.mean(np.array(counts) == counts[-1]) > 0.9:
@@ -178,23 +294,6 @@ def _names_and_units(header: list[list[str]], ncols: int) -> tuple[list[str], li
 def _is_unit(cell: str) -> bool:
     c = cell.lower()
     return c in _TO_MV or c in ("s", "ms", "sec", "hh:mm:ss.mmm", "mm:ss.mmm", "hh:mm:ss", "samples", "adu", "units")
-
-
-def _to_table(rows: list[list[str]], ncols: int, *, decimal_comma: bool) -> np.ndarray:
-    if all(len(r) == ncols for r in rows):
-        # Fast path: every cell a plain number (the usual case for a long export).
-        flat = [c for r in rows for c in r]
-        if decimal_comma:
-            flat = [c.replace(",", ".") for c in flat]
-        try:
-            return np.array(flat, dtype=np.float64).reshape(len(rows), ncols)
-        except ValueError:
-            pass
-    table = np.full((len(rows), ncols), np.nan)
-    for i, r in enumerate(rows):
-        for j, c in enumerate(r[:ncols]):
-            table[i, j] = _number(c, decimal_comma)
-    return table
 
 
 def _time_and_index_columns(table, names, units):

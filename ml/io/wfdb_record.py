@@ -1,6 +1,7 @@
 """Read a PhysioNet WFDB record (header ``.hea`` plus its signal file(s)) with the ``wfdb`` library."""
 
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ import numpy as np
 
 from ml.errors import InvalidSignalError, MissingFileError, UnsupportedFormatError
 from ml.io.leads import choose_lead, standard_leads
-from ml.io.recording import Recording, check_fs, check_signal
+from ml.io.recording import MIN_READ_SHARE, Recording, check_fs, check_signal
 
 _TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nv": 1e-6}
 
@@ -18,6 +19,8 @@ _TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nv": 1e-6}
 # Bits per sample of the WFDB storage formats (format 310/311 pack 3 samples in 4 bytes).
 _BITS = {"8": 8, "16": 16, "24": 24, "32": 32, "61": 16, "80": 8, "160": 16, "212": 12, "310": 32 / 3, "311": 32 / 3}
 MAX_HEADER_BYTES = 64 * 1024
+# The ADC gain field of a signal line: "200", "200(1024)/mV", "-200/mV", "1.5e3(0)".
+_GAIN = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
 
 @dataclass
@@ -75,14 +78,36 @@ def read_header(path: Path, *, shown: str) -> WfdbHeader:
         )
     if any(f == "-" for f in data_files):
         raise UnsupportedFormatError(f"{shown} expects its samples on standard input; that is not supported.")
+    _check_gains(signal_lines, shown)
     available = _available_samples(path.parent, signal_lines)
-    if declared is not None and available is not None and declared > 2 * available + 16:
+    if declared is not None and available is not None and available < MIN_READ_SHARE * declared:
         raise InvalidSignalError(
             f"The WFDB header {shown} declares {declared:,} samples per signal, but its data file holds "
             f"only about {available:,}: the data file is truncated, or the header is damaged or "
-            "belongs to another record."
+            "belongs to another record.",
+            code="truncated",
         )
     return WfdbHeader(record_name, data_files, fs, n_sig, declared, available)
+
+
+def _check_gains(signal_lines, shown):
+    """Raise InvalidSignalError naming the first channel whose ADC gain is zero or negative.
+
+    wfdb silently reads a gain of 0 as 200 and a negative one as a signal upside down; neither is
+    a calibration a recorder writes, so the amplitude in millivolts is unknown.
+    """
+    for i, parts in enumerate(signal_lines):
+        match = _GAIN.match(parts[2]) if len(parts) > 2 else None
+        if match is None or float(match.group(0)) > 0:
+            continue
+        name = " ".join(parts[8:]) if len(parts) > 8 else ""
+        channel = f"channel {i + 1} ({name})" if name else f"channel {i + 1}"
+        raise InvalidSignalError(
+            f"The WFDB header {shown} gives {channel} a gain of {float(match.group(0)):g}: the gain (ADC units "
+            "per millivolt) must be positive, so the amplitude of this signal is unknown. The header is "
+            "damaged or was written by hand; export the record again.",
+            code="bad_gain",
+        )
 
 
 def _available_samples(folder, signal_lines):
@@ -138,8 +163,6 @@ def read_wfdb(path: Path, *, shown: str, lead=None) -> Recording:
         x = x * factor
         notes.append(f"Amplitude converted from {unit} to mV")
     notes.append(f"Sampling rate {fs:g} Hz taken from the WFDB header")
-    if expected and len(x) < expected:
-        notes.append(f"Only {len(x)} of the {expected} samples in the header were found")
     signal = check_signal(x, fs=fs)
     units = record.units or ["mV"] * len(labels)
 
@@ -147,7 +170,8 @@ def read_wfdb(path: Path, *, shown: str, lead=None) -> Recording:
         return signals[:, i] * (_TO_MV.get((units[i] or "mV").strip().lower()) or 1.0)
 
     return Recording(signal=signal, fs=fs, lead=labels[idx], kind="signal", notes=notes,
-                     n_leads=len(labels), leads=_finite(standard_leads(labels, column)))
+                     n_leads=len(labels), leads=_finite(standard_leads(labels, column)),
+                     declared_s=expected / fs if expected and len(x) < expected else None)
 
 
 def _short(exc: Exception) -> str:

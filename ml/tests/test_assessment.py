@@ -150,7 +150,8 @@ def test_the_json_form_is_the_contract_and_the_conclusion_says_it():
     assert json.loads(json.dumps(data)) == data
     assert set(data) == {"level", "findings", "measurements", "not_assessed"}
     assert set(data["findings"][0]) == {"code", "display", "severity", "start_s", "end_s", "leads", "value",
-                                        "unit", "evidence", "unsure"}
+                                        "unit", "evidence", "unsure", "basis", "reviewed"}
+    assert {f["basis"] for f in data["findings"]} <= {"rhythm", "beats", "events", "intervals"}
     text = conclusion(data)
     assert text.startswith("Abnormal") and "Pause (5.9 s)" in text and "Not assessed: ST segments" in text
 
@@ -217,3 +218,66 @@ def test_findings_are_stored_most_severe_first_for_every_surface():
                events=events, intervals=Iv())
     assert [f.severity for f in a.findings] == ["urgent", "abnormal", "info", "info"]
     assert a.findings[0].code == clinical.VF[0] and a.findings[2].code == clinical.SINUS_RHYTHM[0]
+
+
+# --- symptoms and a clinician's review ------------------------------------------------------
+
+def _pvc_reading():
+    events = [Ev("ventricular_run", 100.0, 103.0, value=5, unit="beats", evidence="5 PVCs in a row")]
+    return assess(kind="signal", lead="MLII", duration_s=1800, counts={"N": 1800, "V": 300}, heart_rate=HR,
+                  rhythm=NORMAL_RHYTHM, events=events, intervals=Iv()).to_dict()
+
+
+def test_chest_pain_or_fainting_makes_an_abnormal_reading_urgent_and_only_that():
+    abnormal = _pvc_reading()
+    assert abnormal["level"] == "abnormal"
+    assert clinical.with_symptoms(abnormal, ["palpitations"])["level"] == "abnormal"
+    for symptom in clinical.URGENT_WITH_SYMPTOMS:
+        raised = clinical.with_symptoms(abnormal, [symptom])
+        assert raised["level"] == "urgent" and raised["symptoms"] == [symptom]
+        assert clinical.SYMPTOMS[symptom][1].lower() in conclusion(raised)
+    normal = assess(kind="signal", lead="MLII", duration_s=30, counts={"N": 30}, heart_rate=HR,
+                    rhythm=NORMAL_RHYTHM, intervals=Iv()).to_dict()
+    assert clinical.with_symptoms(normal, ["chest_pain"])["level"] == "normal"
+    unreadable = clinical.inconclusive("no ECG in the picture").to_dict()
+    assert clinical.with_symptoms(unreadable, ["chest_pain"])["level"] == "inconclusive"
+    assert clinical.with_symptoms(abnormal, ["not-a-symptom"])["symptoms"] == []
+
+
+def test_relabelled_beats_derive_beat_and_event_findings_again_and_keep_the_rest():
+    reading = _pvc_reading()
+    assert {clinical.PVC[0], clinical.VT[0]} <= {f["code"] for f in reading["findings"]}
+    revised = clinical.revise(reading, counts={"N": 2100}, events=[], lead="MLII", reviewer="Dr Who")
+    codes_after = {f["code"] for f in revised["findings"]}
+    assert clinical.PVC[0] not in codes_after and clinical.VT[0] not in codes_after
+    assert clinical.SINUS_RHYTHM[0] in codes_after  # the rhythm finding is not derived from beats
+    assert revised["level"] == "normal" and revised["review"]["by"] == "Dr Who"
+    assert "Reviewed by Dr Who" in conclusion(revised)
+
+
+def test_a_review_confirms_rejects_adds_and_corrects_the_rhythm_without_losing_the_model_reading():
+    reading = _pvc_reading()
+    vt = next(f for f in reading["findings"] if f["code"] == clinical.VT[0])
+    key = clinical.Finding.from_dict(vt).key
+    revised = clinical.revise(reading, decisions={key: "rejected"}, rhythm=clinical.ATRIAL_FIBRILLATION[0],
+                              added=["164931005"], reviewer="Dr Who")
+    by_code = {f["code"]: f for f in revised["findings"]}
+    assert clinical.VT[0] not in by_code and clinical.SINUS_RHYTHM[0] not in by_code
+    assert by_code[clinical.ATRIAL_FIBRILLATION[0]]["reviewed"] == "added"
+    assert by_code["164931005"]["severity"] == "urgent" and revised["level"] == "urgent"
+    assert {f["code"] for f in revised["review"]["rejected"]} == {clinical.VT[0], clinical.SINUS_RHYTHM[0]}
+    assert "not confirmed" in conclusion(revised)
+    confirmed = clinical.revise(reading, decisions={key: "confirmed"})
+    assert next(f for f in confirmed["findings"] if f["code"] == clinical.VT[0])["reviewed"] == "confirmed"
+
+
+def test_only_a_complete_review_covers_what_the_product_does_not_read():
+    stemi_free = TwelveLead([], {"qrs_ms": 90}, [])
+    reading = assess(kind="signal", n_leads=12, lead="II", duration_s=10, counts={"N": 10}, heart_rate=HR,
+                     rhythm=NORMAL_RHYTHM, intervals=Iv(), twelve_lead=stemi_free).to_dict()
+    assert reading["level"] == "inconclusive"
+    assert clinical.revise(reading, reviewer="Dr Who")["level"] == "inconclusive"
+    done = clinical.revise(reading, complete=True, reviewer="Dr Who")
+    assert done["level"] == "normal"
+    assert done["review"]["read_by_clinician"] == [clinical.ACUTE_MI_WHAT]
+    assert all(n["limit"] == "input" for n in done["not_assessed"])

@@ -24,7 +24,7 @@ def test_the_badge_counts_my_unread_notifications_only(client):
     client.force_login(user)
     assert _badge(client) == 2
     opened = user.notifications.filter(read_at__isnull=True).first()
-    client.get(reverse("notifications:open", args=[opened.pk]))
+    client.post(reverse("notifications:open", args=[opened.pk]))
     assert _badge(client) == 1
 
 

@@ -12,17 +12,23 @@ from predictions.tests.factories import DonePredictionFactory, ECGRecordFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_the_doctor_is_told_when_a_patient_shares_their_records(client, mailbox, django_capture_on_commit_callbacks):
-    patient = UserFactory(first_name="Pat", last_name="Ient")
-    doctor = DoctorFactory(email="dora@clinic.example")
+def test_the_doctor_is_told_of_a_patients_invitation_and_the_patient_of_the_answer(
+    client, mailbox, django_capture_on_commit_callbacks
+):
+    patient = UserFactory(first_name="Pat", last_name="Ient", email="pat@example.org")
+    doctor = DoctorFactory(email="dora@clinic.example", last_name="Doc")
     client.force_login(patient)
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("accounts:care_team"), {"doctor_email": "dora@clinic.example"})
     message = mailbox.last_to("dora@clinic.example")
-    assert "shared their ECG records" in message["Subject"]
+    assert "invites you to see their ECG records" in message["Subject"]
     assert "Pat Ient" in body_of(message)
     client.force_login(doctor)
-    assert client.get(link_in(message, "/records/cases/").split("127.0.0.1:8000", 1)[1]).status_code == 200
+    assert client.get(link_in(message, "/profile/care-team/").split("127.0.0.1:8000", 1)[1]).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("accounts:care_link_accept", args=[CareLink.objects.get().pk]))
+    assert "accepted your invitation" in mailbox.last_to("pat@example.org")["Subject"]
+    assert "Doc" in body_of(mailbox.last_to("pat@example.org"))
     share = AuditEvent.objects.get(action="share")
     assert (share.actor, share.patient, share.object_type) == (patient, patient, "carelink")
 

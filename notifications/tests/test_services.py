@@ -35,18 +35,29 @@ def _one_event(user, kind):
 def test_a_doctors_request_tells_the_patient(django_capture_on_commit_callbacks):
     patient, doctor = UserFactory(email="pat@example.org"), DoctorFactory(first_name="Greg", last_name="House")
     with django_capture_on_commit_callbacks(execute=True):
-        accounts_services.care_link_request(doctor=doctor, patient_email="pat@example.org")
+        accounts_services.care_link_invite_deliver(inviter_id=doctor.pk, email="pat@example.org")
     notification, message = _one_event(patient, Kind.CARE_LINK_REQUESTED)
     assert "House" in notification.body and notification.link_url == reverse("accounts:care_team")
     assert "asks to see your ECG records" in message.body
     assert "http://127.0.0.1:8000/profile/care-team/" in message.body
 
 
-def test_a_share_tells_the_doctor(django_capture_on_commit_callbacks):
+def test_a_patients_invitation_tells_the_doctor(django_capture_on_commit_callbacks):
     patient, doctor = UserFactory(first_name="Pat", last_name="Ient"), DoctorFactory(email="dora@clinic.example")
     with django_capture_on_commit_callbacks(execute=True):
-        accounts_services.care_link_create(patient=patient, doctor_email="dora@clinic.example")
-    notification, message = _one_event(doctor, Kind.CARE_LINK_SHARED)
+        accounts_services.care_link_invite_deliver(inviter_id=patient.pk, email="dora@clinic.example")
+    notification, message = _one_event(doctor, Kind.CARE_LINK_INVITED)
+    assert "Pat Ient invites you" in notification.body and notification.link_url == reverse("accounts:care_team")
+    assert "Nothing is shared until you accept" in message.body
+
+
+def test_a_share_tells_the_doctor(django_capture_on_commit_callbacks):
+    link = CareLinkFactory(status="pending", activated_at=None, patient=UserFactory(first_name="Pat", last_name="Ient"))
+    link.requested_by = link.doctor
+    link.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        accounts_services.care_link_accept(user=link.patient, link=link)
+    notification, message = _one_event(link.doctor, Kind.CARE_LINK_SHARED)
     assert "Pat Ient" in notification.body and notification.link_url == reverse("predictions:cases")
 
 
@@ -126,7 +137,7 @@ def test_turning_off_one_kind_keeps_the_others():
     user = UserFactory()
     services.email_preferences_update(user=user, emailed_kinds=[Kind.REVIEW_CREATED, Kind.EXPORT_READY])
     assert set(EmailOptOut.objects.filter(user=user).values_list("kind", flat=True)) == {
-        Kind.CARE_LINK_REQUESTED, Kind.ANALYSIS_FINISHED
+        Kind.CARE_LINK_REQUESTED, Kind.CARE_LINK_ACCEPTED, Kind.ANALYSIS_FINISHED
     }
     services.email_preferences_update(user=user, emailed_kinds=list(Kind))
     assert not EmailOptOut.objects.filter(user=user).exists()
@@ -137,7 +148,7 @@ def test_every_email_ends_with_an_unsubscribe_link_and_header(django_capture_on_
     with django_capture_on_commit_callbacks(execute=True):
         services.review_created_notify(review=review)
     (message,) = mail.outbox
-    assert "Stop these emails (no sign-in needed): http://127.0.0.1:8000/notifications/unsubscribe/" in message.body
+    assert "Stop these emails (no sign-in needed; the link works for 30 days): http://127.0.0.1:8000/notifications/unsubscribe/" in message.body
     assert message.extra_headers["List-Unsubscribe"].startswith("<http://127.0.0.1:8000/notifications/unsubscribe/")
     assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 

@@ -23,7 +23,9 @@ def test_the_list_shows_only_my_notifications(client):
 def test_opening_a_notification_marks_it_read_and_follows_its_link(client):
     notification = NotificationFactory(link_url="/records/cases/")
     client.force_login(notification.recipient)
-    response = client.get(reverse("notifications:open", args=[notification.pk]))
+    page = client.get(reverse("notifications:list")).content.decode()
+    assert f'<form method="post" action="{reverse("notifications:open", args=[notification.pk])}">' in page
+    response = client.post(reverse("notifications:open", args=[notification.pk]))
     assert response.status_code == 302 and response.url == "/records/cases/"
     notification.refresh_from_db()
     assert notification.is_read
@@ -32,7 +34,7 @@ def test_opening_a_notification_marks_it_read_and_follows_its_link(client):
 def test_patient_a_never_sees_or_marks_patient_bs_notification(client):
     theirs = NotificationFactory()
     client.force_login(UserFactory())
-    assert client.get(reverse("notifications:open", args=[theirs.pk])).status_code == 404
+    assert client.post(reverse("notifications:open", args=[theirs.pk])).status_code == 404
     client.post(reverse("notifications:mark_all_read"))
     theirs.refresh_from_db()
     assert not theirs.is_read
@@ -57,7 +59,7 @@ def test_the_profile_saves_which_events_email_me(client):
     response = client.post(reverse("notifications:preferences"), {"emailed": [Kind.REVIEW_CREATED]})
     assert response.status_code == 302 and response.url == reverse("accounts:profile")
     assert set(EmailOptOut.objects.filter(user=patient).values_list("kind", flat=True)) == {
-        Kind.CARE_LINK_REQUESTED, Kind.ANALYSIS_FINISHED, Kind.EXPORT_READY
+        Kind.CARE_LINK_REQUESTED, Kind.CARE_LINK_ACCEPTED, Kind.ANALYSIS_FINISHED, Kind.EXPORT_READY
     }
 
 
@@ -66,6 +68,7 @@ def test_a_doctor_chooses_whether_shares_email_them(client):
     client.force_login(doctor)
     html = client.get(reverse("accounts:profile")).content.decode()
     assert "A patient shares their records with me" in html and "A doctor asks to see my records" not in html
+    assert "A patient invites me to see their records" in html and "A doctor accepts my invitation" not in html
 
 
 def _unsubscribe_url(user, kind):

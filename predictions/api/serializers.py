@@ -3,6 +3,7 @@
 from django.urls import reverse
 from rest_framework import serializers
 
+from ml import assessment as clinical
 from ml.classes import CODES
 from predictions.models import ECGRecord, Prediction, Review
 
@@ -26,6 +27,10 @@ class UploadSerializer(serializers.Serializer):
         required=False, help_text=f"Hz, {ECGRecord.MIN_SAMPLING_RATE}-{ECGRecord.MAX_SAMPLING_RATE}; only for a file that does not say."
     )
     note = serializers.CharField(required=False, max_length=2000)
+    symptoms = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(clinical.SYMPTOMS)), required=False,
+        help_text="What the patient felt when recording (send `symptoms` once per symptom); chest_pain or "
+                  "fainting with an abnormal reading makes it urgent.")
 
 
 class PredictionStatusSerializer(serializers.ModelSerializer):
@@ -106,15 +111,30 @@ class ImageSerializer(serializers.Serializer):
 
 
 class ReviewSerializer(serializers.ModelSerializer):
+    """A doctor's review. ``beat_indices`` (0-based) are relabelled ``corrected_code``;
+    ``finding_decisions`` maps a finding's key (``code`` or ``code@start_s``, as in the
+    result's assessment) to ``confirmed`` or ``rejected``; ``rhythm`` and ``added_findings`` are
+    SNOMED CT codes from the review form's lists; ``complete``: the doctor read the whole ECG."""
+
+    beat_indices = serializers.ListField(child=serializers.IntegerField(min_value=0), required=False, max_length=100000)
+    finding_decisions = serializers.DictField(
+        child=serializers.ChoiceField(choices=["confirmed", "rejected"]), required=False)
+    rhythm = serializers.ChoiceField(choices=[c for c, _ in clinical.CLINICIAN_RHYTHMS], required=False, allow_blank=True)
+    added_findings = serializers.ListField(
+        child=serializers.ChoiceField(choices=[c for c, _ in clinical.CLINICIAN_FINDINGS]), required=False)
+
     class Meta:
         model = Review
-        fields = ["id", "doctor_name", "verdict", "beat_index", "corrected_code", "note", "created_at"]
+        fields = ["id", "doctor_name", "verdict", "beat_indices", "corrected_code", "finding_decisions", "rhythm",
+                  "added_findings", "complete", "note", "created_at"]
         read_only_fields = ["id", "doctor_name", "created_at"]
         extra_kwargs = {"corrected_code": {"required": False}, "note": {"required": False}}
 
     def validate(self, data):
-        if data.get("beat_index") is not None and not data.get("corrected_code"):
-            raise serializers.ValidationError({"corrected_code": "Give the correct class for this beat."})
+        if data.get("beat_indices") and not data.get("corrected_code"):
+            raise serializers.ValidationError({"corrected_code": "Give the correct class for these beats."})
+        if data.get("corrected_code") and not data.get("beat_indices"):
+            raise serializers.ValidationError({"beat_indices": "Say which beats to relabel."})
         if data.get("verdict") == Review.Verdict.NOTE and not data.get("note"):
             raise serializers.ValidationError({"note": "Write the note."})
         return data
@@ -158,6 +178,9 @@ class FindingSerializer(serializers.Serializer):
     unit = serializers.CharField(allow_null=True)
     evidence = serializers.CharField(allow_blank=True)
     unsure = serializers.BooleanField(help_text="Built on beats the model was unsure of.")
+    basis = serializers.CharField(required=False, default="",
+                                  help_text="rhythm, beats, events, intervals, leads (12-lead reading) or clinician.")
+    reviewed = serializers.CharField(required=False, default="", help_text="confirmed or added by a doctor's review.")
 
 
 class NotAssessedSerializer(serializers.Serializer):
@@ -165,6 +188,14 @@ class NotAssessedSerializer(serializers.Serializer):
     why = serializers.CharField()
     limit = serializers.ChoiceField(choices=["input", "product"],
                                     help_text="input: the recording cannot show it; product: this version does not read it.")
+
+
+class ReadingReviewSerializer(serializers.Serializer):
+    by = serializers.CharField(help_text="The doctor who last reviewed the reading.")
+    complete = serializers.BooleanField(help_text="The doctor read the whole ECG.")
+    rejected = FindingSerializer(many=True, help_text="The model's findings the doctor did not confirm.")
+    read_by_clinician = serializers.ListField(child=serializers.CharField(),
+                                              help_text="What this version does not read, read by the doctor.")
 
 
 class AssessmentSerializer(serializers.Serializer):
@@ -176,6 +207,9 @@ class AssessmentSerializer(serializers.Serializer):
         child=serializers.FloatField(allow_null=True),
         help_text="heart_rate_bpm, pr_ms, qrs_ms, qt_ms, qtc_ms, axis_deg: those measured.")
     not_assessed = NotAssessedSerializer(many=True)
+    symptoms = serializers.ListField(child=serializers.ChoiceField(choices=list(clinical.SYMPTOMS)), required=False,
+                                     help_text="What the patient reported with the recording.")
+    review = ReadingReviewSerializer(required=False, help_text="Present once a doctor reviewed the reading.")
 
 
 class ResultSerializer(serializers.Serializer):
@@ -202,3 +236,15 @@ class ResultSerializer(serializers.Serializer):
     reviews = ReviewSerializer(many=True)
     summary = serializers.JSONField()
     disclaimer = serializers.CharField()
+
+
+class TrendPointSerializer(serializers.Serializer):
+    """One recording's reading on the patient's timeline (``selectors.patient_trends``)."""
+
+    record = serializers.UUIDField()
+    date = serializers.DateField(help_text="The recording date, else the upload date.")
+    level = serializers.ChoiceField(choices=Prediction.Level.choices)
+    heart_rate = serializers.DictField(child=serializers.FloatField(allow_null=True), help_text="median, min, max (/min).")
+    af_burden_pct = serializers.FloatField(allow_null=True, help_text="Share of the recording in AF; null: rhythm not read.")
+    ectopic_pct = serializers.FloatField(allow_null=True, help_text="Premature ventricular and atrial beats, % of beats.")
+    qtc_ms = serializers.FloatField(allow_null=True, help_text="Null where not measured.")

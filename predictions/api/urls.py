@@ -5,6 +5,7 @@ from predictions.api import views
 app_name = "predictions-api"
 urlpatterns = [
     path("records/", views.RecordListCreateView.as_view(), name="record-list"),
+    path("trends/", views.TrendsView.as_view(), name="trends"),
     path("records/<uuid:uuid>/", views.RecordDetailView.as_view(), name="record-detail"),
     path("records/<uuid:uuid>/status/", views.RecordStatusView.as_view(), name="record-status"),
     path("records/<uuid:uuid>/result/", views.RecordResultView.as_view(), name="record-result"),

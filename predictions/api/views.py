@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from accounts import permissions
 from audit.models import AuditEvent
+from ecgportal.api_schema import form_parameters
 from exports import fhir
 from notifications import services as notifications
 from predictions import http, selectors, services
@@ -28,6 +29,7 @@ from predictions.api.serializers import (
     PredictionStatusSerializer,
     ResultSerializer,
     ReviewSerializer,
+    TrendPointSerializer,
     UploadSerializer,
 )
 from predictions.forms import ECGUploadForm, HistoryFilterForm
@@ -41,16 +43,26 @@ ERROR_RESPONSE = OpenApiResponse(ErrorSerializer, description="The upload was re
 Action = AuditEvent.Action
 
 
-FILTER_PARAMETERS = [
-    OpenApiParameter("status", str, enum=["pending", "running", "done", "failed", "inconclusive"]),
-    OpenApiParameter("level", str, enum=["urgent", "abnormal", "inconclusive", "normal"],
-                     description="Only records whose current reading has this level (ml.assessment)."),
-    OpenApiParameter("code", str, description="Only records whose current result has beats of this class."),
-    OpenApiParameter("date_from", OpenApiTypes.DATE),
-    OpenApiParameter("date_to", OpenApiTypes.DATE),
-    OpenApiParameter("q", str, description="Search in the note and the file name."),
+FILTER_PARAMETERS = form_parameters(HistoryFilterForm, {
+    "level": "Only records whose current reading has this level (ml.assessment).",
+    "code": "Only records whose current result has beats of this class.",
+    "q": "Search in the note and the file name.",
+}) + [
     OpenApiParameter("patient", OpenApiTypes.UUID, description="A linked patient's public id (doctors); default: your own records."),
 ]
+
+
+def _patient_asked(request):
+    """Return the linked patient named by ``?patient=<public id>`` (a doctor's view), or None for
+    the user's own records; both reads are audited. An unknown or unlinked patient is a 404."""
+    if not request.query_params.get("patient"):
+        permissions.own_records_listed(request=request)
+        return None
+    try:
+        public_id = uuid.UUID(request.query_params["patient"])
+    except ValueError:
+        raise Http404 from None
+    return permissions.patient_or_404(request=request, public_id=public_id)
 
 
 class RecordListCreateView(GenericAPIView):
@@ -78,15 +90,7 @@ class RecordListCreateView(GenericAPIView):
         form = HistoryFilterForm(request.query_params)
         if not form.is_valid():
             return Response({"code": "invalid_filter", "detail": "Invalid filter.", "fields": form.errors}, status=400)
-        patient = None
-        if request.query_params.get("patient"):
-            try:
-                public_id = uuid.UUID(request.query_params["patient"])
-            except ValueError:
-                raise Http404 from None
-            patient = permissions.patient_or_404(request=request, public_id=public_id)
-        else:
-            permissions.own_records_listed(request=request)
+        patient = _patient_asked(request)
         records = selectors.ecg_record_list(user=request.user, filters=form.filters(), patient=patient)
         page = self.paginate_queryset(records)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
@@ -108,6 +112,20 @@ class RecordListCreateView(GenericAPIView):
         serializer = self.get_serializer(record)
         headers = {"Location": serializer.data["links"]["detail"]}
         return Response(serializer.data, status=status.HTTP_201_CREATED, headers=headers)
+
+
+class TrendsView(APIView):
+    """Your readings over time (or a linked patient's, for their doctor): heart rate, AF burden,
+    extra beats, QTc and level per recording, oldest first."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("patient", OpenApiTypes.UUID,
+                                     description="A linked patient's public id (doctors); default: your own.")],
+        responses={200: TrendPointSerializer(many=True), 404: OpenApiResponse(description="No such patient, or not one who linked you.")},
+    )
+    def get(self, request):
+        patient = _patient_asked(request)
+        return Response(TrendPointSerializer(selectors.patient_trends(user=request.user, patient=patient), many=True).data)
 
 
 class RecordDetailView(APIView):

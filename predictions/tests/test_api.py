@@ -93,8 +93,10 @@ def test_a_linked_doctor_posts_a_review(patient, doctor):
     api = APIClient()
     api.force_authenticate(doctor)
     url = reverse("predictions-api:record-reviews", kwargs={"uuid": prediction.record.uuid})
-    assert api.post(url, {"verdict": "disagree", "beat_index": 2}, format="json").status_code == 400
-    response = api.post(url, {"verdict": "disagree", "beat_index": 2, "corrected_code": "A", "note": "atrial"}, format="json")
+    assert api.post(url, {"verdict": "disagree", "beat_indices": [2]}, format="json").status_code == 400
+    assert api.post(url, {"verdict": "disagree", "beat_indices": [99], "corrected_code": "A"}, format="json").status_code == 400
+    assert api.post(url, {"verdict": "agree", "finding_decisions": {"nope": "confirmed"}}, format="json").status_code == 400
+    response = api.post(url, {"verdict": "disagree", "beat_indices": [2], "corrected_code": "A", "note": "atrial"}, format="json")
     assert response.status_code == 201 and response.json()["doctor_name"] == "Dora Doc"
     patient_api = APIClient()
     patient_api.force_authenticate(patient)

@@ -199,7 +199,8 @@ def test_browser_shows_why_a_bad_upload_was_refused(patient, live_server, page, 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_task_is_replaced_and_the_prediction_completes(e2e_env, shared, patient, wfdb_pair, tmp_path):
-    """SIGKILL the whole worker while it analyses; a new worker gets the message back and finishes it."""
+    """SIGKILL the whole worker while it analyses; a new worker finishes it once: the message handed
+    back by Redis or the one its start-up sweep sends (predictions.claims), whichever comes first."""
     marker = tmp_path / "started"
     env = {
         "PREDICTIONS_ANALYSER": "predictions.tests.fakes.slow_real_analyse",
@@ -207,7 +208,6 @@ def test_a_worker_killed_mid_task_is_replaced_and_the_prediction_completes(e2e_e
         "ECG_TEST_ANALYSE_DELAY": "60",
         "ECG_TEST_DELAY_ONCE": "1",
         "CELERY_VISIBILITY_TIMEOUT": "4",  # unacked messages come back after 4 s
-        "PREDICTIONS_STALE_RUNNING_S": "600",  # prove redelivery, not the sweep, finishes it
     }
     first = WorkerProcess(
         database_url=e2e_env["database_url"], redis_url=e2e_env["redis_url"], media_root=e2e_env["media_root"],
@@ -239,7 +239,6 @@ def test_a_worker_killed_mid_task_is_replaced_and_the_prediction_completes(e2e_e
         prediction = wait_finished(record.uuid, timeout=120)
         assert prediction.status == "done", second.log()[-3000:]
         assert prediction.attempts == 2
-        assert prediction.task_id == running.task_id  # the same message, redelivered
         assert prediction.beat_counts.exists() and Prediction.objects.filter(record=record).count() == 1
     finally:
         second.stop()

@@ -133,7 +133,7 @@ def test_a_normal_one_lead_strip_says_st_was_not_assessed_and_never_nothing_urge
 
 @pytest.mark.django_db(transaction=True)
 def test_a_12_lead_file_is_read_on_its_twelve_leads_and_never_called_normal_unread(
-        worker, shared, patient, data_dir, live_server, page, client):
+        worker, shared, patient, data_dir, live_server, page, client, artifacts_dir):
     from ecgportal.testing import require
 
     folder = Path(data_dir) / "ludb" / "data"
@@ -152,3 +152,17 @@ def test_a_12_lead_file_is_read_on_its_twelve_leads_and_never_called_normal_unre
     assert "QRS axis" in page.inner_text("#measurements")
     not_assessed = page.inner_text("#not-assessed")
     assert clinical.ACUTE_MI_WHAT in not_assessed and "one lead of the 12" not in not_assessed
+    # The viewer stacks all twelve leads, named, in 25-mm bands.
+    assert prediction.summary["lead_names"][:3] == ["I", "II", "III"] and len(prediction.summary["lead_names"]) == 12
+    page.wait_for_selector('#trace-viewer[data-ready="true"]')
+    page.click("#trace-viewer .viewer-leads")
+    canvas = page.locator("#trace-viewer canvas.viewer-main")
+    for _ in range(100):  # polled from here: the page's CSP forbids the evaluated predicates of wait_for_function
+        if canvas.bounding_box()["height"] >= 1200:
+            break
+        page.wait_for_timeout(100)
+    assert canvas.bounding_box()["height"] >= 1200
+    canvas.screenshot(path=str(artifacts_dir / "twelve-leads.png"))
+    window = client.get(reverse("predictions:trace", kwargs={"uuid": uuid}), {"leads": "all", "end": 2}).json()
+    assert [lead["name"] for lead in window["leads"]] == prediction.summary["lead_names"]
+    assert all(lead["kind"] == "samples" and len(lead["values"]) == len(window["values"]) for lead in window["leads"])

@@ -139,3 +139,86 @@ def test_a_value_the_database_refuses_fails_the_prediction_at_once(patient, csv_
     assert prediction.error_code == "unsavable_result"
     assert "could not be stored" in prediction.error_message
     assert time.monotonic() - started < 30
+
+
+# --- signal files: BDF, truncated EDF, damaged WFDB gains, an all-zero .dat ----------------------------
+
+
+def _edf_bytes(data_dir, *, seconds=30, bdf=False):
+    """Return an EDF (or BDF) of ``seconds`` of MIT-BIH record 119 (MLII), in 1-s data records."""
+    import edfio
+    import wfdb
+
+    rec = wfdb.rdrecord(str(data_dir / "mitdb" / "119"), sampfrom=60 * 360, sampto=(60 + seconds) * 360, channels=[0])
+    signal_class, file_class = (edfio.BdfSignal, edfio.Bdf) if bdf else (edfio.EdfSignal, edfio.Edf)
+    out = io.BytesIO()
+    file_class([signal_class(rec.p_signal[:, 0], sampling_frequency=360, label="ECG MLII", physical_dimension="mV")]).write(out)
+    return out.getvalue()
+
+
+def _cut(edf_bytes, keep_s):
+    """Return the EDF cut after ``keep_s`` whole 1-s records and half the next: an interrupted upload."""
+    return edf_bytes[: 512 + keep_s * 720 + 360]
+
+
+def _zero_dat(wfdb_pair):
+    hea, dat, _ = wfdb_pair
+    return [upload("x119.hea", hea), upload("x119.dat", bytes(len(dat)))]
+
+
+def _gain(wfdb_pair, gain):
+    """Return the WFDB pair with the gain of its second channel (V1) replaced."""
+    hea, dat, _ = wfdb_pair
+    lines = hea.decode("latin-1").splitlines()
+    parts = lines[2].split()
+    parts[2] = gain
+    lines[2] = " ".join(parts)
+    return [upload("x119.hea", ("\n".join(lines) + "\n").encode("latin-1")), upload("x119.dat", dat)]
+
+
+# (id, files(data_dir, wfdb_pair) -> list, expected code, words the message contains)
+REFUSED_SIGNAL_FILES = [
+    ("all-zero-dat", lambda d, w: _zero_dat(w), "invalid_signal", "The signal is a flat line: no ECG was recorded"),
+    ("negative-gain", lambda d, w: _gain(w, "-200"), "bad_gain", "channel 2 (V1) a gain of -200"),
+    ("zero-gain", lambda d, w: _gain(w, "0(1024)/mV"), "bad_gain", "channel 2 (V1) a gain of 0"),
+    ("edf-two-thirds-missing", lambda d, w: [upload("cut.edf", _cut(_edf_bytes(d), 10))], "truncated",
+     "declares 30 s of recording, but the file holds only 10 s"),
+]
+
+
+@pytest.mark.parametrize("case", REFUSED_SIGNAL_FILES, ids=[c[0] for c in REFUSED_SIGNAL_FILES])
+def test_a_damaged_signal_file_is_refused_with_its_own_reason(case, api, patient_client, data_dir, wfdb_pair):
+    _, build, code, words = case
+    response = api.post(reverse("predictions-api:record-list"), {"file": build(data_dir, wfdb_pair)}, format="multipart")
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == code
+    assert words in response.json()["detail"]
+    assert "empty" not in response.json()["detail"]
+    page = patient_client.post(reverse("predictions:upload"), {"file": build(data_dir, wfdb_pair)})
+    assert page.status_code == 400
+    assert words in page.content.decode()
+    assert not ECGRecord.objects.exists()
+
+
+def test_a_bdf_file_is_analysed(api, data_dir, django_capture_on_commit_callbacks):
+    """Every BDF was refused: the reader passed edfio an argument its read_bdf() does not take."""
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(reverse("predictions-api:record-list"),
+                            {"file": upload("rec.bdf", _edf_bytes(data_dir, bdf=True))}, format="multipart")
+    assert response.status_code == 201, response.content
+    prediction = Prediction.objects.get()
+    assert prediction.status == "done", prediction.inconclusive_reason
+    assert prediction.summary["duration_s"] == 30
+
+
+def test_a_truncated_edf_is_read_in_part_and_the_reading_says_so(api, data_dir, django_capture_on_commit_callbacks):
+    """17 s of a 30-s EDF used to come back "done" with no word of the 13 s missing."""
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(reverse("predictions-api:record-list"),
+                            {"file": upload("cut.edf", _cut(_edf_bytes(data_dir), 17))}, format="multipart")
+    assert response.status_code == 201, response.content
+    prediction = Prediction.objects.get()
+    assert prediction.status == "done"
+    assert prediction.summary["duration_s"] == 17
+    missing = {n["what"]: n["why"] for n in prediction.assessment["not_assessed"]}
+    assert missing["The last 13 s of the recording"].startswith("partial: 17 of 30 s read")

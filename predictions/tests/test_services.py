@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.tests.factories import UserFactory
 from ml.classes import CODES
-from predictions import services
+from predictions import claims, services
 from predictions.models import BeatCount, ECGRecord, Prediction, PredictionImage
 from predictions.tests import samples
 from predictions.tests.conftest import media_files, upload
@@ -196,7 +196,7 @@ def test_stale_sweep_requeues_lost_and_abandoned_predictions(monkeypatch, settin
     abandoned = PredictionFactory(status="running", started_at=now - timedelta(hours=2), attempts=1)
     busy = PredictionFactory(status="running", started_at=now - timedelta(seconds=5), attempts=1)
     hopeless = PredictionFactory(status="running", started_at=now - timedelta(hours=2), attempts=settings.PREDICTIONS_MAX_ATTEMPTS)
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=True), claims.analysis_claim(busy.pk):  # a live worker's
         assert services.prediction_requeue_stale() == 2
     assert sorted(sent) == sorted([lost.pk, abandoned.pk])
     for p in (lost, fresh, abandoned, busy, hopeless):

@@ -81,10 +81,10 @@ def test_bad_upload_through_the_api_is_a_400_with_a_code(case, api, make_files, 
 def test_oversized_upload_is_refused_before_reading(patient_client, api, csv_bytes, settings):
     settings.ECG_UPLOAD_MAX_BYTES = 1000
     response = patient_client.post(reverse("predictions:upload"), {"file": upload("big.csv", csv_bytes)})
-    assert response.status_code == 400
+    assert response.status_code == 413  # refused from its Content-Length (ecgportal.uploads)
     assert "the limit is" in response.content.decode()
     response = api.post(reverse("predictions-api:record-list"), {"file": upload("big.csv", csv_bytes)}, format="multipart")
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert response.json()["code"] == "too_large"
     _assert_nothing_stored(settings)
 

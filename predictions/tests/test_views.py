@@ -138,9 +138,9 @@ def _names(response):
 
 def test_patient_sees_the_doctors_review_and_correction(patient_client, patient, doctor):
     prediction = DonePredictionFactory(record=ECGRecordFactory(owner=patient))
-    ReviewFactory(prediction=prediction, doctor=doctor, verdict="disagree", beat_index=2, corrected_code="A", note="Beat 3 is atrial.")
+    ReviewFactory(prediction=prediction, doctor=doctor, verdict="disagree", beat_indices=[2], corrected_code="A", note="Beat 3 is atrial.")
     html = patient_client.get(reverse("predictions:detail", kwargs={"uuid": prediction.record.uuid})).content.decode()
-    assert "Dora Doc" in html and "Disagree" in html and "Beat 3 corrected to" in html
+    assert "Dora Doc" in html and "Disagree" in html and "(beat 3) relabelled" in html
     assert "Premature atrial contraction" in html and "Beat 3 is atrial." in html
     assert 'id="review-form"' not in html
 
@@ -151,14 +151,17 @@ def test_a_doctor_reviews_with_a_beat_correction(client, patient, doctor):
     url = reverse("predictions:detail", kwargs={"uuid": prediction.record.uuid})
     assert 'id="review-form"' in client.get(url).content.decode()
     review_url = reverse("predictions:review", kwargs={"uuid": prediction.record.uuid})
-    bad = client.post(review_url, {"verdict": "disagree", "beat_number": 3})
+    bad = client.post(review_url, {"verdict": "disagree", "beats": "3"})
     assert bad.status_code == 400 and "Choose the correct class" in bad.content.decode()
-    out_of_range = client.post(review_url, {"verdict": "disagree", "beat_number": 99, "corrected_code": "A"})
-    assert out_of_range.status_code == 400 and "8 beats" in out_of_range.content.decode()
-    ok = client.post(review_url, {"verdict": "disagree", "beat_number": 3, "corrected_code": "A", "note": "Atrial."})
+    out_of_range = client.post(review_url, {"verdict": "disagree", "beats": "99", "corrected_code": "A"})
+    assert out_of_range.status_code == 400 and "beats 1 to 8" in out_of_range.content.decode()
+    garbled = client.post(review_url, {"verdict": "disagree", "beats": "3-x", "corrected_code": "A"})
+    assert garbled.status_code == 400 and "is not a beat number" in garbled.content.decode()
+    assert not prediction.reviews.exists()
+    ok = client.post(review_url, {"verdict": "disagree", "beats": "3", "corrected_code": "A", "note": "Atrial."})
     assert ok.status_code == 302
     review = prediction.reviews.get()
-    assert (review.beat_index, review.corrected_code, review.doctor) == (2, "A", doctor)
+    assert (review.beat_indices, review.corrected_code, review.doctor) == ([2], "A", doctor)
 
 
 def test_cases_lists_linked_patients_with_pending_reviews(client, patient, doctor, other_patient):

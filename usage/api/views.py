@@ -1,11 +1,12 @@
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import permissions
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from usage.forms import period_from_query
+from ecgportal.api_schema import form_parameters
+from usage.forms import MAX_DAYS, PeriodForm, period_from_query
 from usage.selectors import usage_report
 
 
@@ -15,11 +16,11 @@ class UsageMetricsView(APIView):
     permission_classes = [permissions.IsAdminUser]
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("days", OpenApiTypes.INT, enum=[7, 30, 90], description="Last N days (default 30)."),
-            OpenApiParameter("start", OpenApiTypes.DATE, description="First day, YYYY-MM-DD."),
-            OpenApiParameter("end", OpenApiTypes.DATE, description="Last day (inclusive), YYYY-MM-DD."),
-        ],
+        parameters=form_parameters(PeriodForm, {
+            "days": "Last N days (default 30).",
+            "start": "First day, YYYY-MM-DD.",
+            "end": f"Last day (inclusive), YYYY-MM-DD; default today. At most {MAX_DAYS} days from start.",
+        }),
         responses=OpenApiTypes.OBJECT,
     )
     def get(self, request):

@@ -11,6 +11,9 @@
   "use strict";
 
   const PX_PER_MM = 4; // ~true size on a 96-dpi screen
+  const TRACE_HEIGHT = 240; // px: 60 mm of paper
+  const BASELINE = 0.6; // where 0 mV sits, from the top, as a share of the height
+  const LEAD_BAND = 100; // px (25 mm) a lead takes when every lead of a multi-lead input is shown
   const ZOOMS = [0.25, 0.5, 1, 2, 4];
 
   function colourOf(code) {
@@ -29,7 +32,9 @@
     const info = root.querySelector(".viewer-info");
     const zoomLabel = root.querySelector(".viewer-zoom-label");
     const classSelect = root.querySelector(".viewer-class");
-    const state = { zoom: 1, start: 0, duration: 0, window: null, overview: null, selected: null, colours: {}, hits: [] };
+    const state = { zoom: 1, start: 0, duration: 0, window: null, overview: null, selected: null, colours: {}, hits: [],
+                    calipers: null, allLeads: false };  // null: off; [] / [a] / [a, b]: points {t (s), mv} while measuring
+    const caliperButton = root.querySelector(".viewer-calipers");
     let pending = null;
 
     function secondsVisible() {
@@ -41,8 +46,9 @@
       return state.colours[code];
     }
 
-    function fetchWindow(start, end, columns) {
+    function fetchWindow(start, end, columns, withLeads) {
       const q = new URLSearchParams({ start: start.toFixed(3), end: end.toFixed(3), columns: String(Math.round(columns)) });
+      if (withLeads) q.set("leads", "all");
       return fetch(url + "?" + q.toString(), { credentials: "same-origin" }).then(function (r) {
         if (!r.ok) throw new Error("trace " + r.status);
         return r.json();
@@ -72,40 +78,63 @@
       }
     }
 
+    // A curve of the trace window; null values (a picture's lead outside its panel) are gaps.
     function drawTrace(ctx, data, x0, secPerPx, yOf) {
       ctx.strokeStyle = "#111";
       ctx.lineWidth = 1.2;
       ctx.beginPath();
       if (data.kind === "samples") {
+        let pen = false;
         data.values.forEach(function (v, i) {
+          if (v == null) { pen = false; return; }
           const x = x0 + (data.start_s + i * data.dt - state.start) / secPerPx;
-          if (i === 0) ctx.moveTo(x, yOf(v)); else ctx.lineTo(x, yOf(v));
+          if (!pen) ctx.moveTo(x, yOf(v)); else ctx.lineTo(x, yOf(v));
+          pen = true;
         });
       } else {
         data.min.forEach(function (lo, i) {
+          if (lo == null || data.max[i] == null) return;
           const x = x0 + (data.start_s + i * data.dt - state.start) / secPerPx;
           ctx.moveTo(x, yOf(data.max[i]));
           ctx.lineTo(x, yOf(lo));
-          if (i + 1 < data.min.length) ctx.lineTo(x + data.dt / secPerPx, yOf(data.max[i + 1]));
+          if (i + 1 < data.min.length && data.max[i + 1] != null) ctx.lineTo(x + data.dt / secPerPx, yOf(data.max[i + 1]));
         });
       }
       ctx.stroke();
     }
 
+
     function draw() {
       const width = main.clientWidth;
-      const height = 240;
+      const stacked = state.allLeads && state.window && state.window.leads;
+      const height = stacked ? LEAD_BAND * state.window.leads.length : TRACE_HEIGHT;
       const ctx = sizeCanvas(main, height);
-      const pxPerMm = PX_PER_MM * state.zoom;
-      drawPaper(ctx, width, height, pxPerMm);
-      const secPerPx = 1 / (25 * pxPerMm);
-      const pxPerMv = 10 * PX_PER_MM * Math.max(state.zoom, 1);
-      const yOf = function (mv) { return height * 0.6 - mv * pxPerMv; };
+      // Paper as printed: the grid is 1 mm whatever the speed (the speed sets seconds per mm),
+      // and the amplitude stays 10 mm/mV, so zooming never clips a QRS or skews the squares.
+      // A picture without a scale (a single-beat plot) is drawn on plain paper.
+      if (root.dataset.scaleKnown === "false") { ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, width, height); }
+      else drawPaper(ctx, width, height, PX_PER_MM);
+      const secPerPx = 1 / (25 * PX_PER_MM * state.zoom);
+      const pxPerMv = 10 * PX_PER_MM;
+      const yOf = function (mv) { return height * BASELINE - mv * pxPerMv; };
       state.hits = [];
       const data = state.window;
       if (data) {
         drawEpisodes(ctx, data.episodes, secPerPx, height);
-        drawTrace(ctx, data, 0, secPerPx, yOf);
+        if (stacked) {
+          // Every lead in its own 25-mm band, named at its left (the analysed lead's beats on top).
+          data.leads.forEach(function (lead, i) {
+            const base = i * LEAD_BAND + LEAD_BAND * BASELINE;
+            drawTrace(ctx, Object.assign({ start_s: data.start_s, dt: data.dt }, lead), 0, secPerPx,
+                      function (mv) { return base - mv * pxPerMv; });
+            ctx.fillStyle = "#333";
+            ctx.font = "bold 12px system-ui, sans-serif";
+            ctx.textAlign = "left";
+            ctx.fillText(lead.name, 4, i * LEAD_BAND + 30);
+          });
+        } else {
+          drawTrace(ctx, data, 0, secPerPx, yOf);
+        }
         ctx.font = "bold 12px system-ui, sans-serif";
         ctx.textAlign = "center";
         data.beats.forEach(function (beat) {
@@ -123,11 +152,48 @@
           state.hits.push({ x: x, beat: beat });
         });
       }
+      drawRuler(ctx, width, height, secPerPx);
+      if (!stacked) drawCalipers(ctx, height, secPerPx, yOf);
       const end = state.start + width * secPerPx;
-      zoomLabel.textContent = (25 * state.zoom) + " mm/s · " + fmt(state.start) + "–" + fmt(Math.min(end, state.duration));
+      zoomLabel.textContent = (root.dataset.scaleKnown === "false" ? "no scale in the picture" : (25 * state.zoom) + " mm/s, 10 mm/mV")
+        + " · " + fmt(state.start) + "–" + fmt(Math.min(end, state.duration));
       main.setAttribute("aria-label", "ECG trace from " + fmt(state.start) + " to " + fmt(end) +
         (data ? ", " + data.beats.length + " beats" : ""));
       drawMini();
+    }
+
+    // A time ruler along the bottom: labelled ticks at least 60 px apart (0.2 s to 1 min).
+    function drawRuler(ctx, width, height, secPerPx) {
+      const step = [0.2, 0.5, 1, 2, 5, 10, 30, 60].find(function (s) { return s / secPerPx >= 60; }) || 60;
+      ctx.fillStyle = "#555";
+      ctx.strokeStyle = "#555";
+      ctx.font = "10px system-ui, sans-serif";
+      ctx.textAlign = "center";
+      for (let t = Math.ceil(state.start / step) * step; (t - state.start) / secPerPx <= width; t += step) {
+        const x = (t - state.start) / secPerPx;
+        ctx.beginPath(); ctx.moveTo(x + 0.5, height - 12); ctx.lineTo(x + 0.5, height - 6); ctx.stroke();
+        ctx.fillText(fmt(t).replace(" s", "s"), x, height - 1);
+      }
+    }
+
+    // Calipers: two points; their time apart (ms and the rate it makes) and amplitude apart (mV).
+    function drawCalipers(ctx, height, secPerPx, yOf) {
+      const points = state.calipers || [];
+      ctx.strokeStyle = "#0d6efd";
+      ctx.lineWidth = 1.5;
+      points.forEach(function (p) {
+        const x = (p.t - state.start) / secPerPx;
+        ctx.beginPath(); ctx.moveTo(x, 0); ctx.lineTo(x, height); ctx.stroke();
+        ctx.beginPath(); ctx.arc(x, yOf(p.mv), 3, 0, 2 * Math.PI); ctx.stroke();
+      });
+    }
+
+    function caliperText() {
+      const p = state.calipers;
+      if (!p || p.length < 2) return "Calipers: click " + (p && p.length ? "the second" : "the first") + " point.";
+      const dt = Math.abs(p[1].t - p[0].t);
+      return "Calipers: " + Math.round(dt * 1000) + " ms (" + (dt > 0 ? Math.round(60 / dt) : "–") + "/min), " +
+        (p[1].mv - p[0].mv).toFixed(2) + " mV. Click again to measure anew.";
     }
 
     function drawEpisodes(ctx, episodes, secPerPx, height) {
@@ -184,10 +250,12 @@
     function load() {
       clearTimeout(pending);
       pending = setTimeout(function () {
+        // One screen on each side too, so a drag does not run off the loaded trace.
         const visible = secondsVisible();
-        const start = state.start;
-        fetchWindow(start, start + visible, main.clientWidth).then(function (data) {
-          if (start !== state.start) return; // a newer window was asked for meanwhile
+        const asked = state.start;
+        const start = Math.max(0, asked - visible);
+        fetchWindow(start, asked + 2 * visible, 3 * main.clientWidth, state.allLeads).then(function (data) {
+          if (asked !== state.start) return; // a newer window was asked for meanwhile
           state.window = data;
           draw();
           root.dataset.ready = "true";
@@ -210,20 +278,24 @@
       moveTo(centre - secondsVisible() / 2);
     }
 
-    function describe(beat) {
+    function describe(beat, add) {
       const name = (classSelect.querySelector('option[value="' + beat.code + '"]') || {}).textContent || beat.code;
       const confidence = beat.p == null ? "" : ", confidence " + Math.round(beat.p * 100) + " %";
       info.textContent = "Beat " + (beat.index + 1) + " at " + fmt(beat.t) + ": " + name + confidence + ".";
-      const field = document.getElementById("id_beat_index");
+      // The review form's "Beats to relabel": a click names this beat, a Shift-click adds it.
+      const field = document.getElementById("id_beats");
       if (field) {
-        field.value = String(beat.index + 1);
-        info.textContent += " Its number is filled in the review form below to correct it.";
+        const number = String(beat.index + 1);
+        const listed = field.value.split(",").map(function (s) { return s.trim(); }).filter(Boolean);
+        field.value = add ? listed.filter(function (s) { return s !== number; }).concat([number]).join(", ") : number;
+        info.textContent += add ? " Added to the beats to relabel in the review form."
+          : " Its number is in the review form below (Shift-click adds more beats).";
       }
     }
 
-    function select(beat, centre) {
+    function select(beat, centre, add) {
       state.selected = beat.index;
-      describe(beat);
+      describe(beat, add);
       if (centre) moveTo(beat.t - secondsVisible() / 2); else draw();
     }
 
@@ -233,9 +305,15 @@
       const here = state.selected != null
         ? (beats.find(function (b) { return b.index === state.selected; }) || { t: state.start }).t
         : state.start + (direction > 0 ? 0 : secondsVisible());
-      const candidates = beats.filter(function (b) { return b.code === code && (direction > 0 ? b.t > here + 1e-6 : b.t < here - 1e-6); });
+      // "_abnormal": any beat but a normal one; "_unsure": beats the model was unsure of.
+      const unsureBelow = parseFloat(root.dataset.unsureBelow || "0");
+      const wanted = code === "_abnormal" ? function (b) { return b.code !== "N"; }
+        : code === "_unsure" ? function (b) { return b.p != null && b.p < unsureBelow; }
+        : function (b) { return b.code === code; };
+      const candidates = beats.filter(function (b) { return wanted(b) && (direction > 0 ? b.t > here + 1e-6 : b.t < here - 1e-6); });
       if (!candidates.length) {
-        info.textContent = "No " + (direction > 0 ? "later" : "earlier") + " " + code + " beat.";
+        const what = classSelect.options[classSelect.selectedIndex].textContent.replace(/ \(\d+\)$/, "").toLowerCase();
+        info.textContent = "No " + (direction > 0 ? "later" : "earlier") + " beat: " + what + ".";
         return;
       }
       select(direction > 0 ? candidates[0] : candidates[candidates.length - 1], true);
@@ -283,15 +361,39 @@
       drag = null;
       if (wasDrag) { load(); return; }
       const x = e.clientX - main.getBoundingClientRect().left;
+      if (state.calipers) {
+        const y = e.clientY - main.getBoundingClientRect().top;
+        const point = { t: state.start + x / (25 * PX_PER_MM * state.zoom), mv: (TRACE_HEIGHT * BASELINE - y) / (10 * PX_PER_MM) };
+        state.calipers = state.calipers.length >= 2 ? [point] : state.calipers.concat([point]);
+        info.textContent = caliperText();
+        draw();
+        return;
+      }
       let best = null;
       state.hits.forEach(function (h) { if (Math.abs(h.x - x) < 14 && (!best || Math.abs(h.x - x) < Math.abs(best.x - x))) best = h; });
-      if (best) select(best.beat, false);
+      if (best) select(best.beat, false, e.shiftKey);
     });
+    main.addEventListener("pointercancel", function () { if (drag && drag.moved) load(); drag = null; });
     main.addEventListener("wheel", function (e) {
       if (Math.abs(e.deltaX) < Math.abs(e.deltaY) && !e.shiftKey) return;
       e.preventDefault();
       moveTo(state.start + (e.deltaX || e.deltaY) / (25 * PX_PER_MM * state.zoom));
     }, { passive: false });
+    const leadsButton = root.querySelector(".viewer-leads");
+    if (leadsButton) leadsButton.addEventListener("click", function () {
+      state.allLeads = !state.allLeads;
+      state.calipers = null;  // calipers measure on the analysed lead
+      if (caliperButton) caliperButton.setAttribute("aria-pressed", "false");
+      leadsButton.setAttribute("aria-pressed", state.allLeads ? "true" : "false");
+      leadsButton.textContent = state.allLeads ? "Analysed lead only" : leadsButton.dataset.label;
+      load();
+    });
+    if (caliperButton) caliperButton.addEventListener("click", function () {
+      state.calipers = state.calipers ? null : [];
+      caliperButton.setAttribute("aria-pressed", state.calipers ? "true" : "false");
+      info.textContent = state.calipers ? caliperText() : "Calipers off.";
+      draw();
+    });
     mini.addEventListener("click", function (e) {
       const x = e.clientX - mini.getBoundingClientRect().left;
       moveTo((x / mini.clientWidth) * state.duration - secondsVisible() / 2);
@@ -312,11 +414,14 @@
       state.duration = overview.duration_s;
       const present = {};
       overview.beats.forEach(function (b) { present[b.code] = (present[b.code] || 0) + 1; });
+      const unsureBelow = parseFloat(root.dataset.unsureBelow || "0");
+      present._abnormal = overview.beats.filter(function (b) { return b.code !== "N"; }).length;
+      present._unsure = overview.beats.filter(function (b) { return b.p != null && b.p < unsureBelow; }).length;
       Array.prototype.forEach.call(classSelect.options, function (option) {
         option.hidden = !present[option.value];
         option.textContent = option.textContent.replace(/ \(\d+\)$/, "") + " (" + (present[option.value] || 0) + ")";
       });
-      const firstAbnormal = Array.prototype.find.call(classSelect.options, function (o) { return present[o.value] && o.value !== "N"; });
+      const firstAbnormal = Array.prototype.find.call(classSelect.options, function (o) { return present[o.value] && o.value !== "N" && o.value[0] !== "_"; });
       if (firstAbnormal) classSelect.value = firstAbnormal.value;
       moveTo(0);
     }).catch(function () {
@@ -329,6 +434,15 @@
       if (!root.dataset.viewerBound) { root.dataset.viewerBound = "true"; setup(root); }
     });
   }
+
+  // A reviewing doctor's "n" (outside the viewer and the form) opens the next case of the worklist.
+  document.addEventListener("keydown", function (e) {
+    const next = document.getElementById("next-case");
+    const typing = /^(INPUT|SELECT|TEXTAREA)$/.test(e.target.tagName) || e.target.closest("[data-trace-url]");
+    if (next && e.key === "n" && !e.defaultPrevented && !typing && !e.ctrlKey && !e.metaKey && !e.altKey) {
+      window.location.href = next.href;
+    }
+  });
 
   document.addEventListener("DOMContentLoaded", init);
   document.addEventListener("htmx:afterSwap", init); // the result arrives by polling
