@@ -89,6 +89,12 @@ class CareLink(models.Model):
         ACTIVE = "active", "Active"
         REVOKED = "revoked", "Revoked"
 
+    class Scope(models.TextChoices):
+        """What the doctor sees: every record, or only those the patient chose (``ECGRecord.shared_in``)."""
+
+        ALL = "all", "All my ECGs"
+        CHOSEN = "chosen", "Only the ECGs I choose"
+
     patient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="doctor_links")
     doctor = models.ForeignKey(User, on_delete=models.CASCADE, related_name="patient_links")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
@@ -96,6 +102,7 @@ class CareLink(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     activated_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+    scope = models.CharField(max_length=8, choices=Scope.choices, default=Scope.ALL)
 
     class Meta:
         ordering = ["-created_at"]

@@ -286,6 +286,23 @@ def care_link_revoke(*, patient, link):
     return link
 
 
+def care_link_set_scope(*, patient, link, scope):
+    """Let ``link``'s doctor see all of ``patient``'s ECGs, or only the ones the patient chooses
+    (``predictions.services.ecg_record_share``); the change holds at once."""
+    if link.patient_id != patient.pk or link.status != CareLink.Status.ACTIVE:
+        raise PermissionDenied("This is not your link.")
+    if scope not in CareLink.Scope.values:
+        raise ValidationError({"scope": "Choose all your ECGs or only the ones you choose."})
+    if link.scope != scope:
+        link.scope = scope
+        link.save(update_fields=["scope"])
+        from accounts.permissions import record_access
+
+        record_access(actor=patient, patient=patient, action="share" if scope == CareLink.Scope.ALL else "revoke",
+                      obj=link, object_type="care_link_scope")
+    return link
+
+
 def care_link_decline(*, doctor, link):
     """Decline a patient's invitation to ``doctor`` (nothing was shared yet)."""
     if link.status != CareLink.Status.PENDING or care_link_invitee(link).pk != doctor.pk:

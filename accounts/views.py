@@ -175,6 +175,23 @@ def care_link_revoke(request, pk):
     return redirect("accounts:care_team")
 
 
+@login_required
+@require_POST
+def care_link_scope(request, pk):
+    """A patient lets a linked doctor see all their ECGs, or only the ones they choose."""
+    link = get_object_or_404(CareLink.objects.select_related("doctor"), pk=pk, patient=request.user,
+                             status=CareLink.Status.ACTIVE)
+    try:
+        services.care_link_set_scope(patient=request.user, link=link, scope=request.POST.get("scope", ""))
+    except ValidationError as exc:
+        messages.error(request, "; ".join(exc.messages))
+    else:
+        messages.success(request, f"{link.doctor} now sees "
+                                  + ("all your ECGs." if link.scope == CareLink.Scope.ALL else
+                                     "only the ECGs you share with them (on each result page)."))
+    return redirect("accounts:care_team")
+
+
 # Accounts without a password (Google, LinkedIn) confirm by signing in again (or with their
 # authenticator app) when their last sign-in is not recent.
 @login_required

@@ -263,7 +263,7 @@ def urgent_result_notify(*, prediction):
     result_url = reverse("predictions:detail", kwargs={"uuid": record.uuid})
     reading = conclusion(prediction.assessment)
     sent = []
-    for recipient in [record.owner, *doctors_of(patient=record.owner)]:
+    for recipient in [record.owner, *doctors_of(patient=record.owner, record=record)]:
         sent.append(notification_send(
             recipient=recipient,
             patient=record.owner,

@@ -97,6 +97,8 @@ class ECGRecord(models.Model):
     note = models.TextField(max_length=2000, blank=True)
     symptoms = models.JSONField(default=list, blank=True,
                                 help_text="What the patient felt when recording (ml.assessment.SYMPTOMS keys).")
+    # The doctors' links (scope "chosen") this record is shared in; links of scope "all" see every record.
+    shared_in = models.ManyToManyField("accounts.CareLink", blank=True, related_name="records")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

@@ -29,7 +29,7 @@ def ecg_record_list(*, user, filters=None, patient=None):
     patient = patient or user
     if not access.can_view_patient(viewer=user, patient=patient):
         return ECGRecord.objects.none()
-    records = ECGRecord.objects.filter(owner=patient).select_related("owner")
+    records = access.visible_records(viewer=user, records=ECGRecord.objects.filter(owner=patient)).select_related("owner")
     filters = filters or {}
     status = filters.get("status")
     if status:
@@ -58,7 +58,7 @@ def ecg_record_get(*, user, uuid):
         record = _with_current(ECGRecord.objects.all()).get(uuid=uuid)
     except (ValueError, ECGRecord.DoesNotExist):
         raise ECGRecord.DoesNotExist from None
-    if not access.can_view_patient(viewer=user, patient=record.owner):
+    if not access.can_view_record(viewer=user, record=record):
         raise ECGRecord.DoesNotExist
     return record
 
@@ -250,15 +250,16 @@ def doctor_case_list(*, doctor):
     unreviewed urgent results first, then abnormal ones (``Prediction.level``).
     """
     patients = access.patients_of(doctor=doctor)
+    visible = ECGRecord.objects.filter(access.records_visible_to_doctor(doctor=doctor))
     reviewed = Review.objects.filter(prediction=OuterRef("pk"))
     unreviewed = Prediction.objects.filter(
-        record__owner=OuterRef("pk"), is_current=True, status=Prediction.Status.DONE
+        record__owner=OuterRef("pk"), record__in=visible, is_current=True, status=Prediction.Status.DONE
     ).exclude(Exists(reviewed))
     abnormal = unreviewed.filter(level__in=(Prediction.Level.ABNORMAL, Prediction.Level.URGENT))
     urgent = unreviewed.filter(level=Prediction.Level.URGENT)
-    latest = ECGRecord.objects.filter(owner=OuterRef("pk")).order_by("-created_at", "-id")
+    latest = visible.filter(owner=OuterRef("pk")).order_by("-created_at", "-id")
     patients = patients.annotate(
-        record_count=Count("ecg_records", distinct=True),
+        record_count=Count("ecg_records", filter=Q(ecg_records__in=visible), distinct=True),
         latest_record_id=Subquery(latest.values("id")[:1]),
         pending_reviews=Subquery(
             unreviewed.order_by().values("record__owner").annotate(n=Count("id")).values("n")[:1]
@@ -306,7 +307,8 @@ def patient_trends(*, user, patient=None):
     patient = patient or user
     if not access.can_view_patient(viewer=user, patient=patient):
         return []
-    results = (Prediction.objects.filter(record__owner=patient, is_current=True, status=Prediction.Status.DONE)
+    records = access.visible_records(viewer=user, records=ECGRecord.objects.filter(owner=patient))
+    results = (Prediction.objects.filter(record__in=records, is_current=True, status=Prediction.Status.DONE)
                .select_related("record").prefetch_related("beat_counts"))
     points = []
     for p in results:
@@ -341,6 +343,17 @@ def _af_burden(reading, summary):
     return 0.0 if rhythm and rhythm.get("label") not in (None, "noisy") else None
 
 
+def record_care_links(*, record):
+    """Return the owner's active doctors' links, each with ``sees`` True when it covers ``record``."""
+    from accounts.models import CareLink
+
+    shared = set(record.shared_in.values_list("pk", flat=True))
+    links = list(CareLink.objects.filter(patient=record.owner, status=CareLink.Status.ACTIVE).select_related("doctor"))
+    for link in links:
+        link.sees = link.scope == CareLink.Scope.ALL or link.pk in shared
+    return links
+
+
 def share_link_list(*, owner):
     """Return ``owner``'s share links, newest first, with their records."""
     from predictions.models import ShareLink
@@ -365,6 +378,7 @@ def worklist(*, doctor, level="", state="to_review", q=""):
     results = Prediction.objects.filter(
         is_current=True, status__in=(Prediction.Status.DONE, Prediction.Status.INCONCLUSIVE),
         record__owner__in=access.patients_of(doctor=doctor),
+        record__in=ECGRecord.objects.filter(access.records_visible_to_doctor(doctor=doctor)),
     ).select_related("record", "record__owner")
     if state == "to_review":
         results = results.filter(reviewed_at__isnull=True)

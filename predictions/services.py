@@ -548,6 +548,26 @@ def share_link_open(*, token, code=None, code_checked=False):
     return link
 
 
+def ecg_record_share(*, owner, record, link_ids):
+    """Share ``record`` with exactly the doctors of ``link_ids`` among ``owner``'s active links
+    that see only chosen ECGs (links that see all ECGs need nothing); each change is audited."""
+    from accounts.models import CareLink
+    from accounts.permissions import record_access
+
+    if record.owner_id != owner.pk:
+        raise ValidationError("Only the patient shares their ECGs.")
+    chosen = CareLink.objects.filter(patient=owner, status=CareLink.Status.ACTIVE, scope=CareLink.Scope.CHOSEN)
+    wanted = set(chosen.filter(pk__in=[int(i) for i in link_ids]).values_list("pk", flat=True))
+    with transaction.atomic():
+        current = set(record.shared_in.filter(pk__in=chosen).values_list("pk", flat=True))
+        record.shared_in.add(*(wanted - current))
+        record.shared_in.remove(*(current - wanted))
+        for pk, action in [(pk, "share") for pk in wanted - current] + [(pk, "revoke") for pk in current - wanted]:
+            record_access(actor=owner, patient=owner, action=action, obj=record, object_type="record_share",
+                          object_id=f"{record.uuid}:{pk}")
+    return wanted
+
+
 def report_email(*, record, prediction, user, to):
     """Email the PDF report of ``prediction`` to ``to`` (the patient sends it to their clinic)."""
     from django.core.mail import EmailMessage

@@ -16,6 +16,7 @@ urlpatterns = [
     path("<uuid:uuid>/review/", views.review, name="review"),
     path("<uuid:uuid>/rerun/", views.rerun, name="rerun"),
     path("<uuid:uuid>/share/", views.share, name="share"),
+    path("<uuid:uuid>/doctors/", views.record_doctors, name="record_doctors"),
     path("<uuid:uuid>/email-report/", views.email_report, name="email_report"),
     path("<uuid:uuid>/delete/", views.delete, name="delete"),
     path("<uuid:uuid>/file/", views.record_file, name="file"),

@@ -86,6 +86,7 @@ def _result_context(request, record):
         context["reviews"] = list(prediction.reviews.all())
         if context["is_owner"]:
             context["share_form"], context["email_form"] = ShareLinkForm(), EmailReportForm()
+            context["care_links"] = selectors.record_care_links(record=record)
         if context["can_review"]:
             context["review_form"] = _review_form(prediction)
             context["next_case"] = selectors.worklist_next(doctor=request.user, after=prediction)
@@ -328,6 +329,22 @@ def share(request, uuid):
                                                    days=form.cleaned_data["days"], with_code=form.cleaned_data["with_code"])
     url = request.build_absolute_uri(reverse("shared:open", kwargs={"token": token}))
     return render(request, "predictions/share_created.html", {"link": link, "url": url, "code": code, "record": record})
+
+
+@login_required
+@require_POST
+def record_doctors(request, uuid):
+    """Choose which linked doctors (those who see only chosen ECGs) see this one."""
+    record = permissions.record_or_404(request=request, uuid=uuid, action=Action.SHARE, change=True)
+    if record.owner_id != request.user.pk:
+        raise Http404("Only the patient shares their ECGs.")
+    try:
+        services.ecg_record_share(owner=request.user, record=record, link_ids=request.POST.getlist("links"))
+    except ValueError:
+        messages.error(request, "Choose doctors from the list.")
+    else:
+        messages.success(request, "Saved: the doctors you ticked see this ECG.")
+    return redirect(reverse("predictions:detail", kwargs={"uuid": record.uuid}) + "#share")
 
 
 @login_required

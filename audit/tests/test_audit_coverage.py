@@ -91,6 +91,7 @@ def _kwargs(world, name, keys):
     }
     by_name = {
         "accounts:care_link_accept": world.care_link.pk, "accounts:care_link_revoke": world.care_link.pk,
+        "accounts:care_link_scope": world.care_link.pk,
         "notifications:open": world.notification.pk,
     }
     kwargs = {}
