@@ -121,6 +121,11 @@ def ecg_record_create(
             stored.append(record.companion_file.name)
         record.full_clean()
         with transaction.atomic():
+            duplicate = _recent_duplicate(owner=owner, sha256=record.sha256)
+            if duplicate is not None:
+                _delete_files(stored)
+                duplicate.was_duplicate = True
+                return duplicate
             record.save()
             if request_prediction:
                 prediction_request(record=record)
@@ -131,6 +136,21 @@ def ecg_record_create(
         _delete_files(stored)
         raise
     return record
+
+
+# The same file uploaded again by the same person within this many seconds (a double click, a
+# retried request, a script sending it twice) is the same ECG: the earlier record is returned.
+DUPLICATE_WINDOW_S = 60
+
+
+def _recent_duplicate(*, owner, sha256):
+    """Return ``owner``'s record of the same main file uploaded in the last DUPLICATE_WINDOW_S, or
+    None. Locks the owner's row first, so uploads arriving together are checked one after another."""
+    from accounts.models import User
+
+    User.objects.select_for_update().filter(pk=owner.pk).first()
+    since = _now() - timedelta(seconds=DUPLICATE_WINDOW_S)
+    return ECGRecord.objects.filter(owner=owner, sha256=sha256, created_at__gte=since).order_by("created_at").first()
 
 
 def ecg_record_delete(*, record):

@@ -64,6 +64,9 @@ def upload(request):
                 except UploadError as exc:
                     form.add_error("file" if exc.field == "file" else None, exc.message)
                 else:
+                    if getattr(record, "was_duplicate", False):
+                        messages.info(request, "You uploaded this same file a moment ago: this is its result "
+                                               "(nothing was stored twice).")
                     return redirect("predictions:detail", uuid=record.uuid)
             status = 400
     max_mb = settings.ECG_UPLOAD_MAX_BYTES // 1_048_576

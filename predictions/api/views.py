@@ -97,7 +97,10 @@ class RecordListCreateView(GenericAPIView):
 
     @extend_schema(
         request={"multipart/form-data": UploadSerializer},
-        responses={201: ECGRecordSerializer, 400: ERROR_RESPONSE},
+        responses={201: ECGRecordSerializer,
+                   200: OpenApiResponse(ECGRecordSerializer, description="The same file was uploaded in the last "
+                                        "minute: the earlier record, nothing stored twice."),
+                   400: ERROR_RESPONSE},
         description="Upload an ECG; it is checked before anything is stored, then analysed in the background. "
         "Follow `links.status` until `is_finished`, then read `links.result`.",
     )
@@ -107,11 +110,13 @@ class RecordListCreateView(GenericAPIView):
             errors = {k: [str(e) for e in v] for k, v in form.errors.items()}
             first = next(iter(errors.values()))[0]
             return Response({"code": form.error_code(), "detail": first, "fields": errors}, status=400)
-        record = services.ecg_record_create(owner=request.user, **form.record_fields())  # UploadError: 400
-        record = selectors.ecg_record_get(user=request.user, uuid=record.uuid)
+        created = services.ecg_record_create(owner=request.user, **form.record_fields())  # UploadError: 400
+        record = selectors.ecg_record_get(user=request.user, uuid=created.uuid)
         serializer = self.get_serializer(record)
         headers = {"Location": serializer.data["links"]["detail"]}
-        return Response(serializer.data, status=status.HTTP_201_CREATED, headers=headers)
+        # The same file again within a minute is the same ECG: 200 with the earlier record.
+        code = status.HTTP_200_OK if getattr(created, "was_duplicate", False) else status.HTTP_201_CREATED
+        return Response(serializer.data, status=code, headers=headers)
 
 
 class TrendsView(APIView):

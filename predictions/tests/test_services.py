@@ -178,8 +178,8 @@ def test_delete_removes_rows_and_every_file(patient, wfdb_uploads, django_captur
 
 
 def test_purge_for_user_deletes_only_that_users_records(patient, other_patient, csv_bytes, django_capture_on_commit_callbacks, settings):
-    for _ in range(2):
-        _create(patient, [upload("a.csv", csv_bytes)], django_capture_on_commit_callbacks)
+    for i in range(2):  # two different files (the same one twice within a minute is one ECG)
+        _create(patient, [upload("a.csv", csv_bytes + b"\n" * i)], django_capture_on_commit_callbacks)
     kept = _create(other_patient, [upload("b.csv", csv_bytes)], django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):
         assert services.ecg_record_purge_for_user(user=patient) == 2

@@ -99,3 +99,37 @@ def test_a_failing_database_write_leaves_no_file_behind(patient, wfdb_uploads, s
     with pytest.raises(RuntimeError):
         services.ecg_record_create(owner=patient, files=wfdb_uploads)
     _assert_nothing_stored(settings)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_file_sent_20_times_at_once_makes_one_record(patient, csv_bytes, settings):
+    """A double click, a retried request, a script sending twice: one ECG, one analysis; the
+    other 19 get the same record back and leave no file behind."""
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import timedelta
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.db import connection
+
+    from predictions import services
+    from predictions.models import ECGRecord, Prediction
+
+    def one(_):
+        try:
+            return services.ecg_record_create(
+                owner=patient, files=[SimpleUploadedFile("same.csv", csv_bytes, content_type="text/csv")],
+                request_prediction=True)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(8) as pool:
+        records = list(pool.map(one, range(20)))
+    assert ECGRecord.objects.filter(owner=patient).count() == 1
+    assert Prediction.objects.filter(record__owner=patient).count() == 1
+    assert len({r.uuid for r in records}) == 1 and sum(getattr(r, "was_duplicate", False) for r in records) == 19
+    uploaded = [p for p in settings.MEDIA_ROOT.rglob("*") if p.is_file() and p.suffix not in (".npy", ".png")]
+    assert len(uploaded) == 1  # the one record's file; the duplicates' copies were removed
+    # A minute later it is a new recording of the same file: kept (e.g. re-sent on purpose).
+    ECGRecord.objects.update(created_at=ECGRecord.objects.get().created_at - timedelta(seconds=61))
+    assert not getattr(one(0), "was_duplicate", False)
+    assert ECGRecord.objects.filter(owner=patient).count() == 2

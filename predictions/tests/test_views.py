@@ -275,7 +275,7 @@ def test_page_uploads_share_the_api_rate_limit_and_save_nothing_when_refused(
     monkeypatch.setattr(UploadRateThrottle, "THROTTLE_RATES", {**UploadRateThrottle.THROTTLE_RATES, "uploads": "2/hour"})
     url = reverse("predictions:upload")
     with django_capture_on_commit_callbacks(execute=True):
-        codes = [patient_client.post(url, {"file": [upload(f"{i}.csv", csv_bytes)]}).status_code
+        codes = [patient_client.post(url, {"file": [upload(f"{i}.csv", csv_bytes + b"\n" * i)]}).status_code
                  for i in range(2)]
     assert codes == [302, 302]
     refused = patient_client.post(url, {"file": [upload("third.csv", csv_bytes)]})
