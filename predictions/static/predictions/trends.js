@@ -28,6 +28,7 @@
     },
     options: {
       maintainAspectRatio: false,
+      animation: false,
       spanGaps: false,
       interaction: { mode: "index", intersect: false },
       plugins: {

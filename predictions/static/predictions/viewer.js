@@ -422,7 +422,8 @@
         option.textContent = option.textContent.replace(/ \(\d+\)$/, "") + " (" + (present[option.value] || 0) + ")";
       });
       const firstAbnormal = Array.prototype.find.call(classSelect.options, function (o) { return present[o.value] && o.value !== "N" && o.value[0] !== "_"; });
-      if (firstAbnormal) classSelect.value = firstAbnormal.value;
+      if (present._abnormal) classSelect.value = "_abnormal";
+      else if (firstAbnormal) classSelect.value = firstAbnormal.value;
       moveTo(0);
     }).catch(function () {
       info.textContent = "The trace could not be loaded. Reload the page to try again.";
