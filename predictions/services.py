@@ -642,7 +642,7 @@ def _save_signal(prediction, result):
     prediction.signal_fs = float(fs)
     leads = getattr(result, "leads", None)
     names = getattr(result, "lead_names", None) or []
-    if leads and len(names) > 1:
+    if leads and len(names) > 1 and all(len(leads[name]) == len(signal) for name in names):
         stacked = np.stack([np.asarray(leads[name], dtype=np.float32) for name in names])
         buffer = io.BytesIO()
         np.save(buffer, np.clip(stacked, -60000, 60000).astype(np.float16), allow_pickle=False)  # NaN kept: no trace there

@@ -6,6 +6,7 @@ import multiprocessing
 import os
 import signal
 import time
+import uuid
 from datetime import timedelta
 
 import numpy as np
@@ -117,8 +118,15 @@ def test_api_upload_of_a_real_single_beat_image(worker, shared, patient, data_di
 
 
 @pytest.mark.django_db(transaction=True)
-def test_browser_upload_updates_the_result_page_by_itself(worker, shared, patient, wfdb_pair, live_server, page, client, artifacts_dir, tmp_path):
+def test_browser_upload_updates_the_result_page_by_itself(worker, shared, patient, wfdb_pair, live_server, page, client,
+                                                          artifacts_dir, tmp_path, settings, redis_url):
+    import redis
+
     shared(worker)
+    # The upload's task waits on a queue of its own until the page is watching, then goes to the
+    # worker: a fast worker on a busy host could otherwise finish before the page first loads.
+    held = f"held-{uuid.uuid4().hex[:8]}"
+    settings.PREDICTIONS_QUEUE = held
     hea, dat, _ = wfdb_pair
     (tmp_path / "x119.hea").write_bytes(hea)
     (tmp_path / "x119.dat").write_bytes(dat)
@@ -137,6 +145,13 @@ def test_browser_upload_updates_the_result_page_by_itself(worker, shared, patien
           if (el && window.__seen[window.__seen.length - 1] !== el.dataset.status) window.__seen.push(el.dataset.status); };
         note(); setInterval(note, 50); }"""
     )
+    broker = redis.Redis.from_url(redis_url)
+    for _ in range(100):  # the task is sent once the upload commits
+        if broker.rpoplpush(held, worker.queue):
+            break
+        page.wait_for_timeout(50)
+    else:
+        raise AssertionError("the upload's task never reached the broker")
     page.wait_for_selector('#result-body[data-status="done"]', timeout=90_000)
     assert page.evaluate("window.__sameDocument") is True
     seen = page.evaluate("window.__seen")
