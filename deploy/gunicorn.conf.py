@@ -10,7 +10,7 @@ deployment without it. Why not an ASGI server: Django's ASGI handler writes the 
 temporary file before any code of ours can refuse it by size (ecgportal/uploads.py).
 
 Every thread may hold a PostgreSQL connection (CONN_MAX_AGE): keep workers x threads, plus the
-Celery worker's children, under the server's max_connections (100 by default).
+Celery worker's children, under the server's max_connections (docker-compose.yml raises it to 200).
 """
 
 import os
@@ -21,7 +21,9 @@ worker_class = "gthread"
 workers = int(os.environ.get("GUNICORN_WORKERS", "2"))
 # Enough for 50 clients trickling bodies at once (ecgportal/tests/test_front_door.py) with room
 # for pages.
-threads = int(os.environ.get("GUNICORN_THREADS", "40"))
+# 64 threads a worker: with 40, 50 trickling uploads on this 2-core host delayed a page past 10 s
+# in 1 of 7 runs with both cores busy (ecgportal/tests/test_front_door.py); with 64, in 0 of 7.
+threads = int(os.environ.get("GUNICORN_THREADS", "64"))
 # A worker takes no more connections than it has threads: otherwise the kernel may hand most
 # connections to one worker, whose queue then holds a page behind slow uploads while the other
 # worker idles. Past workers x threads, connections wait in the listen backlog. The price is no
