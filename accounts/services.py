@@ -17,7 +17,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from accounts.models import CareLink, User
-from accounts.tasks import care_link_invite_task
+from ecgportal.celery import task
 
 logger = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ def care_link_invite(*, request, inviter, email):
         raise ValidationError(
             "You have sent many invitations recently. Try again later.", code="too_many_invitations"
         )
-    transaction.on_commit(lambda: care_link_invite_task.delay(inviter.pk, email), robust=True)
+    transaction.on_commit(lambda: task("accounts.deliver_care_link_invite").delay(inviter.pk, email), robust=True)
 
 
 def _other_side(*, inviter, email):

@@ -45,3 +45,12 @@ def route_task(name, args, kwargs, options, task=None, **kw):
 
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def task(name):
+    """Return the registered task ``name``. Services send tasks by name through here, so a
+    service never imports the tasks module that calls it: imports run tasks -> services
+    (``ecgportal/tests/test_layers.py``)."""
+    if name not in app.tasks:  # outside a worker nothing has imported the apps' tasks modules yet
+        app.loader.import_default_modules()
+    return app.tasks[name]

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from exports.models import DataExport
-from exports.tasks import build_data_export_task
+from ecgportal.celery import task
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def _now():
 def data_export_request(*, user):
     """Queue a new export of everything about ``user``; return it (the email follows when ready)."""
     export = DataExport.objects.create(owner=user)
-    transaction.on_commit(lambda: build_data_export_task.delay(export.pk))
+    transaction.on_commit(lambda: task("exports.build_data_export").delay(export.pk))
     return export
 
 

@@ -256,7 +256,7 @@ def analysis_is_long(*, prediction):
 def urgent_result_notify(*, prediction):
     """Tell the patient and every doctor they share records with, at once, that a result reads as
     urgent; return the notifications."""
-    from accounts.permissions import doctors_of
+    from accounts.rules import doctors_of
     from ml.assessment import conclusion
 
     record = prediction.record

@@ -10,7 +10,8 @@ from accounts.models import User
 from articles.selectors import article_links_for_codes
 from ml import assessment as clinical
 from ml.classes import BY_CODE, CODES
-from predictions import access, plain_language
+from accounts import rules
+from predictions import plain_language
 from predictions.models import ECGRecord, Prediction, PredictionImage, Review
 
 
@@ -27,9 +28,9 @@ def ecg_record_list(*, user, filters=None, patient=None):
     not see yields no records.
     """
     patient = patient or user
-    if not access.can_view_patient(viewer=user, patient=patient):
+    if not rules.can_view_patient(viewer=user, patient=patient):
         return ECGRecord.objects.none()
-    records = access.visible_records(viewer=user, records=ECGRecord.objects.filter(owner=patient)).select_related("owner")
+    records = rules.visible_records(viewer=user, records=ECGRecord.objects.filter(owner=patient)).select_related("owner")
     filters = filters or {}
     status = filters.get("status")
     if status:
@@ -58,7 +59,7 @@ def ecg_record_get(*, user, uuid):
         record = _with_current(ECGRecord.objects.all()).get(uuid=uuid)
     except (ValueError, ECGRecord.DoesNotExist):
         raise ECGRecord.DoesNotExist from None
-    if not access.can_view_record(viewer=user, record=record):
+    if not rules.can_view_record(viewer=user, record=record):
         raise ECGRecord.DoesNotExist
     return record
 
@@ -89,7 +90,7 @@ def prediction_image_get(*, user, record_uuid, image_id):
 def patient_get(*, viewer, patient_id):
     """Return patient ``patient_id`` if ``viewer`` may see their records; raise User.DoesNotExist."""
     patient = User.objects.get(pk=patient_id)
-    if patient.pk == viewer.pk or not access.can_view_patient(viewer=viewer, patient=patient):
+    if patient.pk == viewer.pk or not rules.can_view_patient(viewer=viewer, patient=patient):
         raise User.DoesNotExist
     return patient
 
@@ -249,8 +250,8 @@ def doctor_case_list(*, doctor):
     abnormal_unreviewed, urgent_unreviewed}``, ordered for triage by the readings' levels:
     unreviewed urgent results first, then abnormal ones (``Prediction.level``).
     """
-    patients = access.patients_of(doctor=doctor)
-    visible = ECGRecord.objects.filter(access.records_visible_to_doctor(doctor=doctor))
+    patients = rules.patients_of(doctor=doctor)
+    visible = ECGRecord.objects.filter(rules.records_visible_to_doctor(doctor=doctor))
     reviewed = Review.objects.filter(prediction=OuterRef("pk"))
     unreviewed = Prediction.objects.filter(
         record__owner=OuterRef("pk"), record__in=visible, is_current=True, status=Prediction.Status.DONE
@@ -305,9 +306,9 @@ def patient_trends(*, user, patient=None):
     the recording date where the patient gave it, else the upload date.
     """
     patient = patient or user
-    if not access.can_view_patient(viewer=user, patient=patient):
+    if not rules.can_view_patient(viewer=user, patient=patient):
         return []
-    records = access.visible_records(viewer=user, records=ECGRecord.objects.filter(owner=patient))
+    records = rules.visible_records(viewer=user, records=ECGRecord.objects.filter(owner=patient))
     results = (Prediction.objects.filter(record__in=records, is_current=True, status=Prediction.Status.DONE)
                .select_related("record").prefetch_related("beat_counts"))
     points = []
@@ -377,8 +378,8 @@ def worklist(*, doctor, level="", state="to_review", q=""):
 
     results = Prediction.objects.filter(
         is_current=True, status__in=(Prediction.Status.DONE, Prediction.Status.INCONCLUSIVE),
-        record__owner__in=access.patients_of(doctor=doctor),
-        record__in=ECGRecord.objects.filter(access.records_visible_to_doctor(doctor=doctor)),
+        record__owner__in=rules.patients_of(doctor=doctor),
+        record__in=ECGRecord.objects.filter(rules.records_visible_to_doctor(doctor=doctor)),
     ).select_related("record", "record__owner")
     if state == "to_review":
         results = results.filter(reviewed_at__isnull=True)

@@ -18,15 +18,17 @@ from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
+from ecgportal.celery import task
 from ml.assessment import with_symptoms
 from notifications.services import prediction_finished_notify
 from predictions import claims
 from predictions.errors import UploadError
 from predictions.models import BeatCount, ECGRecord, Prediction, PredictionImage, Review
-from predictions.tasks import analyse_prediction as analyse_prediction_task
 from predictions.validation import inspect_upload
 
 logger = logging.getLogger(__name__)
+
+ANALYSE_TASK = "predictions.analyse"  # predictions.tasks.analyse_prediction, sent by name
 
 # Sending a task failed because the broker (Redis) is unreachable.
 BROKER_ERRORS = (BrokerOperationalError, ConnectionError, TimeoutError, OSError)
@@ -47,7 +49,7 @@ def _enqueue(prediction_id):
         _run_in_thread(prediction_id)
         return
     try:
-        result = analyse_prediction_task.apply_async(args=[prediction_id])
+        result = task(ANALYSE_TASK).apply_async(args=[prediction_id])
     except BROKER_ERRORS:
         logger.warning("Broker unavailable: prediction %s stays pending until the sweep sends it", prediction_id,
                        exc_info=True)
@@ -66,7 +68,7 @@ def _run_in_thread(prediction_id):
 
     def run():
         try:
-            analyse_prediction_task.apply(args=[prediction_id])
+            task(ANALYSE_TASK).apply(args=[prediction_id])
         finally:
             connections.close_all()  # this thread's own database connection
 

@@ -96,7 +96,7 @@ def analyse_prediction(self, prediction_id):
 
 
 def _analyse(task, prediction_id):
-    from predictions import services  # services send this task: import them here, not at the top
+    from predictions import services  # loaded with Django's apps, after this module
 
     prediction = services.prediction_start(prediction_id=prediction_id, task_id=task.request.id or "")
     if prediction is None:
