@@ -27,6 +27,9 @@ _WHAT = {
 # Events of one person on one thing within this many seconds are one visit (a result page loads
 # its trace, images and status as several audited reads).
 VISIT_S = 600
+# The profile reads at most this many of the newest events to build its rows (the data export
+# has them all): one long visit can be thousands of reads.
+MAX_EVENTS_READ = 5000
 
 
 def audit_trail_rows(*, patient, others_only=False, limit=50):
@@ -37,7 +40,7 @@ def audit_trail_rows(*, patient, others_only=False, limit=50):
 
     events = audit_trail_by_others(patient=patient) if others_only else audit_trail_of_patient(patient=patient)
     rows = []
-    for event in events.iterator(chunk_size=500):
+    for event in events[:MAX_EVENTS_READ].iterator(chunk_size=500):
         key = (event.actor_id, event.actor_label, event.door, event.action,
                "ecg" if event.object_type in ("ecgrecord", "predictionimage") else event.object_type, event.object_id)
         last = rows[-1] if rows else None
@@ -47,7 +50,7 @@ def audit_trail_rows(*, patient, others_only=False, limit=50):
         if len(rows) == limit:
             return _named(rows, ECGRecord), True
         rows.append({"key": key, "event": event, "when": event.created_at, "first": event.created_at, "count": 1})
-    return _named(rows, ECGRecord), False
+    return _named(rows, ECGRecord), events[MAX_EVENTS_READ:MAX_EVENTS_READ + 1].exists()
 
 
 def _named(rows, record_model):

@@ -91,6 +91,11 @@ SYMPTOMS = {
 }
 URGENT_WITH_SYMPTOMS = ("chest_pain", "fainting")
 
+
+def symptom_names(keys):
+    """Return the displays of the :data:`SYMPTOMS` ``keys`` (unknown keys left out), in order."""
+    return [SYMPTOMS[k][1] for k in keys or () if k in SYMPTOMS]
+
 # Rate limits of the AHA/ACC/HRS 2009 recommendations for the standardisation and interpretation
 # of the ECG (part II: sinus bradycardia < 50/min, tachycardia > 100/min). A rate below 40/min is
 # marked abnormal; 40-50 is common in fit people and in sleep, so it is stated, not flagged.
@@ -694,7 +699,7 @@ def conclusion(assessment):
         rejected = sorted({f["display"] for f in review.get("rejected") or []})
         text += f" Reviewed by {review.get('by') or 'a clinician'}" + (
             f" (not confirmed: {'; '.join(rejected)})" if rejected else "") + "."
-    symptoms = [SYMPTOMS[s][1].lower() for s in assessment.get("symptoms") or [] if s in SYMPTOMS]
+    symptoms = [name.lower() for name in symptom_names(assessment.get("symptoms"))]
     if symptoms:
         text += " Reported symptoms: " + ", ".join(symptoms) + "."
     return text.strip()

@@ -116,6 +116,18 @@ class ECGUploadForm(forms.Form):
         return ""
 
 
+def _style(form, *, small=False, skip=()):
+    """Give ``form``'s widgets Bootstrap's classes (selects and inputs; ``small`` for compact rows)."""
+    size = " form-select-sm" if small else ""
+    for name, field in form.fields.items():
+        if name in skip:
+            continue
+        if isinstance(field, forms.ChoiceField):
+            field.widget.attrs.setdefault("class", "form-select" + size)
+        else:
+            field.widget.attrs.setdefault("class", "form-control" + size.replace("select", "control"))
+
+
 class HistoryFilterForm(forms.Form):
     status = forms.ChoiceField(required=False, choices=[("", "Any status")] + list(Prediction.Status.choices))
     level = forms.ChoiceField(required=False, label="Reading", choices=[("", "Any reading")] + list(Prediction.Level.choices))
@@ -126,9 +138,7 @@ class HistoryFilterForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            css = "form-select" if isinstance(field, forms.ChoiceField) else "form-control"
-            field.widget.attrs.setdefault("class", css)
+        _style(self)
 
     def filters(self):
         if not self.is_valid():
@@ -144,9 +154,7 @@ class WorklistFilterForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            css = "form-select form-select-sm" if isinstance(field, forms.ChoiceField) else "form-control form-control-sm"
-            field.widget.attrs.setdefault("class", css)
+        _style(self, small=True)
 
     def filters(self):
         data = self.cleaned_data if self.is_valid() else {}
@@ -207,11 +215,7 @@ class ReviewForm(forms.Form):
             name = f"finding_{i}"
             self.fields[name] = forms.ChoiceField(required=False, choices=self.DECISIONS, label=finding["display"])
             self.finding_fields.append((name, clinical.Finding.from_dict(finding).key, finding))
-        for name, field in self.fields.items():
-            if name in ("verdict", "complete"):
-                continue
-            css = "form-select form-select-sm" if isinstance(field, forms.ChoiceField) else "form-control form-control-sm"
-            field.widget.attrs.setdefault("class", css)
+        _style(self, small=True, skip=("verdict", "complete"))
 
     def findings(self):
         """Return (bound field, finding) pairs for the template."""

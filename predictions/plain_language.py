@@ -102,8 +102,8 @@ def explain(assessment):
             out.sentences.append(FEW_EXTRA_BEATS)
     out.not_assessed = [f"{n['what']}: {n['why']}." for n in assessment.get("not_assessed") or []]
     unread_st = [n for n in assessment.get("not_assessed") or [] if n["what"] in (clinical.ST_WHAT, clinical.ACUTE_MI_WHAT)]
-    reported = [clinical.SYMPTOMS[k][1].lower() for k in assessment.get("symptoms") or []
-                if k in clinical.URGENT_WITH_SYMPTOMS]
+    reported = [name.lower() for name in clinical.symptom_names(
+        [k for k in assessment.get("symptoms") or [] if k in clinical.URGENT_WITH_SYMPTOMS])]
     review = assessment.get("review")
     if review:
         out.sentences.append(f"{review.get('by') or 'A doctor'} reviewed this reading"

@@ -80,8 +80,8 @@ def _reading(reading, styles, small, width):
     review = reading.get("review")
     if review:
         text = f"Reviewed by {escape(review.get('by') or 'a clinician')}" + (", who read the whole ECG" if review.get("complete") else "")
-        if reading.get("model"):
-            text += f". The model's own reading: {escape(reading['model']['title'])}"
+        if reading["model_title"]:
+            text += f". The model's own reading: {escape(reading['model_title'])}"
         if review.get("rejected"):
             text += "; not confirmed by the doctor: " + escape(", ".join(f["display"] for f in review["rejected"]))
         out.append(Paragraph(text + ".", small))

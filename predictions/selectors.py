@@ -111,7 +111,7 @@ def assessment_view(assessment, model_assessment=None):
     findings (most severe first, each with its time as m:ss for jumping the viewer there), the
     measurements with their labels and LOINC codes, what was not assessed, the symptoms the
     patient reported and, after a review, who reviewed it, what they did not confirm and the
-    model's own level and conclusion (``model_assessment``).
+    title of the model's own level (``model_assessment``).
     """
     assessment = assessment or {}
     level = assessment.get("level") or "inconclusive"
@@ -136,12 +136,9 @@ def assessment_view(assessment, model_assessment=None):
         "measurements": measurements,
         "not_assessed": list(assessment.get("not_assessed") or []),
         "heart_rate_bpm": (assessment.get("measurements") or {}).get("heart_rate_bpm"),
-        "symptoms": [clinical.SYMPTOMS[k][1] for k in assessment.get("symptoms") or [] if k in clinical.SYMPTOMS],
+        "symptoms": clinical.symptom_names(assessment.get("symptoms")),
         "review": assessment.get("review"),
-        "model": ({"level": model_assessment.get("level"),
-                   "title": clinical.LEVEL_TITLES.get(model_assessment.get("level"), ""),
-                   "conclusion": clinical.conclusion(model_assessment)}
-                  if model_assessment and model_assessment.get("level") else None),
+        "model_title": clinical.LEVEL_TITLES.get((model_assessment or {}).get("level"), ""),
     }
 
 

@@ -2,6 +2,7 @@
 
 from django import template
 
+from ml.assessment import symptom_names as _symptom_names
 from ml.classes import BY_CODE
 
 register = template.Library()
@@ -20,6 +21,12 @@ def beat_name(code):
     """Return the full name of beat class ``code`` ("V" -> "Premature ventricular contraction")."""
     beat = BY_CODE.get(str(code))
     return beat.name if beat else code
+
+
+@register.filter
+def symptom_names(keys):
+    """Return the words of the reported symptoms' keys (ml.assessment.SYMPTOMS)."""
+    return _symptom_names(keys)
 
 
 @register.filter

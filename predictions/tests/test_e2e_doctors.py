@@ -28,6 +28,17 @@ def _pdf_text(content):
     return " ".join(" ".join(doc[i].get_textpage().get_text_range() for i in range(len(doc))).split())
 
 
+def _until(page, check, seconds=20):
+    """Poll ``check`` until it returns something true (the page's CSP forbids wait_for_function's
+    evaluated predicates); return that."""
+    for _ in range(int(seconds * 10)):
+        found = check()
+        if found:
+            return found
+        page.wait_for_timeout(100)
+    raise AssertionError("the page never got there")
+
+
 def _analysed_208(worker, shared, patient, data_dir, tmp_path):
     """Upload one minute of MIT-BIH 208 (frequent PVCs) through the API; wait for the worker."""
     shared(worker)
@@ -56,6 +67,11 @@ def test_a_doctors_corrections_reach_the_viewer_counts_pdf_and_fhir(worker, shar
     page.goto(f"{live_server.url}{reverse('predictions:cases')}")
     page.locator(f'#worklist tr[data-uuid="{record.uuid}"] a', has_text="Review").click()
     page.wait_for_selector('#trace-viewer[data-ready="true"]')
+    # "Any abnormal" is where the jump starts; it finds a beat that is not normal.
+    assert page.input_value("#viewer-class") == "_abnormal"
+    page.click("#trace-viewer .viewer-next")
+    info = _until(page, lambda: re.match(r"Beat \d+ at [^:]+: (.*)", page.inner_text("#trace-viewer .viewer-info")))
+    assert not info.group(1).startswith("Normal"), info.group(0)
     # The viewer's "next" beat of a class fills the review form (it once looked for a field that did not exist).
     page.select_option("#viewer-class", "V")
     page.click("#trace-viewer .viewer-next")
@@ -138,6 +154,12 @@ def test_worklist_order_trends_and_a_share_link_in_the_browser(patient, doctor, 
     page.goto(f"{live_server.url}{reverse('predictions:cases')}")
     levels = page.locator("#worklist tr.worklist-row").evaluate_all("rows => rows.map(r => r.dataset.level)")
     assert levels == ["urgent", "abnormal", "normal"]
+    # The n key (outside the viewer and the form) opens the next result of the worklist.
+    page.locator("#worklist tr.worklist-row").first.locator("a", has_text="Review").click()
+    page.wait_for_selector("#next-case")
+    page.locator("h1").first.click()
+    page.keyboard.press("n")
+    page.wait_for_url(f"**{reverse('predictions:detail', kwargs={'uuid': made[1].record.uuid})}")
 
     page.goto(f"{live_server.url}{reverse('predictions:patient_history', kwargs={'patient_id': patient.pk})}")
     page.wait_for_function("window.Chart && Chart.getChart(document.getElementById('trend-chart'))")

@@ -206,7 +206,8 @@ def test_the_worklist_never_lists_another_doctors_patients(client, doctor, other
     assert not selectors.worklist(doctor=doctor, state="all").filter(record__owner=other_patient).exists()
 
 
-def test_symptoms_at_upload_are_stored_raise_an_abnormal_reading_and_reach_fhir(patient, patient_client, csv_bytes):
+def test_symptoms_at_upload_are_stored_raise_an_abnormal_reading_and_reach_fhir(patient, patient_client, csv_bytes,
+                                                                                doctor):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     bad = patient_client.post(reverse("predictions:upload"), {
@@ -230,6 +231,12 @@ def test_symptoms_at_upload_are_stored_raise_an_abnormal_reading_and_reach_fhir(
     surveys = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"
                and e["resource"].get("category", [{}])[0].get("coding", [{}])[0].get("code") == "survey"]
     assert [s["code"]["coding"][0]["code"] for s in surveys] == ["29857009"]
+    from django.test import Client
+
+    doctor_client = Client()
+    doctor_client.force_login(doctor)
+    worklist = doctor_client.get(reverse("predictions:cases")).content.decode()
+    assert "Symptoms: chest pain" in worklist and "chest_pain" not in worklist
 
 
 def test_the_worker_applies_the_symptoms_when_it_stores_the_reading(patient):

@@ -105,3 +105,15 @@ def test_the_patient_emails_the_pdf_to_their_clinic(patient_client, patient):
     (message,) = mail.outbox
     assert message.to == ["clinic@example.org"] and message.reply_to == [patient.email]
     assert message.attachments[0][2] == "application/pdf" and message.attachments[0][1].startswith(b"%PDF")
+
+
+def test_an_inconclusive_result_is_shared_with_its_reading_and_reason(patient):
+    from predictions.tests.factories import PredictionFactory
+
+    now = timezone.now()
+    prediction = PredictionFactory(record=ECGRecordFactory(owner=patient), status="inconclusive",
+                                   inconclusive_reason="No ECG trace was found in the picture.",
+                                   started_at=now, finished_at=now)
+    _, token, _ = services.share_link_create(owner=patient, records=[prediction.record])
+    html = Client().get(reverse("shared:open", kwargs={"token": token})).content.decode()
+    assert 'id="reading" data-level="inconclusive"' in html and "No ECG trace was found in the picture." in html
