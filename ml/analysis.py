@@ -236,10 +236,11 @@ def _read(cleaned, rec, kind, r_peaks, codes, top, counts, heart_rate, known):
                                    unsure_below=LOW_CONFIDENCE, duration_s=known["duration_s"])
         intervals = delineate.measure_intervals(cleaned, rec.fs, r_peaks, labels=codes, lead=rec.lead)
         if rec.leads:
-            from ml.twelve_lead import read_twelve_lead
+            from ml.twelve_lead import Patient, read_twelve_lead
 
             # Raw leads: the 12-lead reading filters them itself, keeping the ST segment.
-            twelve = read_twelve_lead(rec.leads, rec.fs, r_peaks=r_peaks, labels=codes)
+            twelve = read_twelve_lead(rec.leads, rec.fs, r_peaks=r_peaks, labels=codes,
+                                      patient=Patient(rec.sex, rec.age))
     reading = assessment.assess(
         kind=kind, n_leads=rec.n_leads, lead=rec.lead, duration_s=known["duration_s"],
         counts={c: n for c, n in counts.items() if n}, heart_rate=heart_rate,

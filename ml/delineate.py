@@ -104,7 +104,7 @@ class Thresholds:
     qrs_off: float = 0.05  # QRS end: likewise
     qrs_quiet_ms: float = 8.0  # a flatter stretch shorter than this is the tip of a Q, R or S wave
     t_end: float = 0.25  # T end: slope below this share of the steepest slope of the T's last limb
-    t_first: float = 1.0  # the T wave: the earliest wave this prominent relative to the most prominent
+    t_first: float = 0.7  # the T wave: the earliest wave this prominent relative to the most prominent
     t_min_mv: float = 0.05  # a flatter T wave (half a small square) has no end to measure: no QT
     p_on: float = 0.5  # P onset: slope below this share of the P upstroke's steepest slope
     p_half_width_ms: float = 60.0  # the P region whose beat-to-beat scatter is measured, each side

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ml import delineate
+from ml import delineate, ludb
 from ml.delineate import INTERNAL_FS, THRESHOLDS, Thresholds
 
 LEADS = ("i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6")
@@ -160,12 +160,10 @@ def load_cases(data_dir: Path, records, *, keep_signals=False) -> list[Case]:
     rhythms = read_rhythms(data_dir)
     cases = []
     for record in records:
-        rec = wfdb.rdrecord(str(data_dir / "data" / str(record)))
-        fs = float(rec.fs)
-        for j, name in enumerate(rec.sig_name):
-            lead = name.lower()
+        signals, fs = ludb.read_leads(data_dir, record)  # true mV (LUDB's header gains are not)
+        for lead, standard in ludb.LEADS.items():
             ann = wfdb.rdann(str(data_dir / "data" / str(record)), lead)
-            x = clean(rec.p_signal[:, j], fs)
+            x = clean(signals[standard], fs)
             peaks = detect_r_peaks(x, fs)
             start = time.perf_counter()
             rep = delineate.representative_beat(x, fs, peaks)
@@ -173,7 +171,7 @@ def load_cases(data_dir: Path, records, *, keep_signals=False) -> list[Case]:
                 delineate.intervals_of(rep, lead=lead)
             seconds = time.perf_counter() - start
             cases.append(Case(record, lead, rep, reference_intervals(ann.sample, ann.symbol, fs),
-                              *rhythms[record], seconds, rec.p_signal[:, j].copy() if keep_signals else None,
+                              *rhythms[record], seconds, signals[standard].copy() if keep_signals else None,
                               peaks if keep_signals else None))
     return cases
 
@@ -744,14 +742,11 @@ def _cinc_section(cinc):
 
 def thirty_minutes(cases, data_dir: Path):
     """Return the run time of measure_intervals on 30 minutes of lead II (LUDB records end to end)."""
-    import wfdb
-
     from ml.detect import detect_r_peaks
     from ml.preprocess import clean
 
     records = sorted({c.record for c in cases})[:180]
-    x = np.concatenate([wfdb.rdrecord(str(data_dir / "data" / str(r)), channel_names=["ii"]).p_signal[:, 0]
-                        for r in records])
+    x = np.concatenate([ludb.read_leads(data_dir, r, channels=["ii"])[0]["II"] for r in records])
     x = clean(x, 500.0)
     peaks = detect_r_peaks(x, 500.0)
     best, result = np.inf, None

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ml.ludb import read_leads as read_ludb_leads
 from ml.io.leads import STANDARD_LEADS
 
 SEED = 0
@@ -95,13 +96,12 @@ def choose_records(ludb: Path, n: int, seed: int) -> list[int]:
     return chosen
 
 
-def read_record(ludb: Path, rid: int):
+def read_record(ludb_dir: Path, rid: int):
     """Return ({lead: mV}, {lead: [(QRS onset, QRS end) samples]}) of one LUDB record."""
     import wfdb
 
-    path = str(ludb / "data" / str(rid))
-    rec = wfdb.rdrecord(path)
-    leads = {name: rec.p_signal[:, i] for i, name in enumerate(STANDARD_LEADS)}
+    path = str(ludb_dir / "data" / str(rid))
+    leads, _ = read_ludb_leads(ludb_dir, rid)  # true mV (LUDB's header gains are not)
     qrs = {}
     for name in STANDARD_LEADS:
         ann = wfdb.rdann(path, ANNOTATION[name])

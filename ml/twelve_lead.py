@@ -17,11 +17,15 @@ and V6. This module reads those patterns the way 12-lead programs do:
 4. published criteria, each cited where its constants are defined, turn them into
    :class:`ml.assessment.Finding` objects with SNOMED CT codes (CinC 2020-21 mapping).
 
-Two decisions are the product's, not the literature's. Sex is not known here: the Fourth
-Universal Definition's ST-elevation limits in V2-V3 differ by sex and age, and the lowest
-(women's, 0.15 mV) is used, because a missed STEMI costs more than a false alarm; the Cornell
-voltage limit, where a false call only makes a normal ECG "abnormal", uses the men's (higher)
-value. When the QRS is wide without a right bundle branch block pattern (left bundle branch block,
+The Fourth Universal Definition's ST-elevation limits in V2-V3 differ by sex and age, and so
+does the Cornell voltage limit: a :class:`Patient` gives them where the input states them (a
+file's header). Three decisions are the product's, not the literature's. Where sex (or a man's
+age) is not known, the lowest ST limit that could apply is used, because a missed STEMI costs more
+than a false alarm; the Cornell limit, where a false call only makes a normal ECG "abnormal",
+then uses the men's (higher) value; and under 35 a voltage-only LVH is stated, not flagged.
+The limb leads must agree with each other (Einthoven: III = II - I) before any voltage is read:
+a file whose leads were scaled one by one, or mislabelled, gives no ST, Q-wave, axis or voltage
+statement, and says why (:func:`limb_leads_agree`). When the QRS is wide without a right bundle branch block pattern (left bundle branch block,
 ventricular pacing, other conduction delay), ST elevation and Q waves are not diagnostic (Fourth
 UDMI); the ST segments are then read by the Smith-modified Sgarbossa criteria instead.
 
@@ -92,6 +96,7 @@ LEAD_ANGLE_DEG = {"I": 0.0, "II": 60.0, "III": 120.0, "aVR": -150.0, "aVL": -30.
 # SNOMED CT concept ids (CinC 2020-21 mapping, dx_mapping_scored/unscored.csv).
 STEMI = ("164931005", "ST elevation: STEMI criteria met")
 STEMI_WIDE_QRS = ("164931005", "ST elevation with wide QRS: modified Sgarbossa criteria met")
+ST_ELEVATION_LVH = ("164931005", "ST elevation with LVH: probably secondary, infarction not excluded")
 ST_DEPRESSION = ("429622005", "ST depression")
 T_INVERSION = ("59931005", "T-wave inversion")
 Q_WAVES = ("164917005", "Pathological Q waves: possible old infarction (scar)")
@@ -119,7 +124,9 @@ MIN_R_MV = 0.05  # a QRS with no positive wave this tall is a QS complex
 # (0.1 mV) in all leads but V2-V3, where >= 2 mm in men >= 40, >= 2.5 mm in men < 40 and
 # >= 1.5 mm in women. Sex unknown: the women's (lowest) limit (see the module docstring).
 ST_ELEVATION_MV = 0.10
-ST_ELEVATION_V2V3_MV = 0.15
+ST_ELEVATION_V2V3_MV = {"F": 0.15, "M40+": 0.20, "M<40": 0.25}
+ST_ELEVATION_V2V3_LEADS = ("V2", "V3")
+ST_ELEVATION_MEN_AGE = 40
 # Fourth UDMI: new horizontal or downsloping ST depression >= 0.5 mm in two contiguous leads;
 # horizontal or downsloping is read as still depressed 60 ms after J.
 ST_DEPRESSION_MV = -0.05
@@ -154,6 +161,23 @@ LAFB_AXIS_DEG = -45.0
 # S V3 > 2.8 mV men / 2.0 mV women (men's limit here, see the module docstring).
 SOKOLOW_MV = 3.5
 CORNELL_MV = 2.8
+CORNELL_WOMEN_MV = 2.0
+# Voltage rises in the young, and the voltage criteria were derived in older adults (Hancock 2009
+# part V discusses age): under this age a voltage-only LVH is stated, not flagged (a product
+# decision; on LUDB both healthy records with LVH voltage are men of 18 and 20).
+LVH_VOLTAGE_MIN_AGE = 35
+# ST elevation in LVH (Armstrong EJ et al. Am J Cardiol 110:977-983, 2012): in V1-V3, where a
+# thick left ventricle raises the ST segment after a deep S wave, elevation counts toward STEMI
+# only when it is at least 25 % of that S wave's depth (the ratio of the modified Sgarbossa rule).
+LVH_ST_LEADS = ("V1", "V2", "V3")
+LVH_ST_RATIO = 0.25
+# Einthoven's law: lead III equals II - I at every instant. Across the median beats, the
+# least-squares gain of III on II - I must be within this of 1, and the fit must explain this
+# share of III's variance; otherwise the limb leads are not on one scale (scaled one by one, or
+# mislabelled) and no voltage is read. Real recorders derive III from I and II (gain 1.00); on
+# LUDB read through its header gains, 154 of 200 records fail (ml/ludb.py).
+EINTHOVEN_GAIN_TOLERANCE = 0.10
+EINTHOVEN_MIN_R2 = 0.9
 # Low voltage, limb leads (a statement of the AHA/ACC/HRS list, Mason 2007 part II): QRS
 # amplitude (peak to peak) < 0.5 mV in every limb lead.
 LOW_VOLTAGE_MV = 0.5
@@ -192,6 +216,30 @@ class MedianBeats:
     fs: float = INTERNAL_FS
 
 
+@dataclass(frozen=True)
+class Patient:
+    """What the input says of the patient that the criteria depend on: ``sex`` "F" or "M",
+    ``age`` in years; None where not stated."""
+
+    sex: str | None = None
+    age: float | None = None
+
+    def st_v2v3_limit(self) -> tuple[float, str]:
+        """Return (the Fourth UDMI's ST-elevation limit in V2-V3 in mV, whose limit it is)."""
+        if self.sex == "F":
+            return ST_ELEVATION_V2V3_MV["F"], "women"
+        if self.sex == "M":
+            if self.age is None:
+                return ST_ELEVATION_V2V3_MV["M40+"], "men's lower limit, age not known"
+            if self.age >= ST_ELEVATION_MEN_AGE:
+                return ST_ELEVATION_V2V3_MV["M40+"], f"men {ST_ELEVATION_MEN_AGE} and over"
+            return ST_ELEVATION_V2V3_MV["M<40"], f"men under {ST_ELEVATION_MEN_AGE}"
+        return min(ST_ELEVATION_V2V3_MV.values()), "the lowest limit, sex not known"
+
+
+UNKNOWN = Patient()
+
+
 @dataclass
 class TwelveLeadReading:
     """What the 12 leads show: findings, global measurements, what was not assessed, and the
@@ -212,7 +260,7 @@ class TwelveLeadReading:
                 "per_lead": {lead: dict(v) for lead, v in self.per_lead.items()}}
 
 
-def read_twelve_lead(leads, fs, *, r_peaks=None, labels=None) -> TwelveLeadReading | None:
+def read_twelve_lead(leads, fs, *, r_peaks=None, labels=None, patient=UNKNOWN) -> TwelveLeadReading | None:
     """Return the :class:`TwelveLeadReading` of a 12-lead ECG, or None when fewer than
     :data:`MIN_LEADS` standard leads are usable or the record has too few clean beats.
 
@@ -222,15 +270,15 @@ def read_twelve_lead(leads, fs, *, r_peaks=None, labels=None) -> TwelveLeadReadi
     other names are ignored, and a lead that is flat or all NaN counts as missing. ``fs`` is
     the sampling rate in Hz. ``r_peaks`` are the beats' sample indices (from any one lead);
     without them, R peaks are detected on lead II. ``labels`` gives a code per beat (N, L, R, A,
-    V, P, VF, E): only N, L and R beats build the median beats. Leads recorded over part of the
-    record only (NaN elsewhere: the columns of a printed report) are read by
-    :func:`read_report_panels`.
+    V, P, VF, E): only N, L and R beats build the median beats. ``patient``: sex and age where
+    the input states them (:class:`Patient`). Leads recorded over part of the record only (NaN
+    elsewhere: the columns of a printed report) are read by :func:`read_report_panels`.
     """
     fs = float(fs)
     present = _usable(leads)
     spans = _spans(leads, fs)
     if any(name not in present for name in spans):
-        return read_report_panels(leads, fs, r_peaks=r_peaks, labels=labels)
+        return read_report_panels(leads, fs, r_peaks=r_peaks, labels=labels, patient=patient)
     if len(present) < MIN_LEADS:
         return None
     size = min(np.asarray(leads[name]).size for name in present)
@@ -242,7 +290,8 @@ def read_twelve_lead(leads, fs, *, r_peaks=None, labels=None) -> TwelveLeadReadi
     med = median_beats(x, fs, r_peaks, labels=labels)
     if med is None:
         return None
-    return read_median_beats(med, missing=[n for n in STANDARD_LEADS if n not in present])
+    return read_median_beats(med, missing=[n for n in STANDARD_LEADS if n not in present], patient=patient,
+                             limbs_agree=limb_leads_agree(med))
 
 
 def median_beats(leads, fs, r_peaks, *, labels=None, within=None,
@@ -308,7 +357,7 @@ def median_beats(leads, fs, r_peaks, *, labels=None, within=None,
     return MedianBeats(beats, stacks, r, rr_ms, peaks[used])
 
 
-def read_report_panels(leads, fs, *, r_peaks=None, labels=None) -> TwelveLeadReading | None:
+def read_report_panels(leads, fs, *, r_peaks=None, labels=None, patient=UNKNOWN) -> TwelveLeadReading | None:
     """Return the :class:`TwelveLeadReading` of the leads of a printed report, or None without a
     lead II rhythm strip, with fewer than :data:`MIN_LEADS` readable leads or too few beats.
 
@@ -360,7 +409,7 @@ def read_report_panels(leads, fs, *, r_peaks=None, labels=None) -> TwelveLeadRea
     med = MedianBeats({n: beats[n] for n in order}, {n: stacks[n] for n in order},
                       reference.r_index, reference.rr_ms, reference.peaks)
     missing = [n for n in STANDARD_LEADS if n not in beats]
-    reading = read_median_beats(med, missing=missing, reasons=unread)
+    reading = read_median_beats(med, missing=missing, reasons=unread, patient=patient)
     if shown:
         few, length = (_span_text([v[k] for v in shown], fmt) for k, fmt in ((0, "{:.0f}"), (1, "{:.1f}")))
         note = (f"leads other than II read from {length}-s columns of a printed report, {few} beats "
@@ -374,9 +423,12 @@ def read_report_panels(leads, fs, *, r_peaks=None, labels=None) -> TwelveLeadRea
     return reading
 
 
-def read_median_beats(med: MedianBeats, *, missing=(), reasons=None) -> TwelveLeadReading:
+def read_median_beats(med: MedianBeats, *, missing=(), reasons=None, patient=UNKNOWN,
+                      limbs_agree=None) -> TwelveLeadReading:
     """Return the reading of aligned median beats (``missing``: the standard leads not there;
-    ``reasons``: why, per lead, where more is known than "missing or unreadable")."""
+    ``reasons``: why, per lead, where more is known than "missing or unreadable"; ``patient``:
+    sex and age where known; ``limbs_agree``: :func:`limb_leads_agree`'s verdict, None where it
+    was not tested)."""
     fid = global_fiducials(med)
     not_assessed = _missing_scope(missing, reasons or {})
     if fid["qrs_on"] is None:
@@ -393,6 +445,14 @@ def read_median_beats(med: MedianBeats, *, missing=(), reasons=None) -> TwelveLe
     conduction = _conduction(per_lead, qrs, axis)
     findings += conduction
     codes = {f.code for f in conduction}
+    if limbs_agree is not None and not limbs_agree[0]:
+        # No voltage can be trusted: read the timing (intervals, blocks) only.
+        for what in (ST_WHAT, MORPHOLOGY_WHAT, "Chamber enlargement and low voltage"):
+            not_assessed.append(NotAssessed(what, limbs_agree[1], "input"))
+        rounded = {name: {k: (round(v, 3) if isinstance(v, float) else v) for k, v in amps.items()}
+                   for name, amps in per_lead.items()}
+        measurements.pop("axis_deg", None)
+        return TwelveLeadReading(findings, measurements, not_assessed, (), rounded)
     # Fourth UDMI: LBBB, paced rhythm and other wide-QRS delays make ST elevation and Q waves
     # non-diagnostic; RBBB does not (only its secondary ST-T changes in V1-V3 are set aside).
     wide_non_rbbb = qrs is not None and qrs >= QRS_COMPLETE_MS and COMPLETE_RBBB[0] not in codes
@@ -404,12 +464,14 @@ def read_median_beats(med: MedianBeats, *, missing=(), reasons=None) -> TwelveLe
             f"QRS {qrs:.0f} ms without a right bundle branch block pattern (left bundle branch "
             "block, pacing or another conduction delay) makes them non-diagnostic; ST segments "
             "were read by the modified Sgarbossa criteria only", "input"))
-    else:
+    voltage = _voltage_findings(per_lead, patient)
+    lvh = any(f.code == LVH[0] for f in voltage)  # stated or flagged: the deep S waves are there
+    if not wide_non_rbbb:
         secondary = ("V1", "V2", "V3") if rbbb else ()
-        findings += _st_findings(per_lead, secondary)
+        findings += _st_findings(per_lead, secondary, patient=patient, lvh=lvh)
         findings += _q_wave_findings(per_lead)
     findings += _axis_findings(axis, codes)
-    findings += _voltage_findings(per_lead)
+    findings += voltage
     assessed = tuple(scope for scope, leads in (("st", _st_leads()), ("morphology", LIMB_LEADS))
                      if sum(name in med.beats for name in leads) >= CONTIGUOUS)
     rounded = {name: {k: (round(v, 3) if isinstance(v, float) else v) for k, v in amps.items()}
@@ -565,12 +627,19 @@ def _in_two_of_a_wall(hits):
             if sum(n in hits for n in leads) >= CONTIGUOUS}
 
 
-def _st_findings(per_lead, secondary):
+def _st_findings(per_lead, secondary, *, patient=UNKNOWN, lvh=False):
     """Return ST elevation (STEMI), ST depression and T inversion findings (Fourth UDMI);
-    ``secondary`` leads (V1-V3 in RBBB) are not read for depression and inversion."""
+    ``secondary`` leads (V1-V3 in RBBB) are not read for depression and inversion; with ``lvh``
+    (LVH voltage), elevation in V1-V3 counts only at a quarter of the S wave (Armstrong 2012)."""
     out = []
+    v2v3, whose = patient.st_v2v3_limit()
     elevated = {n for n in _st_leads() if n in per_lead and per_lead[n]["st_j_mv"] >= (
-        ST_ELEVATION_V2V3_MV if n in ("V2", "V3") else ST_ELEVATION_MV)}
+        v2v3 if n in ST_ELEVATION_V2V3_LEADS else ST_ELEVATION_MV)}
+    secondary_to_lvh = set()
+    if lvh:
+        secondary_to_lvh = {n for n in elevated if n in LVH_ST_LEADS
+                            and per_lead[n]["st_j_mv"] < LVH_ST_RATIO * per_lead[n]["s_mv"]}
+        elevated -= secondary_to_lvh
     stemi = _in_two_of_a_wall(elevated)
     depressed = {n for n in _st_leads() if n in per_lead and n not in secondary
                  and per_lead[n]["st_j_mv"] <= ST_DEPRESSION_MV and per_lead[n]["st_j60_mv"] <= ST_DEPRESSION_MV}
@@ -584,8 +653,11 @@ def _st_findings(per_lead, secondary):
                     f"wall{'s' if len(stemi) > 1 else ''})")
         evidence += (f" with reciprocal depression in {', '.join(reciprocal)}" if reciprocal
                      else ", no reciprocal depression")
-        evidence += ("; limits 1 mm, 1.5 mm in V2-V3 (Fourth Universal Definition of MI); not told "
-                     "apart from early repolarisation or pericarditis; compare with a previous ECG")
+        evidence += (f"; limits 1 mm, {_mm(v2v3)} in V2-V3 ({whose}; Fourth Universal Definition of MI)"
+                     + ("; with LVH voltage, V1-V3 counted at 25 % of the S wave or more (Armstrong 2012)"
+                        if lvh else "")
+                     + "; not told apart from early repolarisation or pericarditis; compare with a "
+                       "previous ECG")
         out.append(_f(STEMI, "urgent", leads=leads, value=round(top, 2), unit="mV", evidence=evidence))
     else:
         walls = _in_two_of_a_wall(depressed)
@@ -596,6 +668,14 @@ def _st_findings(per_lead, secondary):
                           evidence=f"Horizontal or downsloping ST depression down to {_mm(-deepest)} "
                                    f"in {', '.join(leads)} (0.5 mm in two contiguous leads: "
                                    "possible ischaemia, Fourth UDMI)"))
+    if not stemi and secondary_to_lvh and _in_two_of_a_wall(elevated | secondary_to_lvh):
+        leads = tuple(n for n in LVH_ST_LEADS if n in secondary_to_lvh)
+        top = max(per_lead[n]["st_j_mv"] for n in leads)
+        out.append(_f(ST_ELEVATION_LVH, "abnormal", leads=leads, value=round(top, 2), unit="mV",
+                      evidence=f"ST elevation up to {_mm(top)} in {', '.join(leads)} after deep S waves, "
+                               f"under 25 % of their depth: usually the repolarisation of a thick left "
+                               f"ventricle (Armstrong 2012), so not called a STEMI; an acute infarction "
+                               f"is not excluded: compare with a previous ECG"))
     inverted = {n for n in _st_leads() if n in per_lead and n not in T_INVERSION_EXCLUDED
                 and n not in secondary and per_lead[n]["t_mv"] <= T_INVERSION_MV
                 and per_lead[n]["r_mv"] > per_lead[n]["s_mv"]}
@@ -712,11 +792,13 @@ def _axis_findings(axis, codes):
     return []
 
 
-def _voltage_findings(per_lead):
-    """Return LVH by voltage (Sokolow-Lyon, Cornell) and low limb-lead voltage findings."""
+def _voltage_findings(per_lead, patient=UNKNOWN):
+    """Return LVH by voltage (Sokolow-Lyon, Cornell; stated, not flagged, under
+    :data:`LVH_VOLTAGE_MIN_AGE`) and low limb-lead voltage findings."""
     out = []
     a = per_lead
     criteria = []
+    cornell_mv = CORNELL_WOMEN_MV if patient.sex == "F" else CORNELL_MV
     if "V1" in a and ("V5" in a or "V6" in a):
         r = max(a[n]["r_mv"] for n in ("V5", "V6") if n in a)
         sokolow = a["V1"]["s_mv"] + r
@@ -724,14 +806,18 @@ def _voltage_findings(per_lead):
             criteria.append(("Sokolow-Lyon", sokolow, SOKOLOW_MV, ("V1", "V5", "V6")))
     if "aVL" in a and "V3" in a:
         cornell = a["aVL"]["r_mv"] + a["V3"]["s_mv"]
-        if cornell > CORNELL_MV:
-            criteria.append(("Cornell", cornell, CORNELL_MV, ("aVL", "V3")))
+        if cornell > cornell_mv:
+            criteria.append(("Cornell", cornell, cornell_mv, ("aVL", "V3")))
     if criteria:
         name, value, limit, leads = max(criteria, key=lambda c: c[1] / c[2])
-        out.append(_f(LVH, "abnormal", leads=tuple(dict.fromkeys(n for c in criteria for n in c[3] if n in a)),
+        young = patient.age is not None and patient.age < LVH_VOLTAGE_MIN_AGE
+        out.append(_f(LVH, "info" if young else "abnormal",
+                      leads=tuple(dict.fromkeys(n for c in criteria for n in c[3] if n in a)),
                       value=round(value, 2), unit="mV",
                       evidence="; ".join(f"{c[0]} {c[1]:.2f} mV (limit {c[2]} mV)" for c in criteria)
-                               + ". Voltage alone: not the echocardiogram"))
+                               + ". Voltage alone: not the echocardiogram"
+                               + (f"; at {patient.age:.0f} high voltage is common without hypertrophy"
+                                  if young else "")))
     limbs = [n for n in LIMB_LEADS if n in a]
     if len(limbs) == len(LIMB_LEADS) and all(a[n]["qrs_pp_mv"] < LOW_VOLTAGE_MV for n in limbs):
         top = max(a[n]["qrs_pp_mv"] for n in limbs)
@@ -739,6 +825,28 @@ def _voltage_findings(per_lead):
                       evidence=f"QRS amplitude at most {top:.2f} mV in every limb lead "
                                f"(below {LOW_VOLTAGE_MV} mV)"))
     return out
+
+
+def limb_leads_agree(med: MedianBeats) -> tuple[bool, str]:
+    """Return (whether leads I, II and III obey Einthoven's law on the median beats, why not).
+
+    Without all three, (True, "") : nothing to test."""
+    if not all(n in med.beats for n in ("I", "II", "III")):
+        return True, ""
+    y = med.beats["II"] - med.beats["I"]
+    z = med.beats["III"]
+    ok = np.isfinite(y) & np.isfinite(z)
+    if ok.sum() < 10:
+        return True, ""
+    y, z = y[ok] - y[ok].mean(), z[ok] - z[ok].mean()
+    gain = float(y @ z / max(float(y @ y), 1e-12))
+    r2 = 1.0 - float(((z - gain * y) ** 2).sum()) / max(float((z ** 2).sum()), 1e-12)
+    if abs(gain - 1.0) <= EINTHOVEN_GAIN_TOLERANCE and r2 >= EINTHOVEN_MIN_R2:
+        return True, ""
+    return False, (f"the limb leads disagree: lead III is {gain:.2f} times II - I (1.00 on any ECG, "
+                   f"Einthoven's law; fit R2 {r2:.2f}), so the file's leads were scaled one by one "
+                   "or mislabelled and their voltages cannot be compared with the limits; export "
+                   "the ECG again from the recorder, in true millivolts")
 
 
 def _missing_scope(missing, reasons):

@@ -17,7 +17,7 @@ import numpy as np
 
 from ml.errors import InvalidSignalError, UnsupportedFormatError
 from ml.io.leads import choose_lead, standard_leads
-from ml.io.recording import MIN_READ_SHARE, Recording, check_fs, check_signal
+from ml.io.recording import MAX_AGE, MIN_READ_SHARE, Recording, check_fs, check_signal
 
 _TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nv": 1e-6}
 # Labels that are ECG leads; other channels (EEG, SpO2, respiration...) are ignored when any match.
@@ -153,7 +153,27 @@ def read_edf(path: Path, *, shown: str, lead=None, bdf: bool = False) -> Recordi
         factor = _TO_MV.get(same[i].physical_dimension.strip().lower()) or 1.0
         return np.asarray(same[i].data, dtype=np.float64) * factor
 
+    sex, age = _sex_and_age(layout)
     return Recording(signal=signal, fs=fs, lead=labels[idx], kind="signal", notes=notes,
                      n_leads=len(ecg) or 1,
                      leads=standard_leads([s.label.strip() for s in same], column),
-                     declared_s=layout.declared_s if layout.truncated else None)
+                     declared_s=layout.declared_s if layout.truncated else None,
+                     sex=sex, age=age)
+
+
+def _sex_and_age(layout: EdfLayout) -> tuple[str | None, float | None]:
+    """Return (sex, age in years at the recording) from an EDF+ header's patient field
+    ("code sex birthdate name"), or None for what it leaves out ("X") or plain EDF."""
+    import edfio
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            edf = edfio.read_edf(io.BytesIO(layout.header))
+            patient = edf.patient
+            sex = patient.sex if patient.sex in ("F", "M") else None
+            born, day = patient.birthdate, edf.startdate
+    except Exception:  # not EDF+, or anonymised ("X") fields: edfio raises on either
+        return None, None
+    age = (day - born).days / 365.25 if born and day and day >= born else None
+    return sex, (age if age is not None and age <= MAX_AGE else None)

@@ -1,5 +1,6 @@
 """The one shape every loader returns, and the checks every loaded signal must pass."""
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -42,6 +43,10 @@ class Recording:
     # The length the file's header declares, when the file holds less (a truncated file read in
     # part); None when the whole recording was read.
     declared_s: float | None = None
+    # The patient's sex ("F" or "M") and age in years where the file's header states them: the
+    # 12-lead criteria's limits depend on them (ml.twelve_lead.Patient).
+    sex: str | None = None
+    age: float | None = None
 
     @property
     def duration_s(self) -> float:
@@ -105,3 +110,31 @@ def check_signal(signal, *, fs: float) -> np.ndarray:
             "Check that the electrodes were connected and the right column was exported."
         )
     return np.ascontiguousarray(x)
+
+
+_FIELD = re.compile(r"^\s*<?\s*(age|sex|gender)\s*>?\s*[:=]\s*(.+?)\s*$", re.IGNORECASE)
+MAX_AGE = 120
+
+
+def sex_and_age(lines) -> tuple[str | None, float | None]:
+    """Return (sex "F"/"M", age in years) from header comment lines such as ``<age>: 51`` and
+    ``<sex>: F`` (LUDB) or ``Age: 54`` and ``Sex: Male`` (PTB-XL, CinC 2020); None where absent
+    or unreadable."""
+    sex = age = None
+    for line in lines or ():
+        match = _FIELD.match(str(line))
+        if not match:
+            continue
+        key, value = match.group(1).lower(), match.group(2).strip().lower()
+        if key == "age":
+            try:
+                number = float(value.split()[0])
+            except (ValueError, IndexError):
+                continue
+            if 0 <= number <= MAX_AGE:
+                age = number
+        elif value in ("f", "female", "woman", "w"):
+            sex = "F"
+        elif value in ("m", "male", "man"):
+            sex = "M"
+    return sex, age

@@ -11,7 +11,7 @@ import numpy as np
 
 from ml.errors import InvalidSignalError, MissingFileError, UnsupportedFormatError
 from ml.io.leads import choose_lead, standard_leads
-from ml.io.recording import MIN_READ_SHARE, Recording, check_fs, check_signal
+from ml.io.recording import MIN_READ_SHARE, Recording, check_fs, check_signal, sex_and_age
 
 _TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nv": 1e-6}
 
@@ -169,9 +169,11 @@ def read_wfdb(path: Path, *, shown: str, lead=None) -> Recording:
     def column(i):
         return signals[:, i] * (_TO_MV.get((units[i] or "mV").strip().lower()) or 1.0)
 
+    sex, age = sex_and_age(record.comments)
     return Recording(signal=signal, fs=fs, lead=labels[idx], kind="signal", notes=notes,
                      n_leads=len(labels), leads=_finite(standard_leads(labels, column)),
-                     declared_s=expected / fs if expected and len(x) < expected else None)
+                     declared_s=expected / fs if expected and len(x) < expected else None,
+                     sex=sex, age=age)
 
 
 def _short(exc: Exception) -> str:

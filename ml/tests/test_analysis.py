@@ -134,12 +134,13 @@ def test_heart_rate_figures_leave_detection_artefacts_out():
     assert 20 <= hr["min"] and hr["max"] <= 250
 
 
-def test_a_12_lead_file_is_read_on_all_its_leads(data_dir, shipped_classifier):
+def test_a_12_lead_file_is_read_on_all_its_leads(data_dir, shipped_classifier, tmp_path):
     from ecgportal.testing import require
     from ml import assessment as clinical
+    from ml import ludb
 
-    header = data_dir / "ludb" / "data" / "2.hea"
-    require(header.is_file(), f"LUDB not found under {data_dir}")
+    require((data_dir / "ludb" / "data" / "2.hea").is_file(), f"LUDB not found under {data_dir}")
+    header = ludb.write_calibrated(data_dir / "ludb", 2, tmp_path)  # in true mV, as a recorder exports
     res = ml.analyse(header, classifier=shipped_classifier, n_representatives=0)
     reading = res.assessment
     assert res.twelve_lead is not None and res.n_leads == 12
@@ -147,3 +148,16 @@ def test_a_12_lead_file_is_read_on_all_its_leads(data_dir, shipped_classifier):
     assert not any(n["what"] == clinical.ST_WHAT for n in reading["not_assessed"])  # ST levels were read
     # ... but a 12-lead reading is not called normal until its infarction criteria are validated.
     assert reading["level"] != "normal"
+
+
+def test_a_12_lead_file_whose_leads_are_scaled_one_by_one_gets_no_voltage_reading(data_dir, shipped_classifier):
+    from ecgportal.testing import require
+    from ml import assessment as clinical
+
+    header = data_dir / "ludb" / "data" / "2.hea"  # LUDB as published: each lead scaled to 1 mV
+    require(header.is_file(), f"LUDB not found under {data_dir}")
+    reading = ml.analyse(header, classifier=shipped_classifier, n_representatives=0).assessment
+    st = [n for n in reading["not_assessed"] if n["what"] == clinical.ST_WHAT]
+    assert st and "limb leads disagree" in st[0]["why"] and st[0]["limit"] == "input"
+    assert "axis_deg" not in reading["measurements"] and 60 <= reading["measurements"]["qrs_ms"] <= 120
+    assert not any(f["code"] == "164931005" for f in reading["findings"]) and reading["level"] != "normal"

@@ -23,6 +23,39 @@ def test_a_ludb_record_keeps_its_twelve_leads(data_dir):
     rec = load(header)
     assert rec.n_leads == 12 and set(rec.leads) == set(STANDARD_LEADS)
     assert rec.lead.upper() == "II" and np.allclose(rec.leads["II"], rec.signal)
+    assert (rec.sex, rec.age) == ("F", 51.0)  # "#<sex>: F", "#<age>: 51" in its header
+
+
+@pytest.mark.parametrize("lines, expected", [
+    (["<age>: 51", "<sex>: F", "<diagnoses>:"], ("F", 51.0)),       # LUDB
+    (["Age: 54", "Sex: Male", "Dx: 164865005"], ("M", 54.0)),       # CinC 2020 / PTB-XL
+    (["age = 70", "gender: female"], ("F", 70.0)),
+    (["Age: NaN", "Sex: Unknown"], (None, None)),
+    (["Age: 250", "sex: X"], (None, None)),
+    ([], (None, None)),
+])
+def test_sex_and_age_are_read_from_header_comments(lines, expected):
+    from ml.io.recording import sex_and_age
+
+    assert sex_and_age(lines) == expected
+
+
+def test_an_edf_plus_header_gives_sex_and_age_and_a_plain_one_gives_none(tmp_path):
+    import datetime
+
+    import edfio
+
+    t = np.arange(0, 10, 1 / 250)
+    signals = [edfio.EdfSignal(np.sin(t * 7), sampling_frequency=250, label=f"ECG {n}", physical_dimension="mV")
+               for n in ("I", "II")]
+    plus = tmp_path / "plus.edf"
+    edfio.Edf(signals, patient=edfio.Patient(sex="F", birthdate=datetime.date(1960, 5, 2)),
+              recording=edfio.Recording(startdate=datetime.date(2020, 5, 1))).write(plus)
+    rec = load(plus)
+    assert rec.sex == "F" and 59.9 < rec.age < 60.0
+    plain = tmp_path / "plain.edf"
+    edfio.Edf(signals).write(plain)
+    assert (load(plain).sex, load(plain).age) == (None, None)
 
 
 def test_a_csv_with_named_leads_keeps_them_and_a_two_lead_file_does_not(tmp_path):

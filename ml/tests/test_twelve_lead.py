@@ -9,8 +9,8 @@ import pytest
 
 from ml.io.render import LEAD_GRID
 from ml.preprocess import resample
-from ml.twelve_lead import (COMPLETE_LBBB, COMPLETE_RBBB, LEFT_AXIS, STANDARD_LEADS, STEMI,
-                            read_twelve_lead)
+from ml.twelve_lead import (COMPLETE_LBBB, COMPLETE_RBBB, LEFT_AXIS, LVH, ST_ELEVATION_LVH, STANDARD_LEADS,
+                            STEMI, Patient, read_twelve_lead)
 
 FS = 500.0
 SECONDS = 10.0
@@ -34,14 +34,14 @@ def _plateau(t, start_ms, end_ms):
     return 0.25 * (1 + erf((t - start_ms) / 5.0)) * (1 - erf((t - end_ms) / 30.0))
 
 
-def _beat(t, lead, *, axis_deg, st_mv=0.0, rbbb=False):
+def _beat(t, lead, *, axis_deg, st_mv=0.0, rbbb=False, precordial=PRECORDIAL_RS):
     """Return one lead's beat (mV) at ``t`` ms from R."""
     if lead in LEAD_ANGLE_DEG:
         a = np.cos(np.deg2rad(LEAD_ANGLE_DEG[lead] - axis_deg))
         r, s = 0.15 + max(a, 0.0), 0.1 + max(-a, 0.0)
         t_amp = 0.3 * np.sign(a) if abs(a) > 0.3 else 0.05
     else:
-        r, s = PRECORDIAL_RS[lead]
+        r, s = precordial[lead]
         t_amp = 0.1 if lead == "V1" else 0.3
     y = _gauss(t, *P_WAVE) + _gauss(t, r, 0.0, 10.0) + _gauss(t, -s, 25.0, 7.0)
     if rbbb and lead in ("V1", "V2"):
@@ -55,8 +55,9 @@ def _beat(t, lead, *, axis_deg, st_mv=0.0, rbbb=False):
     return y
 
 
-def synthetic_12_lead(*, axis_deg=60.0, st_leads=(), st_mv=0.3, rbbb=False, seed=0):
-    """Return {lead: signal in mV} of a 10-s 12-lead ECG at FS with the given features."""
+def synthetic_12_lead(*, axis_deg=60.0, st_leads=(), st_mv=0.3, rbbb=False, seed=0, precordial=PRECORDIAL_RS):
+    """Return {lead: signal in mV} of a 10-s 12-lead ECG at FS with the given features (I, II and
+    the precordial leads drawn, III, aVR, aVL and aVF derived from I and II)."""
     rng = np.random.default_rng(seed)
     n = int(SECONDS * FS)
     t_ms = np.arange(n) / FS * 1000.0
@@ -67,8 +68,11 @@ def synthetic_12_lead(*, axis_deg=60.0, st_leads=(), st_mv=0.3, rbbb=False, seed
         for r in r_times:
             near = np.abs(t_ms - r) < 700.0
             x[near] += _beat(t_ms[near] - r, lead, axis_deg=axis_deg,
-                             st_mv=st_mv if lead in st_leads else 0.0, rbbb=rbbb)
+                             st_mv=st_mv if lead in st_leads else 0.0, rbbb=rbbb, precordial=precordial)
         out[lead] = x + rng.normal(0.0, 0.005, n)
+    # The other limb leads are derived from I and II, as a recorder derives them (Einthoven).
+    i, ii = out["I"], out["II"]
+    out.update({"III": ii - i, "aVR": -(i + ii) / 2, "aVL": i - ii / 2, "aVF": ii - i / 2})
     return out
 
 
@@ -115,6 +119,79 @@ def test_wide_qrs_with_rsr_prime_in_v1_is_complete_rbbb():
     assert COMPLETE_RBBB[0] in _codes(reading, "abnormal")
     assert reading.measurements["qrs_ms"] >= 120
     assert COMPLETE_LBBB[0] not in _codes(reading)
+
+
+def _stemi(reading):
+    return [f for f in reading.findings if f.code == STEMI[0] and f.severity == "urgent"]
+
+
+@pytest.mark.parametrize("st_mv, urgent", [(0.09, False), (0.11, True)])
+def test_st_elevation_of_1_mm_in_two_contiguous_leads_is_the_boundary(st_mv, urgent):
+    # Fourth UDMI: >= 1 mm at J in two contiguous leads outside V2-V3 (here V5 and V6, lateral).
+    reading = read_twelve_lead(synthetic_12_lead(st_leads=("V5", "V6"), st_mv=st_mv), FS)
+    assert bool(_stemi(reading)) is urgent
+    if urgent:
+        assert set(_stemi(reading)[0].leads) == {"V5", "V6"}
+
+
+def test_st_elevation_in_one_lead_only_is_not_a_stemi():
+    reading = read_twelve_lead(synthetic_12_lead(st_leads=("V5",), st_mv=0.3), FS)
+    assert not _stemi(reading)
+
+
+@pytest.mark.parametrize("patient, st_mv, urgent", [
+    (Patient(), 0.17, True),            # sex not known: the lowest limit, 1.5 mm
+    (Patient("F", 60), 0.17, True),     # women: 1.5 mm
+    (Patient("F", 60), 0.13, False),
+    (Patient("M", 50), 0.17, False),    # men 40 and over: 2 mm
+    (Patient("M", 50), 0.23, True),
+    (Patient("M", 30), 0.23, False),    # men under 40: 2.5 mm
+    (Patient("M", 30), 0.27, True),
+    (Patient("M"), 0.17, False),        # a man of unknown age: the lower of the men's limits, 2 mm
+])
+def test_st_limits_in_v2_v3_follow_sex_and_age(patient, st_mv, urgent):
+    reading = read_twelve_lead(synthetic_12_lead(st_leads=("V2", "V3"), st_mv=st_mv), FS, patient=patient)
+    assert bool(_stemi(reading)) is urgent
+    if urgent:
+        limit = patient.st_v2v3_limit()[0]
+        assert f"{10 * limit:.1f} mm in V2-V3" in _stemi(reading)[0].evidence
+
+
+# Deep S waves in V1-V3 and a tall R in V5: Sokolow-Lyon 2.5 + 1.8 = 4.3 mV (LVH by voltage).
+LVH_PRECORDIAL = {"V1": (0.2, 2.5), "V2": (0.4, 3.0), "V3": (0.7, 2.0), "V4": (1.4, 0.6),
+                  "V5": (1.8, 0.2), "V6": (1.4, 0.1)}
+
+
+def test_st_elevation_after_deep_s_waves_of_lvh_is_stated_not_called_a_stemi():
+    reading = read_twelve_lead(synthetic_12_lead(st_leads=("V1", "V2", "V3"), st_mv=0.3,
+                                                 precordial=LVH_PRECORDIAL), FS, patient=Patient("M", 60))
+    assert LVH[0] in _codes(reading, "abnormal") and not _stemi(reading)
+    stated = [f for f in reading.findings if f.display == ST_ELEVATION_LVH[1]]
+    assert stated and stated[0].severity == "abnormal" and "not excluded" in stated[0].evidence
+
+
+def test_st_elevation_over_a_quarter_of_the_s_wave_in_lvh_is_a_stemi():
+    reading = read_twelve_lead(synthetic_12_lead(st_leads=("V1", "V2", "V3"), st_mv=0.9,
+                                                 precordial=LVH_PRECORDIAL), FS, patient=Patient("M", 60))
+    assert _stemi(reading) and "Armstrong" in _stemi(reading)[0].evidence
+
+
+def test_voltage_alone_is_stated_not_flagged_under_35():
+    leads = synthetic_12_lead(precordial=LVH_PRECORDIAL)
+    young = read_twelve_lead(leads, FS, patient=Patient("M", 22))
+    older = read_twelve_lead(leads, FS, patient=Patient("M", 60))
+    assert LVH[0] in _codes(young, "info") and LVH[0] not in _codes(young, "abnormal")
+    assert LVH[0] in _codes(older, "abnormal")
+
+
+def test_limb_leads_that_break_einthovens_law_give_no_voltage_statement():
+    leads = synthetic_12_lead(st_leads=("V2", "V3", "V4"))
+    leads["III"] = leads["III"] * 1.5  # one lead scaled on its own, as LUDB's header gains do
+    reading = read_twelve_lead(leads, FS)
+    assert not _stemi(reading) and "axis_deg" not in reading.measurements and reading.assessed == ()
+    reasons = [n.why for n in reading.not_assessed]
+    assert any("limb leads disagree" in why and "1.50 times" in why for why in reasons)
+    assert reading.measurements["qrs_ms"] < 120  # the timing is still read
 
 
 def test_axis_minus_60_is_left_axis_deviation():
@@ -184,40 +261,34 @@ def test_a_printed_report_without_its_lead_ii_rhythm_strip_is_not_read():
 
 
 # --- LUDB ----------------------------------------------------------------------------------------
-LUDB_NAMES = dict(zip(("i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6"),
-                      STANDARD_LEADS))
-
-
 @pytest.fixture(scope="module")
 def ludb_record(data_dir):
     from ecgportal.testing import require
 
     ludb = data_dir / "ludb"
     require((ludb / "data" / "1.hea").is_file(), f"LUDB not found under {ludb}; set ECG_DATA_DIR (see README).")
-    import wfdb
+    from ml import ludb as reader
 
-    def read(record):
-        rec = wfdb.rdrecord(str(ludb / "data" / str(record)))
-        return {LUDB_NAMES[n.lower()]: rec.p_signal[:, j] for j, n in enumerate(rec.sig_name)}, float(rec.fs)
-
-    return read
+    return lambda record: reader.read_leads(ludb, record)
 
 
 def test_ludb_healthy_record_reads_without_abnormal_findings_fast(ludb_record):
-    leads, fs = ludb_record(123)  # ludb.csv: sinus rhythm, normal axis, nothing else
+    leads, fs = ludb_record(123)  # ludb.csv: sinus rhythm, normal axis, nothing else; a man of 18
     best = min(_timed(read_twelve_lead, leads, fs) for _ in range(3))
-    reading = read_twelve_lead(leads, fs)
+    reading = read_twelve_lead(leads, fs, patient=Patient("M", 18))
     assert not [f for f in reading.findings if f.severity != "info"]
+    # His Sokolow-Lyon voltage (3.8 mV) is stated, not flagged, at 18; flagged when age is not known.
+    assert LVH[0] in _codes(reading, "info") and LVH[0] in _codes(read_twelve_lead(leads, fs), "abnormal")
     assert 80 <= reading.measurements["qrs_ms"] < 110 and 120 <= reading.measurements["pr_ms"] <= 200
     assert best < 0.2
 
 
 def test_ludb_stemi_record_is_not_read_as_normal(ludb_record):
-    # ludb.csv: STEMI of the anterior, septal, lateral and apical walls. Its ST elevation is
-    # 0.04-0.05 mV at J on LUDB's scale, under the Fourth UDMI limits (ml/reports/twelve_lead.md);
+    # ludb.csv: STEMI of the anterior, septal, lateral and apical walls, a man of 50. Its ST
+    # elevation at J is 0.05-0.09 mV, under the Fourth UDMI limits (ml/reports/twelve_lead.md);
     # the QS complexes in V2-V4 are read as Q waves.
     leads, fs = ludb_record(7)
-    reading = read_twelve_lead(leads, fs)
+    reading = read_twelve_lead(leads, fs, patient=Patient("M", 50))
     q_waves = [f for f in reading.findings if f.code == "164917005"]
     assert q_waves and {"V2", "V3"} <= set(q_waves[0].leads) and q_waves[0].severity == "abnormal"
 
@@ -236,9 +307,10 @@ def test_ludb_record_as_a_printed_report_reads_like_its_signal(ludb_record):
     from ml.preprocess import clean
 
     leads, fs = ludb_record(123)
-    full = read_twelve_lead(leads, fs)
+    full = read_twelve_lead(leads, fs, patient=Patient("M", 18))
     page = report_page(leads, fs)
-    reading = read_twelve_lead(page, 250.0, r_peaks=detect_r_peaks(clean(page["II"], 250.0), 250.0))
+    reading = read_twelve_lead(page, 250.0, r_peaks=detect_r_peaks(clean(page["II"], 250.0), 250.0),
+                               patient=Patient("M", 18))
     assert reading is not None and set(reading.per_lead) == set(STANDARD_LEADS)
     assert abs(reading.measurements["axis_deg"] - full.measurements["axis_deg"]) <= 15
     assert abs(reading.measurements["qrs_ms"] - full.measurements["qrs_ms"]) <= 20

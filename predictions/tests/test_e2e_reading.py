@@ -133,15 +133,17 @@ def test_a_normal_one_lead_strip_says_st_was_not_assessed_and_never_nothing_urge
 
 @pytest.mark.django_db(transaction=True)
 def test_a_12_lead_file_is_read_on_its_twelve_leads_and_never_called_normal_unread(
-        worker, shared, patient, data_dir, live_server, page, client, artifacts_dir):
+        worker, shared, patient, data_dir, live_server, page, client, artifacts_dir, tmp_path):
     from ecgportal.testing import require
+    from ml import ludb
 
     folder = Path(data_dir) / "ludb" / "data"
     require((folder / "2.hea").is_file(), f"LUDB not found under {data_dir}")
     shared(worker)
     api = APIClient()
     api.force_authenticate(patient)
-    uuid = _post(api, folder / "2.hea", folder / "2.dat")  # sinus rhythm, LUDB record 2
+    hea = ludb.write_calibrated(Path(data_dir) / "ludb", 2, tmp_path)  # sinus rhythm, in true mV
+    uuid = _post(api, hea, hea.with_suffix(".dat"))
     prediction = wait_finished(uuid)
     assert prediction.status == "done", worker.log()[-3000:]
     reading = prediction.assessment
