@@ -110,3 +110,59 @@ def strip_png(signal, *, fs, start_s, seconds=STRIP_S, dpi=200):
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue(), (width_mm, height_mm)
+
+
+# The standard 12-lead print (AHA/ACC/HRS 2007 part I): three rows of four 2.5-s columns and a
+# 10-s lead II rhythm strip, each row 30 mm apart (3 mV), a calibration pulse before each.
+TWELVE_LEAD_ROWS = (("I", "aVR", "V1", "V4"), ("II", "aVL", "V2", "V5"), ("III", "aVF", "V3", "V6"))
+TWELVE_LEAD_S = 10.0
+ROW_MV = 3.0
+RHYTHM_LEAD = "II"
+
+
+def twelve_lead_png(leads, *, fs, dpi=200):
+    """Return (PNG, (width mm, height mm)) of ``leads`` (name -> mV at ``fs``) in the standard
+    3x4 + rhythm-strip layout on true-scale paper (see :func:`strip_png`): drawn at that size,
+    one small square is 1 mm, 0.04 s and 0.1 mV. A lead missing from ``leads`` leaves its
+    column blank but for its name; NaN (no trace in a picture's column) is not drawn."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fs = float(fs)
+    n = int(TWELVE_LEAD_S * fs)
+    rows = [[(name, c * TWELVE_LEAD_S / 4, TWELVE_LEAD_S / 4) for c, name in enumerate(row)] for row in TWELVE_LEAD_ROWS]
+    rows.append([(RHYTHM_LEAD, 0.0, TWELVE_LEAD_S)])
+    width_s, height_mv = CAL_S + TWELVE_LEAD_S, ROW_MV * len(rows)
+    width_mm, height_mm = width_s * PAPER_MM_S, height_mv * PAPER_MM_MV
+    fig = Figure(figsize=(width_mm / 25.4, height_mm / 25.4), dpi=dpi)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, width_s)
+    ax.set_ylim(0, height_mv)
+    for t in np.arange(0, width_s + 1e-9, 0.04):
+        ax.axvline(t, color="#f4b8b8", linewidth=0.8 if round(t / 0.04) % 5 == 0 else 0.3)
+    for v in np.arange(0, height_mv + 1e-9, 0.1):
+        ax.axhline(v, color="#f4b8b8", linewidth=0.8 if round(v / 0.1) % 5 == 0 else 0.3)
+    for r, panels in enumerate(rows):
+        base = height_mv - ROW_MV * (r + 0.6)
+        ax.plot([0.04, 0.08, 0.08, 0.28, 0.28, 0.32], [base, base, base + 1, base + 1, base, base],
+                color="black", linewidth=1.0)
+        for name, t0, dur in panels:
+            ax.text(CAL_S + t0 + 0.05, base + 1.1, name, fontsize=7)
+            if t0 > 0:  # the lead-change mark
+                ax.plot([CAL_S + t0] * 2, [base - 0.25, base + 0.25], color="black", linewidth=0.8)
+            if name not in leads:
+                continue
+            x = np.asarray(leads[name], dtype=float)[:n]
+            a, b = int(round(t0 * fs)), int(round((t0 + dur) * fs))
+            seg = x[a:b]
+            finite = seg[np.isfinite(seg)]
+            if not finite.size:
+                continue
+            y = np.clip(seg - float(np.median(finite)), -ROW_MV * 0.4, ROW_MV * 0.6)  # within its row
+            ax.plot(CAL_S + t0 + np.arange(seg.size) / fs, base + y, color="black", linewidth=0.6)
+    ax.set_axis_off()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue(), (width_mm, height_mm)

@@ -7,14 +7,15 @@ from django.utils import timezone
 from reportlab.graphics.charts.barcharts import HorizontalBarChart
 from reportlab.graphics.shapes import Drawing
 from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
+from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.platypus import Image, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import (BaseDocTemplate, Frame, Image, KeepTogether, NextPageTemplate, PageBreak,
+                                PageTemplate, Paragraph, Spacer, Table, TableStyle)
 
 from ml.classes import BY_CODE
 from predictions.plots import BEAT_COLOURS
-from predictions.selectors import prediction_signal, prediction_view
+from predictions.selectors import prediction_leads, prediction_signal, prediction_view
 
 DISCLAIMER = (
     "This report was produced automatically by a machine-learning model for research and education. "
@@ -131,18 +132,49 @@ def _event_strips(prediction, reading, styles, small):
     return out
 
 
+# The 12-lead page: a landscape A4 page holds the 260-mm wide print at true scale.
+TWELVE_LEAD_BASES = ("leads", "intervals")  # the findings that page lists beside the print
+MARGIN = (16 * mm, 14 * mm)
+
+
+def _twelve_lead_page(prediction, reading, styles, small):
+    """Return the flowables of the 12-lead page (landscape, then back to portrait): every lead in
+    the standard layout at 25 mm/s and 10 mm/mV, the 12-lead statements and measurements; [] for
+    a result without the twelve standard leads stored."""
+    stored = prediction_leads(prediction=prediction)
+    if stored is None or not prediction.signal_fs:
+        return []
+    from predictions.plots import TWELVE_LEAD_ROWS, twelve_lead_png
+
+    array, names = stored
+    leads = {name: array[i] for i, name in enumerate(names)}
+    if not all(name in leads for row in TWELVE_LEAD_ROWS for name in row):
+        return []
+    png, (w_mm, h_mm) = twelve_lead_png(leads, fs=prediction.signal_fs)
+    img = Image(io.BytesIO(png))
+    img.drawWidth, img.drawHeight = w_mm * mm, h_mm * mm  # true scale
+    statements = [f for f in reading["findings"] if f.get("basis") in TWELVE_LEAD_BASES]
+    text = "; ".join(f"{escape(f['display'])} ({f['severity']}): {escape(f['evidence'])}" for f in statements)
+    measured = "; ".join(f"{m['label']} {m['value']:.0f} {m['unit']}" for m in reading["measurements"])
+    return [NextPageTemplate("landscape"), PageBreak(),
+            Paragraph("The 12 leads (25 mm/s, 10 mm/mV, 1 mV calibration pulse)", styles["Heading2"]),
+            Paragraph(f"<b>Statements:</b> {text or 'none'}", small),
+            Paragraph(f"<b>Measurements:</b> {escape(measured) or 'none'}", small),
+            Spacer(1, 2 * mm), img, NextPageTemplate("portrait"), PageBreak()]
+
+
 def build_report(out, *, record, prediction, viewer):
     """Write the PDF report of ``prediction`` on ``record`` to the binary file ``out``."""
     styles = getSampleStyleSheet()
     small = ParagraphStyle("small", parent=styles["BodyText"], fontSize=8, leading=10)
     warn = ParagraphStyle("warn", parent=small, textColor=colors.HexColor("#6b4400"), backColor=colors.HexColor("#fff4e5"), borderPadding=4)
-    doc = SimpleDocTemplate(
+    doc = BaseDocTemplate(
         out,
         pagesize=A4,
-        leftMargin=16 * mm,
-        rightMargin=16 * mm,
-        topMargin=14 * mm,
-        bottomMargin=14 * mm,
+        leftMargin=MARGIN[0],
+        rightMargin=MARGIN[0],
+        topMargin=MARGIN[1],
+        bottomMargin=MARGIN[1],
         title=f"ECG report {record.original_filename}",
         author="ECG Portal",
     )
@@ -178,6 +210,7 @@ def build_report(out, *, record, prediction, viewer):
         ]
         story += _reading(view["reading"], styles, small, width)
         story += _event_strips(prediction, view["reading"], styles, small)
+        story += _twelve_lead_page(prediction, view["reading"], styles, small)
         story.append(Paragraph("Summary", styles["Heading2"]))
         t = Table(summary, colWidths=[45 * mm, width - 45 * mm])
         t.setStyle(TableStyle([("FONTSIZE", (0, 0), (-1, -1), 9), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
@@ -240,4 +273,11 @@ def build_report(out, *, record, prediction, viewer):
         canvas.drawString(16 * mm, 8 * mm, f"ECG Portal · not a diagnosis · model {prediction.model_version or '-'} · page {doc_.page}")
         canvas.restoreState()
 
-    doc.build(story, onFirstPage=footer, onLaterPages=footer)
+    wide_w, wide_h = landscape(A4)
+    doc.addPageTemplates([
+        PageTemplate("portrait", [Frame(doc.leftMargin, doc.bottomMargin, doc.width, doc.height)],
+                     onPage=footer, pagesize=A4),
+        PageTemplate("landscape", [Frame(MARGIN[0], MARGIN[1], wide_w - 2 * MARGIN[0], wide_h - 2 * MARGIN[1])],
+                     onPage=footer, pagesize=landscape(A4)),
+    ])
+    doc.build(story)

@@ -70,3 +70,23 @@ def test_a_csv_with_named_leads_keeps_them_and_a_two_lead_file_does_not(tmp_path
     two = tmp_path / "two.csv"
     np.savetxt(two, rows[:, :3], delimiter=",", header="time,MLII,V1", comments="")
     assert load(two).leads is None
+
+
+def test_a_cinc_2020_mat_record_keeps_its_twelve_leads_sex_and_age(tmp_path):
+    """The PhysioNet/CinC 2020-21 layout: a MATLAB v4 ``val`` matrix (12 x N, int16, 1 uV) read
+    through a WFDB header that names the .mat file with a 24-byte offset (format 16+24)."""
+    import scipy.io
+
+    fs, n = 500, 5000
+    t = np.arange(n) / fs
+    beat = np.exp(-((t % 0.8) - 0.4) ** 2 / 0.0002)
+    val = np.stack([np.round(beat * 1000 * (1 + i / 10)) for i in range(12)]).astype(np.int16)
+    scipy.io.savemat(tmp_path / "JS00001.mat", {"val": val}, format="4")
+    lines = [f"JS00001 12 {fs} {n}"]
+    lines += [f"JS00001.mat 16+24 1000/mV 16 0 {row[0]} 0 0 {name}" for name, row in zip(STANDARD_LEADS, val)]
+    lines += ["#Age: 63", "#Sex: Female", "#Dx: 426783006", "#Rx: Unknown"]
+    (tmp_path / "JS00001.hea").write_text("\n".join(lines) + "\n")
+    rec = load(tmp_path / "JS00001.hea")
+    assert rec.n_leads == 12 and set(rec.leads) == set(STANDARD_LEADS)
+    assert np.allclose(rec.leads["V6"], val[11] / 1000.0)
+    assert (rec.sex, rec.age) == ("F", 63.0)

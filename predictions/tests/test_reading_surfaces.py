@@ -102,3 +102,48 @@ def test_a_surface_that_drops_the_reading_would_be_caught(patient_client, patien
     bundle = json.loads(patient_client.get(reverse("predictions:fhir", kwargs={"uuid": prediction.record.uuid})).content)
     assert "conclusionCode" not in bundle["entry"][0]["resource"]
     assert "Atrial fibrillation" not in _pdf_text(patient_client, prediction)
+
+
+def test_the_pdf_of_a_12_lead_result_has_its_true_scale_12_lead_page(patient_client, patient):
+    import io
+
+    import numpy as np
+    import pypdfium2
+    from django.core.files.base import ContentFile
+
+    from ml.twelve_lead import STANDARD_LEADS
+    from predictions.plots import twelve_lead_png
+
+    stemi = {"code": "164931005", "display": "ST elevation: STEMI criteria met", "severity": "urgent",
+             "start_s": None, "end_s": None, "leads": ["V2", "V3"], "value": 0.3, "unit": "mV",
+             "evidence": "ST elevation up to 3.0 mm at the J point in V2, V3", "unsure": False,
+             "basis": "leads", "reviewed": ""}
+    reading = {"level": "urgent", "findings": [stemi], "measurements": {"qrs_ms": 96, "axis_deg": 45},
+               "not_assessed": []}
+    prediction = DonePredictionFactory(record=ECGRecordFactory(owner=patient), assessment=reading,
+                                       level="urgent", signal_fs=250.0)
+    prediction.summary = {**prediction.summary, "lead_names": list(STANDARD_LEADS)}
+    t = np.arange(2500) / 250.0
+    beat = np.exp(-((t % 1.0) - 0.5) ** 2 / 0.0002)
+    for field, data in (("signal", beat), ("leads_signal", np.vstack([beat * (1 + i / 12) for i in range(12)]))):
+        buffer = io.BytesIO()
+        np.save(buffer, data.astype(np.float16))
+        getattr(prediction, field).save(f"{field}.npy", ContentFile(buffer.getvalue()), save=False)
+    prediction.save()
+
+    pdf = patient_client.get(reverse("predictions:report", kwargs={"uuid": prediction.record.uuid}))
+    doc = pypdfium2.PdfDocument(pdf.content)
+    pages = [(doc[i].get_size(), " ".join(doc[i].get_textpage().get_text_range().split())) for i in range(len(doc))]
+    twelve = [(size, text) for size, text in pages if "The 12 leads (25 mm/s, 10 mm/mV" in text]
+    assert len(twelve) == 1
+    (width, height), text = twelve[0]
+    assert width > height  # landscape A4: the 260-mm print fits at true scale
+    assert "ST elevation: STEMI criteria met (urgent)" in text and "QRS" in text
+    assert all(w < h for (w, h), t in pages if t not in {text})  # every other page portrait
+    # True scale: the picture is 260 x 120 mm (10.4 s x 25 mm/s; 4 rows of 3 mV x 10 mm/mV).
+    _, (w_mm, h_mm) = twelve_lead_png({name: beat for name in STANDARD_LEADS}, fs=250.0)
+    assert (w_mm, h_mm) == (260.0, 120.0)
+
+
+def test_the_pdf_of_a_one_lead_result_has_no_12_lead_page(patient_client, patient):
+    assert "The 12 leads" not in _pdf_text(patient_client, _af_prediction(patient))
