@@ -1,5 +1,7 @@
 """Forms for sign-up, the profile, care links and account deletion."""
 
+import datetime
+
 from allauth.account.forms import SignupForm as AllauthSignupForm
 from django import forms
 
@@ -73,16 +75,26 @@ class SignupForm(ProfessionalDetailsMixin, AllauthSignupForm):
         return details
 
 
+EARLIEST_BIRTH_DATE = datetime.date(1900, 1, 1)
+
+
 class ProfileForm(ProfessionalDetailsMixin, forms.Form):
     first_name = forms.CharField(label="First name", max_length=150)
     last_name = forms.CharField(label="Last name", max_length=150)
+    sex = forms.ChoiceField(label="Sex", required=False, choices=[("", "Not stated")] + User.Sex.choices,
+                            help_text="Optional. The limits for signs of a heart attack on a 12-lead ECG "
+                                      "differ for women and men; without it the lowest limit is used.")
+    birth_date = forms.DateField(label="Date of birth", required=False,
+                                 widget=forms.DateInput(attrs={"type": "date"}),
+                                 help_text="Optional. Some 12-lead limits depend on age.")
 
-    field_order = ["first_name", "last_name", "licence_number", "speciality", "institution"]
+    field_order = ["first_name", "last_name", "sex", "birth_date", "licence_number", "speciality", "institution"]
 
     def __init__(self, *args, user, **kwargs):
         initial = {
             name: getattr(user, name)
-            for name in ("first_name", "last_name", "licence_number", "speciality", "institution")
+            for name in ("first_name", "last_name", "sex", "birth_date", "licence_number", "speciality",
+                         "institution")
         }
         super().__init__(*args, initial=initial, **kwargs)
         if user.role == User.Role.DOCTOR:
@@ -91,6 +103,15 @@ class ProfileForm(ProfessionalDetailsMixin, forms.Form):
         else:
             for name in ("licence_number", "speciality", "institution"):
                 del self.fields[name]
+
+
+    def clean_birth_date(self):
+        born = self.cleaned_data.get("birth_date")
+        if born is not None and born > datetime.date.today():
+            raise forms.ValidationError("The date of birth cannot be in the future.")
+        if born is not None and born < EARLIEST_BIRTH_DATE:
+            raise forms.ValidationError(f"Enter a date of birth after {EARLIEST_BIRTH_DATE:%d %B %Y}.")
+        return born
 
 
 class CareLinkCreateForm(forms.Form):

@@ -41,6 +41,15 @@ class User(AbstractUser):
     email = models.EmailField("email address", unique=True)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.PATIENT)
 
+    # What the 12-lead criteria depend on (ml.twelve_lead.Patient: the ST limits in V2-V3, the
+    # Cornell voltage limit): used when an ECG file's own header does not state them.
+    class Sex(models.TextChoices):
+        FEMALE = "F", "Female"
+        MALE = "M", "Male"
+
+    sex = models.CharField(max_length=1, choices=Sex.choices, blank=True)
+    birth_date = models.DateField(null=True, blank=True)
+
     # Professional details; a doctor acts as one only once an administrator verified them.
     licence_number = models.CharField(max_length=64, blank=True)
     speciality = models.CharField(max_length=128, blank=True)
@@ -65,6 +74,12 @@ class User(AbstractUser):
 
     def __str__(self):
         return self.get_full_name() or self.email
+
+    def age_on(self, day) -> float | None:
+        """Return the age in years on the date ``day``, or None without a birth date (or before it)."""
+        if self.birth_date is None or day < self.birth_date:
+            return None
+        return (day - self.birth_date).days / 365.25
 
     @property
     def is_patient(self):

@@ -43,15 +43,18 @@ def _send_notification(*, template_prefix, to, context):
 # --- profile --------------------------------------------------------------------------------
 
 
-def user_profile_update(*, user, first_name, last_name, **professional):
-    """Save the user's name and, for a doctor, their professional details.
+def user_profile_update(*, user, first_name, last_name, sex="", birth_date=None, **professional):
+    """Save the user's name, sex and date of birth (both optional) and, for a doctor, their
+    professional details.
 
     A verified doctor who changes their licence number goes back to "verification pending":
     an administrator verified the old number, not the new one.
     """
     user.first_name = first_name.strip()
     user.last_name = last_name.strip()
-    fields = ["first_name", "last_name"]
+    user.sex = sex or ""
+    user.birth_date = birth_date
+    fields = ["first_name", "last_name", "sex", "birth_date"]
     if user.role == User.Role.DOCTOR:
         new_licence = professional.get("licence_number", user.licence_number).strip()
         if not new_licence:

@@ -54,12 +54,17 @@ def _patient(user):
         name["family"] = user.last_name
     if user.first_name:
         name["given"] = [user.first_name]
-    return {
+    resource = {
         "resourceType": "Patient",
         "identifier": [{"system": PATIENT_ID_SYSTEM, "value": str(user.pk)}],
         "name": [name],
         "telecom": [{"system": "email", "value": user.email}],
     }
+    if user.sex:  # FHIR administrative gender: female | male | other | unknown
+        resource["gender"] = {"F": "female", "M": "male"}[user.sex]
+    if user.birth_date:
+        resource["birthDate"] = user.birth_date.isoformat()
+    return resource
 
 
 def _practitioner(doctor, fallback_name):

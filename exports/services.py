@@ -132,7 +132,7 @@ def data_export_build(*, export_id):
             archive.writestr("README.txt", README.format(date=_now().date().isoformat()))
             archive.writestr("profile.json", _json({
                 "id": user.pk, "email": user.email, "first_name": user.first_name, "last_name": user.last_name,
-                "role": user.role, "date_joined": user.date_joined,
+                "sex": user.sex, "birth_date": user.birth_date, "role": user.role, "date_joined": user.date_joined,
             }))
             links = CareLink.objects.filter(patient=user).select_related("doctor").order_by("created_at", "id")
             archive.writestr("care_links.json", _json([

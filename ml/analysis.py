@@ -224,6 +224,22 @@ def _is_small_plot(source):
             and width <= PLOT_MAX_ASPECT * height)
 
 
+def _patient_notes(rec, sex, age):
+    """Fill ``rec.sex`` and ``rec.age`` from the profile where the header is silent; return the
+    notes that say where each came from."""
+    notes = []
+    for name, given in (("sex", sex), ("age", age)):
+        if getattr(rec, name) is not None:
+            notes.append(f"The patient's {name} taken from the file's header")
+        elif given is not None:
+            setattr(rec, name, given)
+            notes.append(f"The patient's {name} taken from the profile")
+        else:
+            notes.append(f"The patient's {name} is not known: the 12-lead limits that depend on it "
+                         "use their most sensitive value")
+    return notes
+
+
 def _read(cleaned, rec, kind, r_peaks, codes, top, counts, heart_rate, known):
     """Return the clinical reading of the classified beats: events, intervals, the assessment."""
     from ml import assessment, delineate, events
@@ -262,7 +278,8 @@ def _read(cleaned, rec, kind, r_peaks, codes, top, counts, heart_rate, known):
 
 
 def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
-            image_classifier=None, n_representatives=len(classes.CODES), progress=None):
+            image_classifier=None, n_representatives=len(classes.CODES), progress=None,
+            sex=None, age=None):
     """Return the :class:`AnalysisResult` for the ECG in ``source`` (path or numpy array).
 
     ``classifier`` is an object with ``predict(images, context) -> (n, 8) probabilities`` and a
@@ -274,7 +291,8 @@ def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
     Raise an :class:`ECGInputError` subclass for a file that cannot be read at all (empty,
     unsupported format, incomplete WFDB record, no usable sampling rate).
     ``progress``, when given, is called with each stage's name as it starts (the result page
-    shows them).
+    shows them). ``sex`` ("F"/"M") and ``age`` (years), from the patient's profile, are used
+    where the file's own header does not state them (the 12-lead criteria depend on them).
     """
     from ml.io import load
 
@@ -290,6 +308,8 @@ def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
     x = np.asarray(rec.signal, dtype=np.float64)
     kind = rec.kind
     notes = list(rec.notes)
+    if rec.leads:
+        notes += _patient_notes(rec, sex, age)
     if kind == "image-strip" and not rec.scale_known and _is_small_plot(source):
         kind = "image-beat"
         notes.append("The image has the size and shape of a single-beat plot, so its trace was "

@@ -358,7 +358,7 @@ def write_report(result, out: Path, command: str, total_s: float):
     as_normal = [r for r in stemi if r["reading"] is not None and not _flagged(r["reading"])]
     lines += ["## What the product answers for", "",
               "Each record is read with the sex and age its header states (the product reads them "
-              "from a WFDB or EDF+ header; they set the ST limits in V2-V3, the Cornell limit and "
+              "from a WFDB or EDF+ header, else from the patient's profile; they set the ST limits in V2-V3, the Cornell limit and "
               "the age under which voltage alone is not flagged). The same records read with sex "
               "and age unknown, as a picture is read, are in the section after the statements.", "",
               "- **Healthy records read normal** (no abnormal or urgent finding): "

@@ -106,9 +106,11 @@ def _analyse(task, prediction_id):
     try:
         with record.file.open("rb") as main, _open_or_none(record.companion_file) as companion:
             with local_copy(file_format=record.file_format, main=main, companion=companion) as path:
+                owner = record.owner
                 result = get_analyser()(
                     path, fs=record.sampling_rate, lead=record.lead or None, filename=record.original_filename,
                     progress=lambda stage: services.prediction_report_stage(prediction_id=prediction_id, stage=stage),
+                    sex=owner.sex or None, age=owner.age_on(record.recorded_on or record.created_at.date()),
                 )
         services.prediction_report_stage(prediction_id=prediction_id, stage=Prediction.Stage.SAVING)
         if result.status != "ok":

@@ -29,6 +29,39 @@ def test_a_patient_edits_their_name_and_sees_no_professional_fields(client):
     assert (user.first_name, user.last_name) == ("Mary", "Seacole")
 
 
+def test_a_patient_states_sex_and_date_of_birth_for_the_12_lead_limits(client):
+    import datetime
+
+    user = UserFactory()
+    client.force_login(user)
+    response = client.post(reverse("accounts:profile"), {"first_name": "Mary", "last_name": "Seacole", "sex": "F",
+                                                         "birth_date": "1960-05-02"}, follow=True)
+    assert "Your profile has been saved." in response.content.decode()
+    user.refresh_from_db()
+    assert (user.sex, user.birth_date) == ("F", datetime.date(1960, 5, 2))
+    assert 59.9 < user.age_on(datetime.date(2020, 5, 1)) < 60.0 and user.age_on(datetime.date(1950, 1, 1)) is None
+    # Both stay optional: cleared again, they are not stated.
+    client.post(reverse("accounts:profile"), {"first_name": "Mary", "last_name": "Seacole", "sex": "", "birth_date": ""})
+    user.refresh_from_db()
+    assert (user.sex, user.birth_date) == ("", None)
+
+
+@pytest.mark.parametrize("sex, birth_date, message", [
+    ("F", "2999-01-01", "The date of birth cannot be in the future."),
+    ("F", "1850-01-01", "Enter a date of birth after 01 January 1900."),
+    ("F", "31/31/1990", "Enter a valid date."),
+    ("X", "1990-01-01", "Select a valid choice."),
+])
+def test_a_bad_sex_or_date_of_birth_is_refused_and_nothing_is_saved(client, sex, birth_date, message):
+    user = UserFactory(first_name="Mary")
+    client.force_login(user)
+    response = client.post(reverse("accounts:profile"), {"first_name": "Changed", "last_name": "Seacole", "sex": sex,
+                                                         "birth_date": birth_date})
+    assert response.status_code == 200 and message in unescape(response.content.decode())
+    user.refresh_from_db()
+    assert (user.first_name, user.sex, user.birth_date) == ("Mary", "", None)
+
+
 def test_the_profile_shows_role_and_verification(client):
     client.force_login(DoctorFactory())
     html = client.get(reverse("accounts:profile")).content.decode()

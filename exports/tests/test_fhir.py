@@ -49,6 +49,21 @@ def test_every_exported_resource_validates_against_fhir_r4(finished, doctor):
     assert len({e["fullUrl"] for e in bundle["entry"]}) == len(bundle["entry"])
 
 
+def test_the_patient_resource_carries_sex_and_birth_date_when_stated(finished):
+    import datetime
+
+    from fhir.resources.R4B.patient import Patient
+
+    record, prediction = finished
+    assert "gender" not in _resources(_bundle(record, prediction), "Patient")[0]
+    owner = record.owner
+    owner.sex, owner.birth_date = "F", datetime.date(1960, 5, 2)
+    owner.save(update_fields=["sex", "birth_date"])
+    patient = _resources(_bundle(record, prediction), "Patient")[0]
+    Patient.model_validate(patient)
+    assert (patient["gender"], patient["birthDate"]) == ("female", "1960-05-02")
+
+
 def test_a_round_trip_gives_back_the_heart_rate_counts_and_findings(finished):
     record, prediction = finished
     parsed = Bundle.model_validate(_bundle(record, prediction))

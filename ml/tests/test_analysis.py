@@ -161,3 +161,20 @@ def test_a_12_lead_file_whose_leads_are_scaled_one_by_one_gets_no_voltage_readin
     assert st and "limb leads disagree" in st[0]["why"] and st[0]["limit"] == "input"
     assert "axis_deg" not in reading["measurements"] and 60 <= reading["measurements"]["qrs_ms"] <= 120
     assert not any(f["code"] == "164931005" for f in reading["findings"]) and reading["level"] != "normal"
+
+
+def test_the_profiles_sex_and_age_fill_in_what_a_12_lead_file_does_not_state(data_dir, shipped_classifier, tmp_path):
+    from ecgportal.testing import require
+    from ml import ludb
+
+    require((data_dir / "ludb" / "data" / "2.hea").is_file(), f"LUDB not found under {data_dir}")
+    header = ludb.write_calibrated(data_dir / "ludb", 2, tmp_path)  # its header: a man of 64
+    res = ml.analyse(header, classifier=shipped_classifier, n_representatives=0, sex="F", age=30)
+    assert "The patient's sex taken from the file's header" in res.notes  # the header wins
+    text = header.read_text()
+    header.write_text("\n".join(line for line in text.splitlines() if "<sex>" not in line and "<age>" not in line) + "\n")
+    res = ml.analyse(header, classifier=shipped_classifier, n_representatives=0, sex="F", age=30)
+    assert "The patient's sex taken from the profile" in res.notes
+    assert "The patient's age taken from the profile" in res.notes
+    res = ml.analyse(header, classifier=shipped_classifier, n_representatives=0)
+    assert any(n.startswith("The patient's sex is not known") for n in res.notes)

@@ -50,6 +50,29 @@ def test_the_task_completes_a_prediction(pending):
     assert "trace" not in pending.summary and "labels" not in pending.summary
 
 
+PASSED = {}
+
+
+def kwargs_spying_analyse(source, **kwargs):
+    from predictions.tests.fakes import stub_analyse
+
+    PASSED.update(kwargs)
+    return stub_analyse(source, **kwargs)
+
+
+def test_the_task_gives_the_analysis_the_owners_sex_and_age_on_the_recording_day(pending, settings):
+    import datetime
+
+    settings.PREDICTIONS_ANALYSER = "predictions.tests.test_tasks.kwargs_spying_analyse"
+    owner, record = pending.record.owner, pending.record
+    owner.sex, owner.birth_date = "M", datetime.date(1970, 1, 1)
+    owner.save(update_fields=["sex", "birth_date"])
+    record.recorded_on = datetime.date(2020, 1, 1)
+    record.save(update_fields=["recorded_on"])
+    assert _run(pending) == "done"
+    assert PASSED["sex"] == "M" and 49.9 < PASSED["age"] < 50.1
+
+
 def test_a_redelivered_task_does_not_recompute_a_finished_prediction(pending):
     _run(pending)
     finished_at = pending.finished_at
