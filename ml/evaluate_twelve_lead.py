@@ -104,7 +104,7 @@ def report_layout(raw, fs, *, band_pass=False):
     return page, detect_r_peaks(clean(page[tl.RHYTHM_LEAD], REPORT_FS), REPORT_FS)
 
 
-def read_picture(raw, fs, folder: Path):
+def read_picture(raw, fs, folder: Path, patient=tl.UNKNOWN):
     """Return (the reading of ``raw`` drawn as a 3x4 report and read back from the picture, or
     None; whether ``ml.io.load`` gave the picture's leads)."""
     from PIL import Image
@@ -118,7 +118,7 @@ def read_picture(raw, fs, folder: Path):
     if not rec.leads:
         return None, False
     peaks = detect_r_peaks(clean(rec.signal, rec.fs), rec.fs)
-    return tl.read_twelve_lead(rec.leads, rec.fs, r_peaks=peaks), True
+    return tl.read_twelve_lead(rec.leads, rec.fs, r_peaks=peaks, patient=patient), True
 
 
 def marked_fiducials(ann_by_lead, peaks, fs) -> dict:
@@ -218,12 +218,12 @@ def evaluate(data_dir: Path, *, pictures=False) -> dict:
                         "blind": tl.read_twelve_lead(raw, fs)})
         page, peaks = report_layout(raw, fs)
         start = time.perf_counter()
-        records[-1]["layout"] = tl.read_twelve_lead(page, REPORT_FS, r_peaks=peaks)
+        records[-1]["layout"] = tl.read_twelve_lead(page, REPORT_FS, r_peaks=peaks, patient=patient)
         records[-1]["layout_seconds"] = time.perf_counter() - start
         page, peaks = report_layout(raw, fs, band_pass=True)
-        records[-1]["layout_band_passed"] = tl.read_twelve_lead(page, REPORT_FS, r_peaks=peaks)
+        records[-1]["layout_band_passed"] = tl.read_twelve_lead(page, REPORT_FS, r_peaks=peaks, patient=patient)
         if pictures:
-            records[-1]["picture"], records[-1]["picture_leads"] = read_picture(raw, fs, folder)
+            records[-1]["picture"], records[-1]["picture_leads"] = read_picture(raw, fs, folder, patient)
     return {"records": records}
 
 
@@ -360,7 +360,9 @@ def write_report(result, out: Path, command: str, total_s: float):
               "Each record is read with the sex and age its header states (the product reads them "
               "from a WFDB or EDF+ header, else from the patient's profile; they set the ST limits in V2-V3, the Cornell limit and "
               "the age under which voltage alone is not flagged). The same records read with sex "
-              "and age unknown, as a picture is read, are in the section after the statements.", "",
+              "and age unknown, as a picture or CSV file of a patient with no sex or date of birth in "
+              "the profile is read, are in the section after the statements; the printed-report "
+              "sections read the pages with the header's sex and age, as the profile would give them.", "",
               "- **Healthy records read normal** (no abnormal or urgent finding): "
               f"{rate(len(normal), len(healthy))}. Healthy = ludb.csv lists a sinus rhythm (not sinus "
               "arrhythmia), a normal, vertical or horizontal axis, and nothing under conduction, "
@@ -400,7 +402,7 @@ def write_report(result, out: Path, command: str, total_s: float):
     blind_urgent = sum(1 for r in stemi if r["blind"] is not None
                        and any(f.severity == "urgent" for f in r["blind"].findings))
     lines += ["## Sex and age unknown", "",
-              "The same records read without sex and age (a picture, a CSV file): the lowest ST "
+              "The same records read without sex and age (neither the file nor the profile states them): the lowest ST "
               "limit in V2-V3 (1.5 mm), the men's Cornell limit, voltage flagged at any age.", "",
               f"- Healthy records read normal: {rate(blind_healthy, len(healthy))}; STEMI records read "
               f"urgent: {rate(blind_urgent, len(stemi))}.", ""]
