@@ -90,3 +90,29 @@ def test_a_cinc_2020_mat_record_keeps_its_twelve_leads_sex_and_age(tmp_path):
     assert rec.n_leads == 12 and set(rec.leads) == set(STANDARD_LEADS)
     assert np.allclose(rec.leads["V6"], val[11] / 1000.0)
     assert (rec.sex, rec.age) == ("F", 63.0)
+
+
+def test_a_12_lead_edf_in_microvolts_keeps_its_leads_in_millivolts_and_reads_on_all_twelve(tmp_path):
+    """An EDF+ export of a 12-lead recorder: labels "ECG I" ... "ECG V6", uV, a respiration
+    channel beside them; every lead kept by name, in mV, and the 12-lead reading runs on them."""
+    import edfio
+
+    from ml.twelve_lead import read_twelve_lead
+
+    fs, seconds = 500, 10
+    t = np.arange(fs * seconds) / fs
+    beat = np.exp(-((t % 1.0) - 0.5) ** 2 / 0.00008) - 0.2 * np.exp(-((t % 1.0) - 0.53) ** 2 / 0.00005) \
+        + 0.25 * np.exp(-((t % 1.0) - 0.8) ** 2 / 0.003)
+    i, ii = 0.6 * beat, 1.0 * beat
+    leads = {"I": i, "II": ii, "III": ii - i, "aVR": -(i + ii) / 2, "aVL": i - ii / 2, "aVF": ii - i / 2,
+             **{f"V{k}": beat * (0.4 + 0.2 * k) for k in range(1, 7)}}
+    signals = [edfio.EdfSignal(leads[name] * 1000.0, sampling_frequency=fs, label=f"ECG {name}",
+                               physical_dimension="uV") for name in STANDARD_LEADS]
+    signals.append(edfio.EdfSignal(np.sin(t), sampling_frequency=fs, label="Resp", physical_dimension="mV"))
+    path = tmp_path / "twelve.edf"
+    edfio.Edf(signals).write(path)
+    rec = load(path)
+    assert rec.n_leads == 12 and set(rec.leads) == set(STANDARD_LEADS)
+    assert np.allclose(rec.leads["V3"], leads["V3"], atol=0.002)  # uV -> mV, within the EDF's 16-bit step
+    reading = read_twelve_lead(rec.leads, rec.fs)
+    assert reading is not None and set(reading.per_lead) == set(STANDARD_LEADS) and reading.assessed
