@@ -165,6 +165,16 @@ def test_a_12_lead_file_is_read_on_its_twelve_leads_and_never_called_normal_unre
         page.wait_for_timeout(100)
     assert canvas.bounding_box()["height"] >= 1200
     canvas.screenshot(path=str(artifacts_dir / "twelve-leads.png"))
+    # The standard print: three rows of four leads and the lead II rhythm strip, four 25-mm bands.
+    page.click("#trace-viewer .viewer-print")
+    for _ in range(100):
+        if canvas.bounding_box()["height"] < 1200:
+            break
+        page.wait_for_timeout(100)
+    assert 390 <= canvas.bounding_box()["height"] <= 410
+    assert page.get_attribute("#trace-viewer .viewer-print", "aria-pressed") == "true"
+    assert page.get_attribute("#trace-viewer .viewer-leads", "aria-pressed") == "false"
+    canvas.screenshot(path=str(artifacts_dir / "twelve-leads-print.png"))
     window = client.get(reverse("predictions:trace", kwargs={"uuid": uuid}), {"leads": "all", "end": 2}).json()
     assert [lead["name"] for lead in window["leads"]] == prediction.summary["lead_names"]
     assert all(lead["kind"] == "samples" and len(lead["values"]) == len(window["values"]) for lead in window["leads"])

@@ -15,6 +15,9 @@
   const BASELINE = 0.6; // where 0 mV sits, from the top, as a share of the height
   const LEAD_BAND = 100; // px (25 mm) a lead takes when every lead of a multi-lead input is shown
   const ZOOMS = [0.25, 0.5, 1, 2, 4];
+  // The standard 12-lead print (AHA/ACC/HRS 2007): three rows of four leads, each lead shown for a
+  // quarter of the screen's time, and lead II across the whole width as the rhythm strip.
+  const PRINT_ROWS = [["I", "aVR", "V1", "V4"], ["II", "aVL", "V2", "V5"], ["III", "aVF", "V3", "V6"], ["II"]];
 
   function colourOf(code) {
     const probe = document.createElement("span");
@@ -33,7 +36,7 @@
     const zoomLabel = root.querySelector(".viewer-zoom-label");
     const classSelect = root.querySelector(".viewer-class");
     const state = { zoom: 1, start: 0, duration: 0, window: null, overview: null, selected: null, colours: {}, hits: [],
-                    calipers: null, allLeads: false };  // null: off; [] / [a] / [a, b]: points {t (s), mv} while measuring
+                    calipers: null, allLeads: false, print: false };  // null: off; [] / [a] / [a, b]: points {t (s), mv} while measuring
     const caliperButton = root.querySelector(".viewer-calipers");
     let pending = null;
 
@@ -104,10 +107,45 @@
     }
 
 
+    // The window's leads by name, when it holds every lead of the standard print; else null.
+    function printLeads(data) {
+      if (!state.print || !data || !data.leads) return null;
+      const byName = {};
+      data.leads.forEach(function (lead) { byName[lead.name] = lead; });
+      return PRINT_ROWS.every(function (row) { return row.every(function (n) { return byName[n]; }); }) ? byName : null;
+    }
+
+    function drawPrint(ctx, data, byName, width, secPerPx, pxPerMv) {
+      PRINT_ROWS.forEach(function (row, r) {
+        const top = r * LEAD_BAND;
+        const base = top + LEAD_BAND * BASELINE;
+        const part = width / row.length;
+        row.forEach(function (name, c) {
+          ctx.save();
+          ctx.beginPath();
+          ctx.rect(c * part, top, part, LEAD_BAND);
+          ctx.clip();
+          drawTrace(ctx, Object.assign({ start_s: data.start_s, dt: data.dt }, byName[name]), 0, secPerPx,
+                    function (mv) { return base - mv * pxPerMv; });
+          ctx.restore();
+          ctx.fillStyle = "#333";
+          ctx.font = "bold 12px system-ui, sans-serif";
+          ctx.textAlign = "left";
+          ctx.fillText(name, c * part + 4, top + 30);
+          if (c > 0) {  // the lead-change mark
+            ctx.strokeStyle = "#111";
+            ctx.lineWidth = 1.5;
+            ctx.beginPath(); ctx.moveTo(c * part, base - 10); ctx.lineTo(c * part, base + 10); ctx.stroke();
+          }
+        });
+      });
+    }
+
     function draw() {
       const width = main.clientWidth;
-      const stacked = state.allLeads && state.window && state.window.leads;
-      const height = stacked ? LEAD_BAND * state.window.leads.length : TRACE_HEIGHT;
+      const byName = printLeads(state.window);
+      const stacked = !byName && state.allLeads && state.window && state.window.leads;
+      const height = byName ? LEAD_BAND * PRINT_ROWS.length : stacked ? LEAD_BAND * state.window.leads.length : TRACE_HEIGHT;
       const ctx = sizeCanvas(main, height);
       // Paper as printed: the grid is 1 mm whatever the speed (the speed sets seconds per mm),
       // and the amplitude stays 10 mm/mV, so zooming never clips a QRS or skews the squares.
@@ -121,7 +159,9 @@
       const data = state.window;
       if (data) {
         drawEpisodes(ctx, data.episodes, secPerPx, height);
-        if (stacked) {
+        if (byName) {
+          drawPrint(ctx, data, byName, width, secPerPx, pxPerMv);
+        } else if (stacked) {
           // Every lead in its own 25-mm band, named at its left (the analysed lead's beats on top).
           data.leads.forEach(function (lead, i) {
             const base = i * LEAD_BAND + LEAD_BAND * BASELINE;
@@ -153,7 +193,7 @@
         });
       }
       drawRuler(ctx, width, height, secPerPx);
-      if (!stacked) drawCalipers(ctx, height, secPerPx, yOf);
+      if (!stacked && !byName) drawCalipers(ctx, height, secPerPx, yOf);
       const end = state.start + width * secPerPx;
       zoomLabel.textContent = (root.dataset.scaleKnown === "false" ? "no scale in the picture" : (25 * state.zoom) + " mm/s, 10 mm/mV")
         + " · " + fmt(state.start) + "–" + fmt(Math.min(end, state.duration));
@@ -380,13 +420,25 @@
       moveTo(state.start + (e.deltaX || e.deltaY) / (25 * PX_PER_MM * state.zoom));
     }, { passive: false });
     const leadsButton = root.querySelector(".viewer-leads");
-    if (leadsButton) leadsButton.addEventListener("click", function () {
-      state.allLeads = !state.allLeads;
+    const printButton = root.querySelector(".viewer-print");
+    // Three views of a multi-lead input: the analysed lead, every lead stacked, the 3 x 4 print.
+    function showLeads(allLeads, print) {
+      state.allLeads = allLeads;
+      state.print = print;
       state.calipers = null;  // calipers measure on the analysed lead
       if (caliperButton) caliperButton.setAttribute("aria-pressed", "false");
-      leadsButton.setAttribute("aria-pressed", state.allLeads ? "true" : "false");
-      leadsButton.textContent = state.allLeads ? "Analysed lead only" : leadsButton.dataset.label;
+      if (leadsButton) {
+        leadsButton.setAttribute("aria-pressed", allLeads && !print ? "true" : "false");
+        leadsButton.textContent = allLeads && !print ? "Analysed lead only" : leadsButton.dataset.label;
+      }
+      if (printButton) printButton.setAttribute("aria-pressed", print ? "true" : "false");
       load();
+    }
+    if (leadsButton) leadsButton.addEventListener("click", function () {
+      showLeads(!(state.allLeads && !state.print), false);
+    });
+    if (printButton) printButton.addEventListener("click", function () {
+      showLeads(!state.print, !state.print);
     });
     if (caliperButton) caliperButton.addEventListener("click", function () {
       state.calipers = state.calipers ? null : [];
