@@ -71,6 +71,9 @@ class AnalysisResult:
     events: list = field(default_factory=list)  # ml.events.Event.to_dict() of each event
     intervals: dict | None = None  # ml.delineate.Intervals.to_dict(), with its fiducials
     twelve_lead: dict | None = None  # ml.twelve_lead.TwelveLeadReading.to_dict() of a 12-lead input
+    # Where the trace was read in an uploaded picture (ml.io.image.PictureReading.to_dict(): its
+    # size, the page's corners, the trace's pixel path): the result page draws it over the picture.
+    picture: dict | None = None
     n_leads: int = 1
     model_version: str | None = None
     trace: dict | None = None
@@ -279,7 +282,7 @@ def _read(cleaned, rec, kind, r_peaks, codes, top, counts, heart_rate, known):
 
 def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
             image_classifier=None, n_representatives=len(classes.CODES), progress=None,
-            sex=None, age=None):
+            sex=None, age=None, corners=None):
     """Return the :class:`AnalysisResult` for the ECG in ``source`` (path or numpy array).
 
     ``classifier`` is an object with ``predict(images, context) -> (n, 8) probabilities`` and a
@@ -293,13 +296,14 @@ def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
     ``progress``, when given, is called with each stage's name as it starts (the result page
     shows them). ``sex`` ("F"/"M") and ``age`` (years), from the patient's profile, are used
     where the file's own header does not state them (the 12-lead criteria depend on them).
+    ``corners``: a picture's page corners marked by the person uploading (``ml.io.load``).
     """
     from ml.io import load
 
     step = progress or (lambda stage: None)  # told "reading", "finding_beats", "classifying"
     step("reading")
     try:
-        rec = load(source, fs=fs, lead=lead, filename=filename)
+        rec = load(source, fs=fs, lead=lead, filename=filename, corners=corners)
     except _RAISED:
         raise
     except ECGInputError as exc:  # readable, but not a usable ECG: say so, do not label
@@ -317,6 +321,9 @@ def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
                      "a rhythm strip.")
     known = {"fs": float(rec.fs), "duration_s": round(len(x) / rec.fs, 3), "lead": rec.lead,
              "kind": kind, "notes": notes, "n_leads": rec.n_leads}
+    picture = getattr(rec, "picture", None)  # set by ml.io.image on a picture
+    if picture is not None:
+        known["picture"] = picture.to_dict()
     step("finding_beats")
     cleaned = preprocess.clean(x, rec.fs)
     known["trace"] = _trace(cleaned, rec.fs)

@@ -12,12 +12,15 @@ SUPPORTED = ("a WFDB record (.hea with its .dat), a CSV/text file, an EDF file, 
              "(PNG, JPEG, WebP, HEIC, BMP, TIFF) or a PDF of the ECG report")
 
 
-def load(source, *, fs=None, lead=None, filename=None) -> Recording:
+def load(source, *, fs=None, lead=None, filename=None, corners=None) -> Recording:
     """Return the single-lead :class:`Recording` read from ``source``.
 
     ``source`` is a path (str or Path) or a numpy array (then ``fs`` is required). ``fs`` is the
     sampling rate the user typed (Hz), used only when the file does not carry one. ``lead`` is the
     lead the user asked for. ``filename`` is the user's original file name, used in messages.
+    ``corners``: for a picture, the page's four corners [[x, y] * 4] (top-left, top-right,
+    bottom-right, bottom-left, pixels of the picture as displayed) a person marked in the crop
+    step; ignored for other formats.
     Raise an :class:`ml.errors.ECGInputError` subclass with a plain-language message when the input
     is not a usable ECG.
     """
@@ -37,7 +40,8 @@ def load(source, *, fs=None, lead=None, filename=None) -> Recording:
     if fmt in sniff.IMAGE_FORMATS or fmt == sniff.PDF:
         from ml.io.image import read_image
 
-        return read_image(path, shown=shown, pdf=fmt == sniff.PDF)
+        given = {} if corners is None else {"corners": corners}
+        return read_image(path, shown=shown, pdf=fmt == sniff.PDF, **given)
     if fmt in (sniff.EDF, sniff.BDF):
         from ml.io.edf import read_edf
 
