@@ -163,6 +163,25 @@ def _twelve_lead_page(prediction, reading, styles, small):
             Spacer(1, 2 * mm), img, NextPageTemplate("portrait"), PageBreak()]
 
 
+def _picture_overlay(record, prediction, styles, small, width):
+    """Return the flowables of the uploaded picture with the trace read drawn over it, or []."""
+    from predictions.pictures import overlay_png, picture_reading
+
+    picture = picture_reading(prediction)
+    png = overlay_png(record, picture) if picture else None
+    if png is None:
+        return []
+    img = Image(io.BytesIO(png))
+    img.drawWidth, img.drawHeight = width, img.imageHeight * width / img.imageWidth
+    if img.drawHeight > 120 * mm:  # a tall photo: keep it on one page beside its heading
+        img.drawWidth, img.drawHeight = img.drawWidth * 120 * mm / img.drawHeight, 120 * mm
+    return [KeepTogether([
+        Paragraph("Your picture, and what was read on it", styles["Heading2"]),
+        Paragraph("Red: the ECG line that was read; blue: the page that was found. Where the red line "
+                  "leaves the printed line, that part was misread.", small),
+        img])]
+
+
 def build_report(out, *, record, prediction, viewer):
     """Write the PDF report of ``prediction`` on ``record`` to the binary file ``out``."""
     styles = getSampleStyleSheet()
@@ -210,6 +229,7 @@ def build_report(out, *, record, prediction, viewer):
         ]
         story += _reading(view["reading"], styles, small, width)
         story += _event_strips(prediction, view["reading"], styles, small)
+        story += _picture_overlay(record, prediction, styles, small, width)
         story += _twelve_lead_page(prediction, view["reading"], styles, small)
         story.append(Paragraph("Summary", styles["Heading2"]))
         t = Table(summary, colWidths=[45 * mm, width - 45 * mm])
