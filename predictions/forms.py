@@ -45,6 +45,37 @@ def validate_recorded_on(value):
         raise forms.ValidationError("The recording date must be after 1900.", code="date_too_old")
 
 
+CORNERS_ERROR = "The page's corners were not understood: choose the picture again, or leave the frame as it is."
+MIN_PAGE_SIDE_PX = 50  # a page marked smaller than this on any side is a slip of the finger
+
+
+def parse_corners(text):
+    """Return the four corners in ``text`` (JSON [[x, y] * 4], TL, TR, BR, BL) as floats, or raise
+    ValidationError: four finite, non-negative points, a convex quadrilateral in that order (not
+    crossed), no side shorter than :data:`MIN_PAGE_SIDE_PX`."""
+    import json
+    import math
+
+    try:
+        points = json.loads(text)
+        points = [[float(x), float(y)] for x, y in points]
+    except (ValueError, TypeError):
+        raise forms.ValidationError(CORNERS_ERROR, code="corners") from None
+    if len(points) != 4 or not all(math.isfinite(v) and v >= 0 for p in points for v in p):
+        raise forms.ValidationError(CORNERS_ERROR, code="corners")
+    turns = []
+    for i in range(4):
+        (ax, ay), (bx, by), (cx, cy) = points[i], points[(i + 1) % 4], points[(i + 2) % 4]
+        if math.hypot(bx - ax, by - ay) < MIN_PAGE_SIDE_PX:
+            raise forms.ValidationError("The marked page is too small: drag the corners onto the corners of the paper.",
+                                        code="corners")
+        turns.append((bx - ax) * (cy - by) - (by - ay) * (cx - bx))
+    if not (all(t > 0 for t in turns) or all(t < 0 for t in turns)):
+        raise forms.ValidationError("The page's corners cross: put each handle on its own corner of the paper "
+                                    "(top-left, top-right, bottom-right, bottom-left).", code="corners")
+    return points
+
+
 class ECGUploadForm(forms.Form):
     """The upload form; the same checks run for the API through this form."""
 
@@ -80,6 +111,18 @@ class ECGUploadForm(forms.Form):
         help_text="Optional. Your doctor sees what you tick; chest pain or fainting with an abnormal "
                   "reading makes it urgent.",
     )
+
+    corners = forms.CharField(
+        required=False, widget=forms.HiddenInput, max_length=200,
+        error_messages={"max_length": "The page's corners were not understood: choose the picture again."},
+    )
+
+    def clean_corners(self):
+        """Return the crop step's page corners, [[x, y] * 4] (TL, TR, BR, BL, pixels), or None."""
+        text = (self.cleaned_data.get("corners") or "").strip()
+        if not text:
+            return None
+        return parse_corners(text)
 
     def clean_symptoms(self):
         symptoms = self.cleaned_data.get("symptoms") or []

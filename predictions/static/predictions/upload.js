@@ -23,7 +23,7 @@
     event.preventDefault();
     if (event.dataTransfer && event.dataTransfer.files.length) {
       input.files = event.dataTransfer.files;
-      show();
+      input.dispatchEvent(new Event("change"));  // the file list and the crop step follow
     }
   });
   document.getElementById("upload-form").addEventListener("submit", () => {
