@@ -49,3 +49,17 @@ class TooShortError(ECGInputError):
 
 class ModelFileError(RuntimeError):
     """The shipped model is missing or its checksum does not match. A deployment fault."""
+
+
+class RetakePhotoError(InvalidSignalError):
+    """A photo of an ECG print-out that could not be read, with what to change when taking it again.
+
+    ``advice`` lists short sentences a person can act on ("the page is cut off at the right: fit
+    the whole page in the photo"); they are also part of the message.
+    """
+
+    code = "retake_photo"
+
+    def __init__(self, message, *, advice=(), code=None):
+        super().__init__(message, code=code)
+        self.advice = list(advice)

@@ -128,3 +128,69 @@ def _template_corr(f, fs, peaks) -> float:
     num = segs @ tmpl
     den = np.linalg.norm(segs, axis=1) * max(np.linalg.norm(tmpl), 1e-12)
     return float(np.median(num / np.maximum(den, 1e-12)))
+
+
+# --- a single-beat plot (a small picture without paper: no time scale, one beat or a few waves) ---
+
+MIN_COMPLEX_PROMINENCE = 0.3  # the beat's main complex stands out by this share of the trace's range
+MAX_COMPLEX_WIDTH = 0.2  # and is at most this share of the plot wide at half its height
+SINE_R2 = 0.985  # a trace a single sinusoid explains this well is a drawn wave, not a heart's
+FIBRILLATION_CYCLES = (1.2, 3.5)  # the waves of a fibrillation beat plot (~1.2 s at 4-6 Hz ...)
+FIBRILLATION_R2 = 0.6  # ... are roughly regular
+FIBRILLATION_MAX_TREND = 0.5  # and swing about a level line (a stock chart drifts)
+BEAT_POSITION = (0.25, 0.8)  # a beat plot is drawn around its beat: the complex is not at an end
+BEAT_MAX_R2 = 0.87  # and one slow wave does not explain the trace (a random walk's does)
+
+
+def single_beat_evidence(x) -> str | None:
+    """Return why the trace of a small plot without paper is not a heartbeat plot, or None.
+
+    A single-beat plot (the pictures the image-beat model was trained on: about 1.2 s around one
+    beat) shows one sharp complex standing out from the rest, or, for ventricular fibrillation,
+    two or three irregular waves. A periodic drawn wave (a sine), a wandering line (a stock chart,
+    a random walk) or broad smooth bumps show neither.
+    """
+    from scipy.signal import find_peaks, peak_widths
+
+    y = np.asarray(x, dtype=np.float64)
+    y = y - np.median(y)
+    span = float(np.ptp(y))
+    if y.size < 16 or span == 0:
+        return f"{NOT_ECG}: the line is flat"
+    r2, cycles, trend = _sine_fit(y)
+    if r2 >= SINE_R2:
+        return (f"{NOT_ECG}: it is a regular wave ({cycles:.1f} cycles of a sine-like curve), not a "
+                "heartbeat")
+    best = None
+    for sign in (1.0, -1.0):
+        peaks, props = find_peaks(sign * y, prominence=MIN_COMPLEX_PROMINENCE * span)
+        if peaks.size:
+            k = int(np.argmax(props["prominences"]))
+            width = peak_widths(sign * y, peaks[k:k + 1], rel_height=0.5)[0][0] / y.size
+            if best is None or props["prominences"][k] > best[0]:
+                best = (float(props["prominences"][k]), float(width), float(peaks[k] / y.size))
+    if best is None:
+        return (f"{NOT_ECG}: no heartbeat-like complex stands out from the line (it looks like a "
+                "chart or a random line)")
+    if best[1] <= MAX_COMPLEX_WIDTH and BEAT_POSITION[0] <= best[2] <= BEAT_POSITION[1] and r2 < BEAT_MAX_R2:
+        return None
+    if (FIBRILLATION_CYCLES[0] <= cycles <= FIBRILLATION_CYCLES[1] and r2 >= FIBRILLATION_R2
+            and trend <= FIBRILLATION_MAX_TREND * span):
+        return None
+    return (f"{NOT_ECG}: its waves are too broad and smooth for a heartbeat (it looks like a chart "
+            "or a drawn curve)")
+
+
+def _sine_fit(y):
+    """Return (R^2, cycles across the trace, the straight line's rise) of the best sinusoid + line."""
+    n = y.size
+    t = np.arange(n) / n
+    total = float(np.sum((y - y.mean()) ** 2)) or 1.0
+    best = (0.0, 0.0, 0.0)
+    for f in np.arange(0.5, 12.01, 0.05):
+        a = np.c_[np.sin(2 * np.pi * f * t), np.cos(2 * np.pi * f * t), np.ones(n), t]
+        coef, *_ = np.linalg.lstsq(a, y, rcond=None)
+        r2 = 1.0 - float(np.sum((y - a @ coef) ** 2)) / total
+        if r2 > best[0]:
+            best = (r2, float(f), abs(float(coef[3])))
+    return best

@@ -9,8 +9,22 @@ length against the grid, and read the bottom row first (usually the 10 s lead II
 resampled to 250 Hz in mV. The strip is returned only when ``ml.io.gate`` finds heartbeats in it;
 otherwise the next full row is tried, and when none passes InvalidSignalError says why.
 
+Photos (``_read_photo``): before that reading, ``ml.io.page.flatten`` finds the paper on the table
+(or takes the corners a person gave), corrects the perspective, straightens a bent page, evens the
+grid's spacing and squares it, and evens the light; the page reading then runs on the flat page.
+When the flat page cannot be read, the picture is read as it came; when neither can, the reason
+ends with what to change when taking the photo again (``ml.errors.RetakePhotoError``: cut off,
+too dark on one half, glare, taken at an angle, blurred). On grey or dark-printed grids the trace
+is sought again among only the darkest pixels (``DARKEST_SHARES``).
+
+Every Recording read from a picture carries ``rec.picture`` (``PictureReading``): the page's
+corners found or given and the pixel path of the trace the beats were read from, both in pixels of
+the picture as displayed (EXIF turn applied, full size), for drawing the reading over the picture.
+
 Plot-sized pictures (``_read_plot``, at most 400 x 300 pixels) are read exactly as the single-beat
-image model's training plots were, so that model's inputs do not drift.
+image model's training plots were, so that model's inputs do not drift; they then pass the same
+kind of evidence check as pages (``_check_plot``: no plot axes; the strip passes ``ml.io.gate`` or
+the trace looks like one heartbeat plot, ``ml.io.gate.single_beat_evidence``).
 """
 
 from pathlib import Path
@@ -18,8 +32,8 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from ml.errors import InvalidSignalError
-from ml.io import gate, layout, picture, report_leads
+from ml.errors import InvalidSignalError, RetakePhotoError
+from ml.io import gate, layout, page, picture, report_leads
 from ml.io.recording import Recording, check_fs, check_signal
 
 # A picture this small and not wide is a plot (a single beat, or a small strip without paper): it
@@ -43,24 +57,190 @@ SHAPE_CAVEAT = ("Beat shapes read from a picture are less exact than from a sign
                 "compression widen the QRS, so treat bundle-branch-block labels with caution")
 
 
-def read_image(path: Path, *, shown: str, pdf: bool = False) -> Recording:
+def read_image(path: Path, *, shown: str, pdf: bool = False, corners=None) -> Recording:
     """Return the Recording digitised from the picture (or the ECG page of the PDF) at ``path``.
 
     Raise InvalidSignalError with a reason a person can act on when the picture holds no readable
-    ECG: nothing is labelled without positive evidence (see ``ml.io.gate``).
+    ECG: nothing is labelled without positive evidence (see ``ml.io.gate``); a photo that could not
+    be read raises ``RetakePhotoError`` (an InvalidSignalError) with what to change.
+
+    ``corners``: the page's four corners [[x, y] * 4] (top-left, top-right, bottom-right,
+    bottom-left) in pixels of the picture as displayed (EXIF orientation applied, full size), e.g.
+    from a crop step; by default they are found (``ml.io.page``). The returned Recording carries
+    ``rec.picture`` (a :class:`PictureReading`: page corners found, the trace's pixel path), an
+    attribute set here rather than a Recording field.
     """
     rgb, notes = picture.decode(path, shown, pdf=pdf)
     height, width = rgb.shape[:2]
-    if width <= PLOT_MAX_SIZE[0] and height <= PLOT_MAX_SIZE[1] and width <= PLOT_MAX_ASPECT * height:
+    full = picture.displayed_size(path, rgb.shape, pdf=pdf)
+    if (corners is None and width <= PLOT_MAX_SIZE[0] and height <= PLOT_MAX_SIZE[1]
+            and width <= PLOT_MAX_ASPECT * height):
         rec = _read_plot(rgb, shown)
+        _check_plot(rec, rgb, shown)
+        rec.picture = PictureReading(size=full)
     else:
-        rec = _read_page(rgb, shown)
+        rec = _read_photo(rgb, shown, corners=corners, full=full)
     rec.notes[:0] = notes
     return rec
 
 
-def _read_page(rgb: np.ndarray, shown: str) -> Recording:
-    """Return the rhythm strip of a page, report or strip picture, checked to be an ECG."""
+class PictureReading:
+    """Where the ECG was found in the uploaded picture, for drawing it over the picture.
+
+    Coordinates are pixels of the picture as displayed (EXIF orientation applied), full size
+    (``size`` = (width, height)). ``corners``: the page found or given, [[x, y] * 4] top-left,
+    top-right, bottom-right, bottom-left, or None (the whole picture was read as the page).
+    ``trace``: the pixel path of the trace the beats were read from, [[x, y], ...] left to right
+    (at most ~2,000 points), or None. ``page``: the ``ml.io.page.PageInfo`` facts as a dict.
+    """
+
+    def __init__(self, size, corners=None, trace=None, page=None):
+        self.size = tuple(int(v) for v in size)
+        self.corners = corners
+        self.trace = trace
+        self.page = page or {}
+
+    def to_dict(self):
+        return {"size": list(self.size), "corners": self.corners, "trace": self.trace, "page": self.page}
+
+
+def _read_photo(rgb, shown, *, corners, full):
+    """Return the Recording of a page picture: found and flattened first, then read (``_read_page``).
+
+    When the flattened page cannot be read the picture is read as it came (today's reading, for
+    pictures whose page finding misled); when neither can, the reason says what to change.
+    """
+    height, width = rgb.shape[:2]
+    to_full = np.array([full[0] / width, full[1] / height])
+    given = None if corners is None else np.asarray(corners, np.float64).reshape(4, 2) / to_full
+    flat, info = page.flatten(rgb, given)
+    trace_out = {}
+    try:
+        rec = _read_page(flat, shown, trace_out)
+        rec.notes[1:1] = info.notes
+        where = info
+    except InvalidSignalError as exc:
+        first = exc
+        if given is not None:
+            raise _with_advice(first, info, flat, shown) from None
+        try:
+            trace_out = {}
+            rec = _read_page(rgb, shown, trace_out)
+            where = None
+        except InvalidSignalError:
+            raise _with_advice(first, info, flat, shown) from None
+    rec.picture = PictureReading(
+        size=full,
+        corners=None if where is None or where.corners is None else
+        [[round(float(x), 1), round(float(y), 1)] for x, y in np.asarray(where.corners) * to_full],
+        trace=_trace_path(trace_out, where, to_full),
+        page={} if where is None else where.to_dict())
+    return rec
+
+
+def _trace_path(trace_out, info, to_full, max_points=2000):
+    """Return the read trace as [[x, y], ...] in full-picture pixels, or None."""
+    if "trace" not in trace_out:
+        return None
+    ys = trace_out["trace"]
+    xs = np.flatnonzero(~np.isnan(ys))
+    if xs.size < 2:
+        return None
+    step = max(1, int(np.ceil(xs.size / max_points)))
+    xs = xs[::step]
+    pts = np.stack([xs.astype(np.float64), ys[xs]], axis=1)
+    if trace_out.get("angle"):
+        import cv2
+
+        m, _ = layout.rotation(trace_out["shape"], trace_out["angle"])
+        inv = cv2.invertAffineTransform(m)
+        pts = np.c_[pts, np.ones(len(pts))] @ inv.T
+    if info is not None:
+        pts = info.to_picture(pts)
+    pts = pts * to_full
+    return [[round(float(x), 1), round(float(y), 1)] for x, y in pts]
+
+
+def _with_advice(exc, info, flat, shown):
+    """Return a RetakePhotoError: ``exc``'s reason and what to change when taking the photo again."""
+    if not info.found and not _shows_paper_grid(flat):
+        return exc  # no page and no ECG paper: not a photo of an ECG, no advice on retaking it
+    advice = list(info.advice)
+    text = str(exc).rstrip(".")
+    # Blur in millimetres of paper: a page found is about 280 mm wide, a picture of one ~270 mm.
+    if page.blur_mm(flat, flat.shape[1] / (280.0 if info.found else 270.0)) > page.BLURRED_MM:
+        advice.insert(0, "the photo is too blurred: hold the phone still and let it focus")
+        text = f"{_NO_TRACE}: {shown} is too blurred to read"
+    if not advice:
+        return exc
+    return RetakePhotoError(f"{text}. To read it, take the photo again: {'; '.join(advice)}.",
+                            advice=advice)
+
+
+def _shows_paper_grid(rgb) -> bool:
+    """Return True when a regular ECG paper grid is visible in ``rgb`` (looked for at half size)."""
+    small = rgb[::2, ::2]
+    lum, chroma = _lum_chroma(small)
+    return _paper_grid(small, lum, chroma, _ink(lum))[0] is not None
+
+
+def _check_plot(rec, rgb, shown):
+    """Refuse a plot-sized picture unless its trace shows positive evidence of an ECG.
+
+    Small pictures get the same checks as pages: on paper (a grid) the strip must pass
+    ``ml.io.gate``; without paper a chart with plot axes is refused, and the trace must either pass
+    the gate as a strip or look like one heartbeat plot (one dominant sharp complex, or the few
+    waves of a fibrillation beat plot), never a periodic wave or a wandering line.
+    """
+    lum, chroma = _lum_chroma(rgb)
+    ink = _ink(lum)
+    strong, _ = _trace_mask(ink, chroma, lum, np.zeros(lum.shape, bool))
+    h, w = strong.shape
+    horiz, vert = layout.straight_lines(strong, w / 3, 0.5 * h)
+    if _looks_like_chart(horiz, vert):
+        raise InvalidSignalError(
+            "This looks like a chart, not an ECG: it has plot axes and no ECG paper grid. "
+            "Upload a photo or scan of the ECG print-out, or the ECG file itself.")
+    reason, _ = gate.ecg_evidence(rec.signal, rec.fs, calibrated=rec.scale_known)
+    if reason is None:
+        return
+    if rec.scale_known:
+        raise InvalidSignalError(f"No ECG trace could be read, so no beats were labelled: {reason}.")
+    why = gate.single_beat_evidence(rec.signal)
+    if why is not None:
+        raise InvalidSignalError(f"No ECG trace could be read, so no beats were labelled: {why}.")
+
+
+# When a page cannot be read, the trace is sought again among only the darkest pixels: on grey or
+# dark-printed grids (photos, faxes) the grid lines are as dark as the trace's faint strokes and
+# join it into "large dark areas". The trace is a few per cent of a page; the grid, tens.
+DARKEST_SHARES = (0.04, 0.02, 0.01)
+
+
+def _read_page(rgb: np.ndarray, shown: str, trace_out: dict | None = None) -> Recording:
+    """Return the rhythm strip of a page, report or strip picture, checked to be an ECG.
+
+    ``trace_out``, when given, receives where the strip was read: "trace" (its row in every
+    column of the levelled page, NaN where absent), "angle" and "shape" of the levelling turn.
+    """
+    try:
+        return _read_page_once(rgb, shown, trace_out, None)
+    except InvalidSignalError as exc:
+        first = exc
+    if "blank or uniform" in str(first):
+        raise first
+    for share in DARKEST_SHARES:
+        try:
+            rec = _read_page_once(rgb, shown, trace_out, share)
+        except InvalidSignalError:
+            continue
+        rec.notes.insert(1, f"The trace was told from a dark paper grid by keeping the darkest "
+                            f"{share:.0%} of the page")
+        return rec
+    raise first
+
+
+def _read_page_once(rgb, shown, trace_out, darkest_share):
     lum, chroma = _lum_chroma(rgb)
     if np.ptp(lum) < 20:
         raise InvalidSignalError(f"{_NO_TRACE} ({shown} is blank or uniform).")
@@ -68,12 +248,14 @@ def _read_page(rgb: np.ndarray, shown: str) -> Recording:
     notes = []
     angle = layout.estimate_skew(ink > 0.08)
     if abs(angle) >= layout.LEVEL_BELOW_DEG:
+        if trace_out is not None:
+            trace_out.update(angle=angle, shape=rgb.shape)
         rgb = layout.rotate(rgb, angle)
         lum, chroma = _lum_chroma(rgb)
         ink = _ink(lum)
         notes.append(f"The picture was turned {abs(angle):.1f} degrees to level the ECG")
     px_per_mm, grid_mask = _paper_grid(rgb, lum, chroma, ink)
-    strong, weak = _trace_mask(ink, chroma, lum, grid_mask)
+    strong, weak = _trace_mask(ink, chroma, lum, grid_mask, darkest_share=darkest_share)
     height, width = strong.shape
     mm = px_per_mm or width / 270.0  # no grid: a page or strip is roughly 270 mm wide
     horiz, vert = layout.straight_lines(
@@ -111,6 +293,8 @@ def _read_page(rgb: np.ndarray, shown: str) -> Recording:
                 rows, strong, signal_row=i, signal=rec_signal, fs=fs, px_per_mm=row_mm)
             out += lead_notes
             out.append(SHAPE_CAVEAT)
+            if trace_out is not None:
+                trace_out["trace"] = trace
             # Three rows or more: a 12-lead report (3x4 + rhythm strip, 6x2, 12x1).
             return Recording(signal=check_signal(rec_signal, fs=fs), fs=fs, lead=f"image, {where}",
                              kind="image-strip", notes=out,
@@ -426,7 +610,7 @@ def _grid_period(profile: np.ndarray):
     return period, False, bool(emphasis5)
 
 
-def _trace_mask(ink, chroma, lum, grid_mask):
+def _trace_mask(ink, chroma, lum, grid_mask, *, darkest_share=None):
     """Return (strong, weak) masks of dark, uncoloured pixels: the pen/printer trace.
 
     ``weak`` also holds the faint anti-aliased pixels of steep strokes, kept only where they touch
@@ -446,6 +630,8 @@ def _trace_mask(ink, chroma, lum, grid_mask):
         return empty, empty
     # Otsu between the trace and any remaining faint structure (light grid, shadows).
     thr = max(0.2, _otsu(values))
+    if darkest_share:
+        thr = max(thr, float(np.quantile(ink[::2, ::2], 1.0 - darkest_share)))
     strong = (ink > thr) & ~grid_coloured
     # Faint pixels count only beside dark ones: blurred grid lines of a photo must not join the trace.
     weak = (ink > max(0.1, 0.5 * thr)) & ~grid_coloured & ndimage.binary_dilation(strong, iterations=2)

@@ -46,16 +46,24 @@ def estimate_skew(dark: np.ndarray) -> float:
     return float(fine[int(np.argmax([score(a) for a in fine]))])
 
 
-def rotate(rgb: np.ndarray, angle: float) -> np.ndarray:
-    """Return ``rgb`` rotated by ``angle`` degrees counter-clockwise, canvas enlarged, white fill."""
+def rotation(shape, angle: float):
+    """Return (2x3 affine matrix, (width, height)) of ``rotate``: picture pixels -> rotated pixels."""
     import cv2
 
-    h, w = rgb.shape[:2]
+    h, w = shape[:2]
     m = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), angle, 1.0)
     cos, sin = abs(m[0, 0]), abs(m[0, 1])
     nw, nh = int(h * sin + w * cos), int(h * cos + w * sin)
     m[0, 2] += nw / 2.0 - w / 2.0
     m[1, 2] += nh / 2.0 - h / 2.0
+    return m, (nw, nh)
+
+
+def rotate(rgb: np.ndarray, angle: float) -> np.ndarray:
+    """Return ``rgb`` rotated by ``angle`` degrees counter-clockwise, canvas enlarged, white fill."""
+    import cv2
+
+    m, (nw, nh) = rotation(rgb.shape, angle)
     out = cv2.warpAffine(rgb.astype(np.float32), m, (nw, nh), flags=cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_CONSTANT, borderValue=(255, 255, 255))
     return out.astype(np.float64)

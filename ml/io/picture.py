@@ -38,6 +38,26 @@ def decode(path: Path, shown: str, *, pdf: bool = False):
     return _decode_image(path, shown), []
 
 
+def displayed_size(path: Path, decoded_shape, *, pdf: bool = False):
+    """Return (width, height) of the picture at ``path`` as a viewer shows it (EXIF turn applied).
+
+    Coordinates in the full picture are these; ``decoded_shape`` (the array ``decode`` returned)
+    is a reduced copy. A PDF page's size is the rendering's (``decoded_shape``).
+    """
+    h, w = decoded_shape[:2]
+    if pdf:
+        return w, h
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            width, height = img.size
+            turn = img.getexif().get(0x0112, 1)
+    except Exception:  # noqa: BLE001 - decoded already; fall back to the decoded size
+        return w, h
+    return (height, width) if turn in (5, 6, 7, 8) else (width, height)
+
+
 def _decode_image(source, shown: str) -> np.ndarray:
     from PIL import Image, ImageOps
 

@@ -136,6 +136,98 @@ def photograph(img, rng, *, angle=0.0, blur=0.0, shadow=0.0, noise=0.0, scale=1.
     return np.clip(a, 0, 255).astype(np.uint8)
 
 
+PHONE_SIZES = {"2MP": (1600, 1200), "5MP": (2592, 1944), "8MP": (3264, 2448), "12MP": (4032, 3024)}
+
+
+def photograph_page(img, rng, *, megapixels="5MP", fill=0.8, tilt=0.0, corners=0.0, bend=0.0,
+                    light=0.0, shadow=0.0, glare=0.0, blur=0.0, noise=0.0, cast=0.0,
+                    background=None, cut=None, light_angle=None):
+    """Return ``img`` (a rendered page, uint8 RGB) as a phone photographs it lying on a table.
+
+    The page is placed on a textured table ``background`` (RGB, default a random mid-tone) in a
+    frame of ``megapixels`` (a key of PHONE_SIZES), covering about ``fill`` of the frame's width,
+    ``tilt`` degrees off level, each corner moved by up to ``corners`` of the page's size
+    (perspective), the paper ``bend``-ed (its horizontal lines bow by up to that share of the page's
+    height, and it is foreshortened where it curls), lit by a gradient that darkens one side by
+    ``light`` (0-1), a soft-edged phone ``shadow`` (0-1 darkening), a ``glare`` patch (0-1), a colour
+    ``cast`` (warm light), lens ``blur`` (sigma in pixels of the frame) and sensor ``noise``.
+    ``cut``: a side ("left", "right", "top", "bottom") where the page runs out of the frame;
+    ``light_angle``: the direction (degrees, 0 = towards the right) the light fades to.
+    Returns (photo uint8 RGB, corners of the page in the photo [[x, y] * 4], TL TR BR BL).
+    """
+    import cv2
+
+    out_w, out_h = PHONE_SIZES[megapixels] if isinstance(megapixels, str) else megapixels
+    page = np.asarray(img, dtype=np.float32)
+    ph, pw = page.shape[:2]
+    # The page's corners in the frame: centred, scaled to ``fill``, tilted, corners jittered.
+    s = fill * out_w / pw
+    if s * ph > 0.92 * out_h:
+        s = 0.92 * out_h / ph
+    half = np.array([[-pw, -ph], [pw, -ph], [pw, ph], [-pw, ph]], np.float64) * 0.5 * s
+    a = np.radians(tilt)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    quad = half @ rot.T
+    quad += rng.uniform(-corners, corners, (4, 2)) * np.array([pw * s, ph * s])
+    centre = np.array([out_w / 2.0, out_h / 2.0])
+    if cut:
+        shift = {"left": (-1, 0), "right": (1, 0), "top": (0, -1), "bottom": (0, 1)}[cut]
+        edge = np.max(np.abs(quad @ np.abs(np.array(shift, float))))
+        room = (out_w / 2.0) if shift[0] else (out_h / 2.0)
+        centre += np.array(shift) * (room - edge + 0.08 * (pw * s if shift[0] else ph * s))
+    quad += centre
+    # Inverse map: every frame pixel -> a point of the bent page -> a pixel of the flat page.
+    flat_corners = np.array([[0, 0], [pw - 1, 0], [pw - 1, ph - 1], [0, ph - 1]], np.float32)
+    hom_inv = cv2.getPerspectiveTransform(quad.astype(np.float32), flat_corners)
+    yy, xx = np.mgrid[0:out_h, 0:out_w].astype(np.float32)
+    den = hom_inv[2, 0] * xx + hom_inv[2, 1] * yy + hom_inv[2, 2]
+    u = (hom_inv[0, 0] * xx + hom_inv[0, 1] * yy + hom_inv[0, 2]) / den
+    v = (hom_inv[1, 0] * xx + hom_inv[1, 1] * yy + hom_inv[1, 2]) / den
+    off_u = (u < 0) | (u > pw - 1)
+    if bend:
+        # The bent page: lines bow down by bend * height * 4t(1-t) (t = u / width), more at the
+        # bottom than at the top; the curled right part is foreshortened (x' = x - c t^3 ...).
+        t = np.clip(u / (pw - 1), 0.0, 1.0)
+        bow = bend * ph * 4.0 * t * (1.0 - t)
+        v = (v - 0.7 * bow) / (1.0 + 0.6 * bow / ph)
+        grid_t = np.linspace(0.0, 1.0, 512)
+        squeeze = grid_t - 0.6 * bend * grid_t ** 3 * (1 - grid_t) * 4  # monotone for bend < 0.2
+        u = np.interp(t, squeeze, grid_t) * (pw - 1)
+    outside = off_u | (v < 0) | (v > ph - 1)
+    u, v = u.astype(np.float32), v.astype(np.float32)
+    photo = cv2.remap(page, u, v, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    if background is None:
+        background = rng.uniform(60, 170, 3)
+    table = np.ones((out_h, out_w, 3), np.float32) * np.asarray(background, np.float32)
+    grain = cv2.GaussianBlur(rng.normal(0, 12, (out_h // 8 + 1, out_w // 8 + 1)).astype(np.float32), (0, 0), 2)
+    table += cv2.resize(grain, (out_w, out_h))[..., None]
+    photo[outside] = table[outside]
+    # Light: a gradient across the frame, a soft phone shadow, a glare patch, a warm cast.
+    gain = np.ones((out_h, out_w), np.float32)
+    if light:
+        ang = rng.uniform(0, 2 * np.pi) if light_angle is None else np.radians(light_angle)
+        d = ((xx - out_w / 2) * np.cos(ang) + (yy - out_h / 2) * np.sin(ang)) / max(out_w, out_h)
+        gain *= 1.0 - light * np.clip(d + 0.5, 0, 1)
+    if shadow:
+        cx, cy = rng.uniform(0.2, 0.8) * out_w, rng.uniform(0.2, 0.8) * out_h
+        rx, ry = rng.uniform(0.15, 0.3) * out_w, rng.uniform(0.2, 0.4) * out_h
+        m = (((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 < 1.0).astype(np.float32)
+        m = cv2.GaussianBlur(m, (0, 0), 0.03 * out_w)
+        gain *= 1.0 - shadow * m
+    photo *= gain[..., None]
+    if cast:
+        photo *= np.array([1.0, 1.0 - 0.4 * cast, 1.0 - cast], np.float32)
+    if glare:
+        gx, gy = rng.uniform(0.3, 0.7) * out_w, rng.uniform(0.3, 0.7) * out_h
+        g = np.exp(-(((xx - gx) / (0.06 * out_w)) ** 2 + ((yy - gy) / (0.06 * out_w)) ** 2))
+        photo += (glare * 255.0 * g)[..., None]
+    if blur:
+        photo = cv2.GaussianBlur(photo, (0, 0), blur)
+    if noise:
+        photo += rng.normal(0.0, noise, photo.shape).astype(np.float32)
+    return np.clip(photo, 0, 255).astype(np.uint8), quad.tolist()
+
+
 def non_ecg_pictures(rng, *, size=(640, 480)):
     """Return [(name, uint8 RGB picture)] of things that are not ECGs, for the gate's tests.
 
@@ -239,4 +331,44 @@ def non_ecg_pictures(rng, *, size=(640, 480)):
             out.append((f"skimage_{name}", img[..., :3].astype(np.uint8)))
     except Exception:  # noqa: BLE001 - optional extras
         pass
+    return out
+
+
+def small_non_ecg_pictures(rng):
+    """Return [(name, uint8 RGB picture)] of small (plot-sized, at most 400 x 300) non-ECG pictures.
+
+    The pictures ``non_ecg_pictures`` draws at 400 x 300 and 200 x 150 that stay plot-sized, and
+    bare curves drawn like the single-beat plots (thin dark line, no axes, 192 x 128 to 300 x 200):
+    sine waves of 1.5 to 12 cycles, a random walk, a stock-like line, EEG-like noise, a damped wave.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out = []
+    for size in ((400, 300), (200, 150)):
+        for name, img in non_ecg_pictures(rng, size=size):
+            h, w = img.shape[:2]
+            if w <= 400 and h <= 300 and w <= 2 * h:
+                out.append((f"{name}_{size[0]}x{size[1]}", img))
+    t = np.linspace(0, 1, 600)
+    curves = {
+        "sine_1.5": np.sin(2 * np.pi * 1.5 * t), "sine_2.5": np.sin(2 * np.pi * 2.5 * t),
+        "sine_4": np.sin(2 * np.pi * 4 * t), "sine_12": np.sin(2 * np.pi * 12 * t),
+        "random_walk": np.cumsum(rng.normal(0, 1, t.size)),
+        "stock_line": np.cumsum(rng.normal(0.05, 1, t.size)),
+        "eeg_like": np.convolve(rng.normal(0, 1, t.size), np.ones(25) / 25, "same"),
+        "damped": np.exp(-3 * t) * np.sin(2 * np.pi * 5 * t),
+    }
+    for name, y in curves.items():
+        for w, h in ((192, 128), (300, 200)):
+            fig = plt.figure(figsize=(w / 100.0, h / 100.0), dpi=100)
+            ax = fig.add_axes([0.03, 0.1, 0.94, 0.8])
+            ax.axis("off")
+            ax.plot(t, y, color="#555555", lw=0.8)
+            fig.canvas.draw()
+            img = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+            plt.close(fig)
+            out.append((f"bare_{name}_{w}x{h}", img))
     return out
