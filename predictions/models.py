@@ -48,6 +48,21 @@ def prediction_image_path(instance, filename):
     return f"ecg/{prediction.record.uuid}/{prediction.uuid}/{instance.kind}{beat}.png"
 
 
+def stage_cache_key(prediction_id):
+    """Return the cache key of the step a running analysis is at (``Prediction.Stage``): the worker
+    reports it there, not in the row (``services.prediction_report_stage``)."""
+    return f"prediction-stage:{int(prediction_id)}"
+
+
+def status_channel(prediction_id):
+    """Return the Redis pub/sub channel told when a prediction's status or stage changes (the
+    status long-poll waits on it). Channels are shared by every Redis database number, so the name
+    carries the PostgreSQL database's: two portals on one Redis do not wake each other's waits."""
+    from django.db import connection
+
+    return f"ecgportal:{connection.settings_dict['NAME']}:prediction:{int(prediction_id)}"
+
+
 IMAGE_FORMATS = ("png", "jpeg", "webp", "heic", "bmp", "tiff", "pdf")
 SIGNAL_FORMATS = ("wfdb", "csv", "edf")
 

@@ -4,7 +4,7 @@ A record someone may not see does not exist for them: getters raise ``DoesNotExi
 it into a 404), lists simply leave it out.
 """
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Subquery
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, Subquery, prefetch_related_objects
 
 from accounts.models import User
 from articles.selectors import article_links_for_codes
@@ -12,7 +12,7 @@ from ml import assessment as clinical
 from ml.classes import BY_CODE, CODES
 from accounts import rules
 from predictions import plain_language
-from predictions.models import ECGRecord, Prediction, PredictionImage, Review
+from predictions.models import ECGRecord, Prediction, PredictionImage, Review, stage_cache_key, status_channel
 
 
 def _with_current(queryset):
@@ -65,12 +65,116 @@ def ecg_record_get(*, user, uuid):
 
 
 def prediction_current(*, record):
-    """Return the current prediction of ``record`` with its counts, images and reviews, or None."""
-    return (
-        Prediction.objects.filter(record=record, is_current=True)
-        .prefetch_related("beat_counts", "images", Prefetch("reviews", queryset=Review.objects.select_related("doctor")))
-        .first()
-    )
+    """Return the current prediction of ``record`` with its counts, images and reviews, or None.
+
+    A running one carries the stage its worker last reported (in the cache, ``services.
+    prediction_report_stage``). An unfinished one has no counts, images or reviews to fetch, and a
+    record just fetched by ``ecg_record_get`` already holds its current prediction (``current``):
+    a status poll costs no query here.
+    """
+    cached = getattr(record, "current", None)
+    if cached is not None:
+        prediction = cached[0] if cached else None
+    else:
+        prediction = Prediction.objects.filter(record=record, is_current=True).first()
+    if prediction is None:
+        return None
+    if prediction.is_finished:
+        prefetch_related_objects(
+            [prediction], "beat_counts", "images", Prefetch("reviews", queryset=Review.objects.select_related("doctor"))
+        )
+    elif prediction.status == Prediction.Status.RUNNING:
+        prediction.stage = prediction_stage(prediction=prediction)
+    return prediction
+
+
+def prediction_stage(*, prediction):
+    """Return the step a running analysis last reported (cache), else the row's ``stage``."""
+    from django.core.cache import cache
+
+    return cache.get(stage_cache_key(prediction.pk)) or prediction.stage
+
+
+# The longest a status read may wait for news (``?wait=``): under the proxy's and gunicorn's timeouts.
+STATUS_WAIT_MAX_S = 25
+# Even with Redis, a waiting read looks at the database this often (a lost message costs no more).
+_RECHECK_S = 5.0
+_NO_REDIS_POLL_S = 0.5
+
+
+def status_redis():
+    """Return this process's Redis client for status news, or None without REDIS_URL."""
+    global _redis
+    from django.conf import settings
+
+    if not getattr(settings, "REDIS_URL", ""):
+        return None
+    if _redis is None:
+        import redis
+
+        _redis = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=2)
+    return _redis
+
+
+_redis = None
+
+
+def _status_state(prediction_id, *, with_stage):
+    rows = list(Prediction.objects.filter(pk=prediction_id).order_by().values_list("status", "is_current")[:1])
+    if not rows:
+        return None  # deleted meanwhile
+    row = rows[0]
+    stage = ""
+    if with_stage and row[0] == Prediction.Status.RUNNING:
+        from django.core.cache import cache
+
+        stage = cache.get(stage_cache_key(prediction_id)) or ""
+    return (*row, stage)
+
+
+def prediction_wait(*, prediction, wait_s, with_stage=False):
+    """Block for up to ``wait_s`` seconds until ``prediction``'s status (with ``with_stage``, also
+    its stage) is no longer what the caller read; return True when it changed, False on timeout.
+
+    The worker publishes on ``status_channel`` at each change (``services``): the waiting thread
+    sleeps on that subscription (one idle socket, no query) and wakes at once. It subscribes before
+    it compares, so no change slips between the caller's read and the wait; it looks at the
+    database again every few seconds anyway, and every half second when Redis is unavailable.
+    """
+    import time
+
+    known = (prediction.status, prediction.is_current,
+             (prediction.stage or "") if with_stage and prediction.status == Prediction.Status.RUNNING else "")
+    deadline = time.monotonic() + max(0.0, min(float(wait_s), STATUS_WAIT_MAX_S))
+    pubsub = None
+    client = status_redis()
+    if client is not None:
+        try:
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            pubsub.subscribe(status_channel(prediction.pk))
+            pubsub.get_message(timeout=1.0)  # Redis's confirmation: subscribed from here on
+        except Exception:  # Redis down: poll the database instead
+            pubsub = None
+    try:
+        while True:
+            if _status_state(prediction.pk, with_stage=with_stage) != known:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if pubsub is not None:
+                try:
+                    pubsub.get_message(timeout=min(remaining, _RECHECK_S))
+                    continue
+                except Exception:
+                    pubsub = None
+            time.sleep(min(remaining, _NO_REDIS_POLL_S))
+    finally:
+        if pubsub is not None:
+            try:
+                pubsub.close()
+            except Exception:
+                pass
 
 
 def prediction_history(*, record):

@@ -7,13 +7,14 @@ Each transition locks the row, so a redelivered or duplicated task finishes a pr
 
 import io
 import logging
+import threading
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerOperationalError
@@ -23,7 +24,7 @@ from ml.assessment import with_symptoms
 from notifications.services import prediction_finished_notify
 from predictions import claims
 from predictions.errors import UploadError
-from predictions.models import BeatCount, ECGRecord, Prediction, PredictionImage, Review
+from predictions.models import BeatCount, ECGRecord, Prediction, PredictionImage, Review, stage_cache_key, status_channel
 from predictions.validation import inspect_upload
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,18 @@ def _now():
     return timezone.now()
 
 
+_task_lookup = threading.Lock()
+
+
+def _analyse_task():
+    """Return the analysis task. The first lookup in a web process imports the apps' tasks
+    modules (``ecgportal.celery.task``); two threads of a gthread worker doing that at once had
+    the second find the task not yet registered (NotRegistered: the upload stayed unsent until the
+    sweep), so lookups go one at a time; after the first it is a dict lookup under a free lock."""
+    with _task_lookup:
+        return task(ANALYSE_TASK)
+
+
 def _enqueue(prediction_id):
     """Send the analysis task for ``prediction_id`` (called after the transaction commits).
 
@@ -49,7 +62,7 @@ def _enqueue(prediction_id):
         _run_in_thread(prediction_id)
         return
     try:
-        result = task(ANALYSE_TASK).apply_async(args=[prediction_id])
+        result = _analyse_task().apply_async(args=[prediction_id])
     except BROKER_ERRORS:
         logger.warning("Broker unavailable: prediction %s stays pending until the sweep sends it", prediction_id,
                        exc_info=True)
@@ -68,11 +81,29 @@ def _run_in_thread(prediction_id):
 
     def run():
         try:
-            task(ANALYSE_TASK).apply(args=[prediction_id])
+            _analyse_task().apply(args=[prediction_id])
         finally:
             connections.close_all()  # this thread's own database connection
 
     threading.Thread(target=run, name=f"analyse-{prediction_id}", daemon=True).start()
+
+
+def _publish_change(prediction_id):
+    """Tell the status reads waiting on this prediction (``selectors.prediction_wait``) that its
+    status or stage changed. Best effort: without Redis they find out from the database."""
+    from predictions.selectors import status_redis
+
+    client = status_redis()
+    if client is None:
+        return
+    try:
+        client.publish(status_channel(prediction_id), b"1")
+    except Exception:
+        logger.warning("Could not publish the status change of prediction %s", prediction_id, exc_info=True)
+
+
+def _publish_on_commit(prediction_id):
+    transaction.on_commit(lambda: _publish_change(prediction_id), robust=True)
 
 
 def _delete_files(names):
@@ -121,23 +152,41 @@ def ecg_record_create(
         if inspected.companion is not None:
             record.companion_file.save("source.dat", inspected.companion, save=False)
             stored.append(record.companion_file.name)
-        record.full_clean()
+        # Fields and clean() are checked here; the table's constraints by PostgreSQL on INSERT
+        # (not re-queried one SELECT each beforehand), their refusal worded as full_clean would.
+        record.full_clean(validate_unique=False, validate_constraints=False)
         with transaction.atomic():
             duplicate = _recent_duplicate(owner=owner, sha256=record.sha256)
             if duplicate is not None:
                 _delete_files(stored)
                 duplicate.was_duplicate = True
                 return duplicate
-            record.save()
+            record.save(force_insert=True)
             if request_prediction:
-                prediction_request(record=record)
+                _prediction_create(record=record, new_record=True)
     except ValidationError as exc:
         _delete_files(stored)
         raise UploadError("invalid_metadata", "; ".join(exc.messages), field="__all__") from None
+    except IntegrityError as exc:
+        _delete_files(stored)
+        message = constraint_message(ECGRecord, exc)
+        if message is None:
+            raise
+        raise UploadError("invalid_metadata", message, field="__all__") from None
     except BaseException:
         _delete_files(stored)
         raise
     return record
+
+
+def constraint_message(model, exc):
+    """Return the message of the ``model`` constraint an IntegrityError ``exc`` names (the one
+    ``full_clean`` would have given for it), or None when it names none of them."""
+    text = str(getattr(exc, "__cause__", None) or exc)
+    for constraint in model._meta.constraints:
+        if f'"{constraint.name}"' in text:
+            return constraint.get_violation_error_message()
+    return None
 
 
 # The same file uploaded again by the same person within this many seconds (a double click, a
@@ -178,10 +227,21 @@ def ecg_record_purge_for_user(*, user):
 
 def prediction_request(*, record):
     """Create the record's current Prediction (pending) and send it to a worker once committed."""
+    return _prediction_create(record=record)
+
+
+def _prediction_create(*, record, new_record=False):
+    """Create ``record``'s current prediction; the task is sent once the transaction commits.
+
+    ``new_record``: the record was inserted in this transaction, so no other prediction of it
+    exists and no one else can see it yet: no lock and no UPDATE of the earlier current one (the
+    database's one-current-per-record constraint still holds either way).
+    """
     now = _now()
-    with transaction.atomic():
-        ECGRecord.objects.select_for_update().filter(pk=record.pk).first()
-        Prediction.objects.filter(record=record, is_current=True).update(is_current=False)
+    with transaction.atomic(savepoint=not new_record):
+        if not new_record:
+            ECGRecord.objects.select_for_update().filter(pk=record.pk).first()
+            Prediction.objects.filter(record=record, is_current=True).update(is_current=False)
         prediction = Prediction.objects.create(record=record, created_at=now, queued_at=now)
         transaction.on_commit(lambda: _enqueue(prediction.pk), robust=True)
     return prediction
@@ -204,7 +264,9 @@ def prediction_start(*, prediction_id, task_id=""):
     """
     now = _now()
     with transaction.atomic():
-        prediction = Prediction.objects.select_for_update().filter(pk=prediction_id).first()
+        # The record and its owner come with the row (the task reads both); only the row is locked.
+        prediction = (Prediction.objects.select_for_update(of=("self",)).select_related("record__owner")
+                      .filter(pk=prediction_id).first())
         if prediction is None or prediction.is_finished:
             return None
         if prediction.status == Prediction.Status.RUNNING and prediction.task_id != task_id:
@@ -225,12 +287,18 @@ def prediction_start(*, prediction_id, task_id=""):
         if task_id:
             prediction.task_id = task_id
         prediction.save(update_fields=["status", "started_at", "attempts", "task_id"])
+        _publish_on_commit(prediction.pk)
     return prediction
 
 
 def prediction_report_stage(*, prediction_id, stage):
-    """Record which step a running analysis is at (one UPDATE; the result page shows it)."""
-    Prediction.objects.filter(pk=prediction_id, status=Prediction.Status.RUNNING).update(stage=stage)
+    """Record which step a running analysis is at, in the cache (Redis), not the row: the result
+    page shows it (``selectors.prediction_current``), and a progress note is not worth a write to
+    the database per step. Lost with Redis, it costs only the progress bar's step."""
+    from django.core.cache import cache
+
+    cache.set(stage_cache_key(prediction_id), str(stage), timeout=settings.CELERY_TASK_TIME_LIMIT + 60)
+    _publish_change(prediction_id)
 
 
 def _finish(prediction, *, status, **fields):
@@ -242,12 +310,16 @@ def _finish(prediction, *, status, **fields):
         prediction.started_at = now
     for name, value in fields.items():
         setattr(prediction, name, value)
-    prediction.full_clean(exclude=["record"])
+    # Each field checked here; the table's constraints by PostgreSQL on the UPDATE (a refusal is
+    # an IntegrityError, which the task reports as an unsavable result), not re-queried first.
+    prediction.full_clean(exclude=["record"], validate_unique=False, validate_constraints=False)
     prediction.save()
+    _publish_on_commit(prediction.pk)
 
 
 def _lock_unfinished(prediction_id):
-    prediction = Prediction.objects.select_for_update().filter(pk=prediction_id).first()
+    prediction = (Prediction.objects.select_for_update(of=("self",)).select_related("record")
+                  .filter(pk=prediction_id).first())
     if prediction is None or prediction.is_finished:
         return None
     return prediction
@@ -275,6 +347,7 @@ def prediction_complete(*, prediction_id, result, duration_ms=None):
             _save_signal(prediction, result)
             for rep in result.representatives:
                 images.extend(_save_representative(prediction, rep))
+            PredictionImage.objects.bulk_create(images)  # one INSERT for every image
             _finish(
                 prediction,
                 status=Prediction.Status.DONE,
@@ -377,6 +450,7 @@ def prediction_requeue_stale(*, now=None):
             prediction.queued_at = now
             prediction.task_id = ""  # unsent until _enqueue records the new message
             prediction.save(update_fields=["status", "started_at", "queued_at", "task_id"])
+            _publish_on_commit(prediction.pk)
             ids.append(prediction.pk)
         for pk in ids:
             transaction.on_commit(lambda pk=pk: _enqueue(pk), robust=True)
@@ -657,8 +731,7 @@ def _save_image(prediction, *, kind, png, beat_index=None, code="", probability=
         prediction=prediction, kind=kind, beat_index=beat_index, code=code or "", probability=probability
     )
     image.file.save(f"{kind}.png", ContentFile(png), save=False)
-    image.save()
-    return image
+    return image  # the caller inserts the rows together
 
 
 def _save_representative(prediction, rep):

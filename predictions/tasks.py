@@ -22,7 +22,7 @@ from django.utils.module_loading import import_string
 
 from ml.errors import ECGInputError
 from predictions.claims import analysis_claim
-from predictions.files import local_copy
+from predictions.files import _EXTENSIONS, local_copy
 from predictions.models import Prediction
 
 logger = logging.getLogger(__name__)
@@ -101,17 +101,25 @@ def _analyse(task, prediction_id):
     prediction = services.prediction_start(prediction_id=prediction_id, task_id=task.request.id or "")
     if prediction is None:
         return "skipped"
-    record = prediction.record
+    record = prediction.record  # loaded with its owner by prediction_start
     started = time.monotonic()
     try:
-        with record.file.open("rb") as main, _open_or_none(record.companion_file) as companion:
-            with local_copy(file_format=record.file_format, main=main, companion=companion) as path:
-                owner = record.owner
-                result = get_analyser()(
-                    path, fs=record.sampling_rate, lead=record.lead or None, filename=record.original_filename,
-                    progress=lambda stage: services.prediction_report_stage(prediction_id=prediction_id, stage=stage),
-                    sex=owner.sex or None, age=owner.age_on(record.recorded_on or record.created_at.date()),
-                )
+        owner = record.owner
+
+        def analyse(path):
+            return get_analyser()(
+                path, fs=record.sampling_rate, lead=record.lead or None, filename=record.original_filename,
+                progress=lambda stage: services.prediction_report_stage(prediction_id=prediction_id, stage=stage),
+                sex=owner.sex or None, age=owner.age_on(record.recorded_on or record.created_at.date()),
+            )
+
+        stored = _stored_path(record)
+        if stored is not None:  # already on this disk, named as the reader expects: read it there
+            result = analyse(stored)
+        else:
+            with record.file.open("rb") as main, _open_or_none(record.companion_file) as companion:
+                with local_copy(file_format=record.file_format, main=main, companion=companion) as path:
+                    result = analyse(path)
         services.prediction_report_stage(prediction_id=prediction_id, stage=Prediction.Stage.SAVING)
         if result.status != "ok":
             services.prediction_mark_inconclusive(
@@ -194,6 +202,21 @@ def remove_stale_temp_dirs(*, older_than_s=None, root=None):
     if removed:
         logger.info("Removed %d temporary folder(s) left by killed analyses", removed)
     return removed
+
+
+def _stored_path(record):
+    """Return the local path of ``record``'s stored file when the analysis can read it where it
+    lies (storage on this disk, one file named with its format's extension), else None: a WFDB
+    record's header names its sample file, and remote storage has no path, so those are copied."""
+    if record.file_format == "wfdb" or record.companion_file:
+        return None
+    try:
+        path = Path(record.file.path)
+    except (NotImplementedError, ValueError):
+        return None
+    if path.suffix != _EXTENSIONS.get(record.file_format) or not path.is_file():
+        return None
+    return path
 
 
 def _ms(started):

@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -111,11 +111,43 @@ def detail(request, uuid):
     return render(request, "predictions/detail.html", context)
 
 
+def status_wait_seconds(query):
+    """Return the ``wait`` of a status read's query (seconds to wait for news; 0 when absent);
+    raise ValueError with the message to show when it is not a number from 0 to the limit."""
+    raw = query.get("wait", "")
+    if raw == "":
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not 0 <= value <= selectors.STATUS_WAIT_MAX_S:
+        raise ValueError(f"wait is a number of seconds from 0 to {selectors.STATUS_WAIT_MAX_S}.")
+    return value
+
+
+def record_status_waiting(request, uuid, wait_s, *, with_stage=False):
+    """Return (record, current prediction) for a status read that may wait (a long-poll): while the
+    analysis is unfinished, answer when its status (or stage) changes or after ``wait_s``. The
+    access is checked again after the wait, and a finished answer audited
+    (``permissions.record_status_or_404``)."""
+    record, prediction = permissions.record_status_or_404(request=request, uuid=uuid)
+    if wait_s and prediction is not None and not prediction.is_finished:
+        if selectors.prediction_wait(prediction=prediction, wait_s=wait_s, with_stage=with_stage):
+            record, prediction = permissions.record_status_or_404(request=request, uuid=uuid)
+    return record, prediction
+
+
 @login_required
 @require_GET
 def status_fragment(request, uuid):
-    """Return the result body: a progress box while queued/running (polling), the result once done."""
-    record, _ = permissions.record_status_or_404(request=request, uuid=uuid)
+    """Return the result body: a progress box while queued/running, the result once done. With
+    ``?wait=`` seconds the answer waits for the status or the stage to change (the page's long-poll)."""
+    try:
+        wait_s = status_wait_seconds(request.GET)
+    except ValueError as exc:
+        return HttpResponse(str(exc), status=400, content_type="text/plain")
+    record, _ = record_status_waiting(request, uuid, wait_s, with_stage=True)
     response = render(request, "predictions/includes/result_body.html", _result_context(request, record))
     response["Cache-Control"] = "no-store"
     return response

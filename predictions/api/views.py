@@ -149,11 +149,22 @@ class RecordDetailView(APIView):
 
 
 class RecordStatusView(APIView):
-    """The status of the record's current prediction (poll this)."""
+    """The status of the record's current prediction. ``?wait=`` seconds (up to 25): while it is
+    unfinished, answer as soon as the status changes, or after the wait (a long-poll)."""
 
-    @extend_schema(responses=PredictionStatusSerializer)
+    @extend_schema(
+        parameters=[OpenApiParameter("wait", OpenApiTypes.NUMBER, description="Seconds to wait for the status "
+                                     "to change before answering (0-25; default 0: answer at once).")],
+        responses={200: PredictionStatusSerializer, 400: ErrorSerializer},
+    )
     def get(self, request, uuid):
-        _, prediction = permissions.record_status_or_404(request=request, uuid=uuid)
+        from predictions.views import record_status_waiting, status_wait_seconds
+
+        try:
+            wait_s = status_wait_seconds(request.query_params)
+        except ValueError as exc:
+            return Response({"code": "invalid_wait", "detail": str(exc)}, status=400)
+        _, prediction = record_status_waiting(request, uuid, wait_s)
         if prediction is None:
             raise Http404
         return Response(PredictionStatusSerializer(prediction).data)

@@ -87,11 +87,12 @@ SEEN_STAGES = []
 
 
 def stage_spying_analyse(source, *, progress=None, **kwargs):
-    """Run ``stub_analyse`` and record, after each reported stage, what the database says."""
+    """Run ``stub_analyse`` and record, after each reported stage, what the result page would show."""
     from predictions.models import Prediction
+    from predictions.selectors import prediction_stage
 
     def spy(stage):
         progress(stage)
-        SEEN_STAGES.append(Prediction.objects.filter(status="running").values_list("stage", flat=True).first())
+        SEEN_STAGES.append(prediction_stage(prediction=Prediction.objects.get(status="running")))
 
     return stub_analyse(source, progress=spy, **kwargs)

@@ -95,7 +95,7 @@ def test_a_failing_database_write_leaves_no_file_behind(patient, wfdb_uploads, s
     def explode(**kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(services, "prediction_request", explode)
+    monkeypatch.setattr(services, "_prediction_create", explode)  # the prediction's INSERT, after the record's
     with pytest.raises(RuntimeError):
         services.ecg_record_create(owner=patient, files=wfdb_uploads)
     _assert_nothing_stored(settings)

@@ -54,7 +54,9 @@ def test_the_result_page_polls_its_status_until_finished(patient_client, patient
     url = reverse("predictions:detail", kwargs={"uuid": prediction.record.uuid})
     status_url = reverse("predictions:status", kwargs={"uuid": prediction.record.uuid})
     html = patient_client.get(url).content.decode()
-    assert 'data-status="pending"' in html and f'hx-get="{status_url}"' in html and 'hx-trigger="every 1000ms"' in html
+    # A long-poll: asked at once, answered on news or after 20 s; polling every second only while none is in flight.
+    assert 'data-status="pending"' in html and f'hx-get="{status_url}?wait=20"' in html
+    assert 'hx-trigger="load, every 1000ms"' in html and 'hx-sync="this:drop"' in html
     assert "Queued" in html
 
     Prediction.objects.filter(pk=prediction.pk).update(status="running", started_at=timezone.now())
@@ -360,7 +362,7 @@ def test_a_running_analysis_shows_the_stage_it_is_at(patient_client, patient):
     assert "Analysing your ECG: classifying each beat" in html
     assert html.count('data-state="done"') == 3 and html.count('data-state="current"') == 1
     assert 'aria-valuenow="70"' in html
-    assert 'hx-trigger="every 1000ms"' in html  # asks often at first
+    assert 'hx-trigger="load, every 1000ms"' in html  # falls back to asking often at first
 
 
 def test_re_run_is_offered_only_once_the_analysis_has_finished(patient_client, patient):
