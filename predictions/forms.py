@@ -146,6 +146,7 @@ class ECGUploadForm(forms.Form):
             "sampling_rate": data["sampling_rate"],
             "note": data["note"],
             "symptoms": data.get("symptoms") or [],
+            "corners": data.get("corners"),
         }
 
     def error_code(self):

@@ -112,6 +112,9 @@ class ECGRecord(models.Model):
     note = models.TextField(max_length=2000, blank=True)
     symptoms = models.JSONField(default=list, blank=True,
                                 help_text="What the patient felt when recording (ml.assessment.SYMPTOMS keys).")
+    # A picture's page corners as the person marked them in the crop step ([[x, y] * 4], top-left,
+    # top-right, bottom-right, bottom-left, pixels of the picture as displayed); null: found by the reader.
+    page_corners = models.JSONField(null=True, blank=True)
     # The doctors' links (scope "chosen") this record is shared in; links of scope "all" see every record.
     shared_in = models.ManyToManyField("accounts.CareLink", blank=True, related_name="records")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)

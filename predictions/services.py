@@ -119,12 +119,15 @@ def _delete_files(names):
 
 
 def ecg_record_create(
-    *, owner, files, recorded_on=None, lead="", sampling_rate=None, note="", symptoms=(), request_prediction=True
+    *, owner, files, recorded_on=None, lead="", sampling_rate=None, note="", symptoms=(), corners=None,
+    request_prediction=True
 ):
     """Check the upload, store it privately, create the record and (by default) request a prediction.
 
     ``files`` is one uploaded file, or a WFDB header and its data file; ``symptoms`` are keys of
-    ``ml.assessment.SYMPTOMS``. Raise UploadError, storing nothing, when the upload is unusable.
+    ``ml.assessment.SYMPTOMS``; ``corners`` a picture's page corners from the crop step
+    (``predictions.forms.parse_corners``), ignored for a signal file. Raise UploadError, storing
+    nothing, when the upload is unusable.
     """
     from ml.assessment import SYMPTOMS
 
@@ -144,6 +147,7 @@ def ecg_record_create(
         sampling_rate=sampling_rate,
         note=note or "",
         symptoms=[key for key in SYMPTOMS if key in set(symptoms or ())],
+        page_corners=corners if corners and inspected.input_kind == ECGRecord.InputKind.IMAGE else None,
     )
     stored = []
     try:

@@ -111,6 +111,7 @@ def _analyse(task, prediction_id):
                 path, fs=record.sampling_rate, lead=record.lead or None, filename=record.original_filename,
                 progress=lambda stage: services.prediction_report_stage(prediction_id=prediction_id, stage=stage),
                 sex=owner.sex or None, age=owner.age_on(record.recorded_on or record.created_at.date()),
+                corners=record.page_corners,
             )
 
         stored = _stored_path(record)

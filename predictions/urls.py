@@ -21,6 +21,7 @@ urlpatterns = [
     path("<uuid:uuid>/delete/", views.delete, name="delete"),
     path("<uuid:uuid>/file/", views.record_file, name="file"),
     path("<uuid:uuid>/file/data/", views.record_file, {"part": "companion"}, name="companion_file"),
+    path("<uuid:uuid>/picture.jpg", views.record_picture, name="picture"),
     path("<uuid:uuid>/images/<int:image_id>.png", views.prediction_image, name="image"),
     path("<uuid:uuid>/report.pdf", views.report_pdf, name="report"),
     path("<uuid:uuid>/result.fhir.json", views.fhir_bundle, name="fhir"),

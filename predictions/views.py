@@ -232,6 +232,23 @@ def record_file(request, uuid, part="main"):
 
 @login_required
 @require_GET
+def record_picture(request, uuid):
+    """Return the uploaded picture as a JPEG any browser shows (for drawing what was read over it)."""
+    from django.http import HttpResponse
+
+    from predictions.pictures import rendition_jpeg
+
+    record = permissions.record_or_404(request=request, uuid=uuid, action=Action.VIEW)
+    jpeg = rendition_jpeg(record)
+    if jpeg is None:
+        raise Http404("This record is not a picture.")
+    response = HttpResponse(jpeg, content_type="image/jpeg")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@login_required
+@require_GET
 def prediction_image(request, uuid, image_id):
     """Stream a derived image (trace, spectral, saliency) of a record the user may see."""
     image = permissions.image_or_404(request=request, uuid=uuid, image_id=image_id)

@@ -58,9 +58,49 @@ def test_on_a_phone_the_crop_step_shows_the_photo_and_moved_corners_fill_the_for
 
         page.click("#crop-step .crop-reset")
         assert page.input_value("#id_corners") == ""
+        page.focus("#crop-step .crop-corner >> nth=0")
+        for _ in range(3):
+            page.keyboard.press("ArrowDown")  # moved again, then sent with the upload
+        sent = json.loads(page.input_value("#id_corners"))
+        with page.expect_navigation():
+            page.click("#upload-submit")
+        from predictions.models import ECGRecord
+
+        record = ECGRecord.objects.get(owner=patient)
+        assert record.page_corners == [[float(x), float(y)] for x, y in sent]
+        page.goto(f"{live_server.url}{reverse('predictions:upload')}")
         buffer = io.BytesIO()  # a signal file has no crop step
         buffer.write(b"0.0\n" * 100)
         page.set_input_files("#id_file", files=[{"name": "ecg.csv", "mimeType": "text/csv", "buffer": buffer.getvalue()}])
         assert page.locator("#crop-step").is_hidden() and page.input_value("#id_corners") == ""
     finally:
         context.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_result_page_draws_what_was_read_over_the_picture_and_a_switch_hides_it(
+        patient, live_server, page, client, tmp_path, artifacts_dir):
+    from django.core.files.base import ContentFile
+
+    from predictions.models import ECGRecord
+    from predictions.tests.factories import DonePredictionFactory, ECGRecordFactory
+
+    data = _photo(tmp_path / "photo.png").read_bytes()
+    record = ECGRecordFactory(owner=patient, original_filename="photo.png", input_kind=ECGRecord.InputKind.IMAGE,
+                              file_format=ECGRecord.FileFormat.PNG, file=ContentFile(data, name="source.png"),
+                              size_bytes=len(data))
+    prediction = DonePredictionFactory(record=record)
+    trace = [[x, 450.0 + 60.0 * ((x // 40) % 2)] for x in range(150, 1050, 3)]
+    prediction.summary = {**prediction.summary, "picture": {
+        "size": [1200, 900], "corners": [[120, 90], [1100, 70], [1130, 840], [90, 820]], "trace": trace, "page": {}}}
+    prediction.save(update_fields=["summary"])
+    log_in_browser(page, client, patient, live_server)
+    page.goto(f"{live_server.url}{reverse('predictions:detail', kwargs={'uuid': record.uuid})}")
+    page.wait_for_selector('#picture-overlay[data-ready="true"]')
+    assert page.get_attribute("#picture-overlay", "data-drawn") == "overlay"
+    canvas = page.locator("#picture-overlay canvas")
+    box = canvas.bounding_box()
+    assert abs(box["height"] / box["width"] - 0.75) < 0.02  # the picture's own shape
+    canvas.screenshot(path=str(artifacts_dir / "picture-overlay.png"))
+    page.click("label[for=overlay-toggle]")
+    assert page.get_attribute("#picture-overlay", "data-drawn") == "picture"

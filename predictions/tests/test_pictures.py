@@ -80,3 +80,68 @@ def test_the_pdf_of_a_picture_result_shows_the_picture_with_what_was_read(patien
     doc = pypdfium2.PdfDocument(pdf.content)
     text = " ".join(" ".join(doc[i].get_textpage().get_text_range() for i in range(len(doc))).split())
     assert "Your picture, and what was read on it" in text and "Red: the ECG line that was read" in text
+
+
+CORNERS = [[10.0, 12.0], [790.0, 8.0], [795.0, 390.0], [5.0, 395.0]]
+
+
+def _rendered_png():
+    """A small rendered ECG strip: a real picture that passes the upload's checks."""
+    t = np.arange(0, 10, 1 / 250.0)
+    from ml.io.render import render_report
+
+    signal = np.exp(-((t % 0.8) - 0.4) ** 2 / 0.0002)
+    out = io.BytesIO()
+    Image.fromarray(render_report({"II": signal}, 250.0, layout="strip", dpi=80).image).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_the_crop_steps_corners_are_stored_with_a_picture_and_given_to_the_analysis(patient, monkeypatch, settings):
+    from predictions import services, tasks
+    from predictions.tests import test_tasks
+    from predictions.tests.conftest import upload
+
+    monkeypatch.setattr(services, "_enqueue", lambda pk: None)
+    record = services.ecg_record_create(owner=patient, files=[upload("photo.png", _rendered_png())], corners=CORNERS)
+    assert record.page_corners == CORNERS
+    settings.PREDICTIONS_ANALYSER = "predictions.tests.test_tasks.kwargs_spying_analyse"
+    tasks.analyse_prediction.apply(args=[record.current_prediction.pk])
+    assert test_tasks.PASSED["corners"] == CORNERS
+
+
+def test_a_signal_file_keeps_no_corners(patient, csv_bytes, monkeypatch):
+    from predictions import services
+    from predictions.tests.conftest import upload
+
+    monkeypatch.setattr(services, "_enqueue", lambda pk: None)
+    record = services.ecg_record_create(owner=patient, files=[upload("ecg.csv", csv_bytes)], corners=CORNERS)
+    assert record.page_corners is None
+
+
+def test_the_picture_is_served_as_a_jpeg_to_those_who_may_see_it_only(client, patient, other_patient):
+    from django.urls import reverse
+
+    record = _picture_record(owner=patient)
+    url = reverse("predictions:picture", kwargs={"uuid": record.uuid})
+    assert client.get(url).status_code == 302  # signed out: to the login page
+    client.force_login(other_patient)
+    assert client.get(url).status_code == 404
+    client.force_login(patient)
+    response = client.get(url)
+    assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(response.content)).size == SIZE
+    signal = ECGRecordFactory(owner=patient)
+    assert client.get(reverse("predictions:picture", kwargs={"uuid": signal.uuid})).status_code == 404
+
+
+def test_the_result_page_of_a_picture_shows_it_with_what_was_read(patient_client, patient):
+    from django.urls import reverse
+
+    prediction = _with_picture(_picture_record(owner=patient))
+    html = patient_client.get(reverse("predictions:detail", kwargs={"uuid": prediction.record.uuid})).content.decode()
+    assert 'id="picture-overlay"' in html and 'id="picture-reading"' in html
+    assert reverse("predictions:picture", kwargs={"uuid": prediction.record.uuid}) in html
+    assert "predictions/overlay.js" in html
+    plain = DonePredictionFactory(record=ECGRecordFactory(owner=patient))
+    html = patient_client.get(reverse("predictions:detail", kwargs={"uuid": plain.record.uuid})).content.decode()
+    assert 'id="picture-overlay"' not in html

@@ -61,8 +61,12 @@
     window.addEventListener("resize", draw);
   }
 
-  document.addEventListener("DOMContentLoaded", function () {
+  function init() {
     const root = document.getElementById("picture-overlay");
-    if (root) setup(root);
-  });
+    if (root && !root.dataset.bound) { root.dataset.bound = "true"; setup(root); }
+  }
+
+  document.addEventListener("DOMContentLoaded", init);
+  document.addEventListener("htmx:afterSwap", init); // the result arrives by polling
+  if (document.readyState !== "loading") init();
 })();
