@@ -50,6 +50,43 @@ def trace_segments(picture):
     return pieces
 
 
+# The crop step sends a copy of the photo reduced in the browser; larger is not a reduced copy.
+PAGE_PROBE_MAX_BYTES = 2 * 1024 * 1024
+
+
+class NotAPicture(ValueError):
+    """The bytes sent to find a page in are not a picture this can read."""
+
+
+def find_page(data: bytes):
+    """Return the page's corners [[x, y] * 4] (TL, TR, BR, BL, pixels of the picture in ``data``
+    as displayed) found by the reader's own ``ml.io.page.find_corners``, or None when no page edge
+    is seen. Raise :class:`NotAPicture` for bytes that are no picture or too large."""
+    import numpy as np
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    from ml.io import page
+
+    if len(data) > PAGE_PROBE_MAX_BYTES:
+        raise NotAPicture(f"Send a copy of at most {PAGE_PROBE_MAX_BYTES // (1024 * 1024)} MB.")
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img = ImageOps.exif_transpose(img).convert("RGB")
+            if max(img.size) > page.DETECT_SIDE:
+                f = page.DETECT_SIDE / max(img.size)
+                shown, img = img.size, img.resize((max(8, round(img.width * f)), max(8, round(img.height * f))))
+            else:
+                shown = img.size
+            small = np.asarray(img, dtype=np.float32)
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        raise NotAPicture("This is not a picture that can be read.") from None
+    found = page.find_corners(small)
+    if found is None:
+        return None
+    scale = shown[0] / small.shape[1]
+    return [[round(float(x) * scale, 1), round(float(y) * scale, 1)] for x, y in found[0]]
+
+
 def _decoded(record):
     """Return the picture of ``record`` as an RGB uint8 array (reduced, as the reader decoded it)."""
     import numpy as np

@@ -6,6 +6,7 @@ app_name = "predictions"
 urlpatterns = [
     path("", views.history, name="history"),
     path("upload/", views.upload, name="upload"),
+    path("upload/page/", views.page_corners, name="page_corners"),
     path("cases/", views.cases, name="cases"),
     path("shared/", views.shared_links, name="shared_links"),
     path("shared/<uuid:link_uuid>/revoke/", views.shared_link_revoke, name="shared_link_revoke"),

@@ -231,6 +231,22 @@ def record_file(request, uuid, part="main"):
 
 
 @login_required
+@require_POST
+def page_corners(request):
+    """Find the page in a photo the crop step sends (a copy reduced in the browser), before the
+    upload: {"corners": [[x, y] * 4] or null} in that copy's pixels, or a 400 with the reason."""
+    from predictions.pictures import NotAPicture, find_page
+
+    picture = request.FILES.get("picture")
+    if picture is None:
+        return JsonResponse({"error": "Send the picture as the 'picture' field."}, status=400)
+    try:
+        return JsonResponse({"corners": find_page(picture.read())})
+    except NotAPicture as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+
+
+@login_required
 @require_GET
 def record_picture(request, uuid):
     """Return the uploaded picture as a JPEG any browser shows (for drawing what was read over it)."""

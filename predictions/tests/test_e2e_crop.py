@@ -32,6 +32,7 @@ def test_on_a_phone_the_crop_step_shows_the_photo_and_moved_corners_fill_the_for
         page.set_input_files("#id_file", str(_photo(tmp_path / "photo.png")))
         page.wait_for_selector('#crop-step[data-ready="true"]')
         assert page.locator("#crop-step").is_visible()
+        page.wait_for_selector('#crop-step[data-detected="true"]')  # the frame starts on the page found
         assert page.input_value("#id_corners") == ""  # untouched: the reader finds the page itself
         assert page.evaluate("document.documentElement.scrollWidth") <= 390  # fits the phone's width
 
@@ -47,7 +48,9 @@ def test_on_a_phone_the_crop_step_shows_the_photo_and_moved_corners_fill_the_for
         page.mouse.up()
         corners = json.loads(page.input_value("#id_corners"))
         assert len(corners) == 4 and abs(corners[0][0] - 120) <= 8 and abs(corners[0][1] - 90) <= 8
-        assert corners[2] == [round(1200 * 0.96), round(900 * 0.96)]  # the others stay where they were
+        # The others stay on the page the reader found: the paper's corners, within 2 % of the picture.
+        for got, true in zip(corners[1:], [(1100, 70), (1130, 840), (90, 820)]):
+            assert abs(got[0] - true[0]) <= 24 and abs(got[1] - true[1]) <= 18, corners
 
         page.focus("#crop-step .crop-corner >> nth=2")  # the keyboard moves a corner too
         for _ in range(5):

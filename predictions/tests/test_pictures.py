@@ -145,3 +145,50 @@ def test_the_result_page_of_a_picture_shows_it_with_what_was_read(patient_client
     plain = DonePredictionFactory(record=ECGRecordFactory(owner=patient))
     html = patient_client.get(reverse("predictions:detail", kwargs={"uuid": plain.record.uuid})).content.decode()
     assert 'id="picture-overlay"' not in html
+
+
+def _page_photo(size=(1200, 900)):
+    from PIL import ImageDraw
+
+    img = Image.new("RGB", size, (90, 80, 70))
+    ImageDraw.Draw(img).polygon([(120, 90), (1100, 70), (1130, 840), (90, 820)], fill=(250, 225, 225))
+    out = io.BytesIO()
+    img.save(out, format="JPEG", quality=90)
+    return out.getvalue()
+
+
+def test_the_crop_step_finds_the_page_in_a_photo(client, patient):
+    from django.urls import reverse
+
+    client.force_login(patient)
+    url = reverse("predictions:page_corners")
+    response = client.post(url, {"picture": ContentFile(_page_photo(), name="page.jpg")})
+    assert response.status_code == 200
+    corners = response.json()["corners"]
+    for got, true in zip(corners, [(120, 90), (1100, 70), (1130, 840), (90, 820)]):
+        assert abs(got[0] - true[0]) <= 24 and abs(got[1] - true[1]) <= 18, corners
+    blank = io.BytesIO()
+    Image.new("RGB", (600, 400), (250, 250, 250)).save(blank, format="PNG")
+    assert client.post(url, {"picture": ContentFile(blank.getvalue(), name="blank.png")}).json() == {"corners": None}
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"not a picture at all", "This is not a picture that can be read."),
+    (b"\\xff\\xd8\\xff" + b"0" * (2 * 1024 * 1024), "Send a copy of at most 2 MB."),
+])
+def test_the_page_finder_refuses_what_is_not_a_small_picture(client, patient, data, message):
+    from django.urls import reverse
+
+    client.force_login(patient)
+    response = client.post(reverse("predictions:page_corners"), {"picture": ContentFile(data, name="x.jpg")})
+    assert response.status_code == 400 and response.json() == {"error": message}
+
+
+def test_the_page_finder_needs_a_signed_in_post_with_a_picture(client, patient):
+    from django.urls import reverse
+
+    url = reverse("predictions:page_corners")
+    assert client.post(url, {"picture": ContentFile(_page_photo(), name="page.jpg")}).status_code == 302
+    client.force_login(patient)
+    assert client.get(url).status_code == 405
+    assert client.post(url, {}).status_code == 400

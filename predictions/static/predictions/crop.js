@@ -2,8 +2,9 @@
  * sees it with the four corners of the page marked, and can drag each corner onto the page's
  * corner. The corners (pixels of the picture as the browser shows it, EXIF turn applied: the
  * same frame as the reader's) go in the hidden "corners" field, in the order top-left, top-right,
- * bottom-right, bottom-left; untouched, the field stays empty and the reader finds the page
- * itself. Works with a mouse, a finger (pointer events, no page scroll while dragging a corner)
+ * bottom-right, bottom-left. The frame starts on the page the reader finds (a reduced copy is sent
+ * to upload/page/, which runs the reader's own page finder); untouched, the field stays empty and
+ * the reader finds the same page itself at full size. Works with a mouse, a finger (pointer events, no page scroll while dragging a corner)
  * and the keyboard (Tab to a corner's button, arrow keys move it).
  */
 (function () {
@@ -12,6 +13,7 @@
   const SHOWN = ["image/png", "image/jpeg", "image/webp", "image/bmp"];  // what a browser can draw
   const INSET = 0.04;  // the corners start this share inside the picture's edges
   const HIT_PX = 28;   // a finger-sized target around each corner
+  const PROBE_SIDE = 640;  // the copy sent to find the page: its long side, px
   const NAMES = ["top-left", "top-right", "bottom-right", "bottom-left"];
 
   const panel = document.getElementById("crop-step");
@@ -21,7 +23,7 @@
   const canvas = panel.querySelector("canvas");
   const reset = panel.querySelector(".crop-reset");
   const handles = Array.prototype.slice.call(panel.querySelectorAll(".crop-corner"));
-  const state = { image: null, corners: null, moved: false, drag: null };
+  const state = { image: null, corners: null, found: null, moved: false, drag: null };
 
   function initial(w, h) {
     return [[w * INSET, h * INSET], [w * (1 - INSET), h * INSET], [w * (1 - INSET), h * (1 - INSET)], [w * INSET, h * (1 - INSET)]];
@@ -66,6 +68,34 @@
     });
   }
 
+  // Send a reduced copy to the server's page finder; put the frame on the page it finds.
+  function detect(image) {
+    const f = Math.min(1, PROBE_SIDE / Math.max(image.naturalWidth, image.naturalHeight));
+    const copy = document.createElement("canvas");
+    copy.width = Math.max(8, Math.round(image.naturalWidth * f));
+    copy.height = Math.max(8, Math.round(image.naturalHeight * f));
+    copy.getContext("2d").drawImage(image, 0, 0, copy.width, copy.height);
+    copy.toBlob(function (blob) {
+      const body = new FormData();
+      body.append("picture", blob, "page.jpg");
+      const token = document.querySelector("input[name=csrfmiddlewaretoken]");
+      fetch(panel.dataset.pageUrl, { method: "POST", body: body, credentials: "same-origin",
+                                     headers: token ? { "X-CSRFToken": token.value } : {} })
+        .then(function (r) { return r.ok ? r.json() : { corners: null }; })
+        .then(function (answer) {
+          if (state.image !== image || state.moved) return;  // another picture, or already moved
+          if (answer.corners) {
+            const s = image.naturalWidth / copy.width;
+            state.found = answer.corners.map(function (p) { return [p[0] * s, p[1] * s]; });
+            state.corners = state.found.map(function (p) { return p.slice(); });
+            draw();
+          }
+          panel.dataset.detected = answer.corners ? "true" : "false";
+        })
+        .catch(function () { panel.dataset.detected = "false"; });
+    }, "image/jpeg", 0.85);
+  }
+
   function show(file) {
     state.image = null;
     field.value = "";
@@ -73,12 +103,14 @@
     const image = new Image();
     image.onload = function () {
       state.image = image;
+      state.found = null;
       state.corners = initial(image.naturalWidth, image.naturalHeight);
       state.moved = false;
       panel.hidden = false;
       save();
       draw();
       panel.dataset.ready = "true";
+      detect(image);
     };
     image.src = URL.createObjectURL(file);
   }
@@ -135,7 +167,8 @@
     });
   });
   reset.addEventListener("click", function () {
-    state.corners = initial(state.image.naturalWidth, state.image.naturalHeight);
+    state.corners = state.found ? state.found.map(function (p) { return p.slice(); })
+      : initial(state.image.naturalWidth, state.image.naturalHeight);
     state.moved = false;
     save();
     draw();
