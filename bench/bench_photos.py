@@ -212,10 +212,16 @@ def main():
     ap.add_argument("--seed", type=int, default=20)
     ap.add_argument("--baseline-commit", default="1b4153d")
     ap.add_argument("--out", default=str(REPO / "bench" / "RESULTS-photos.md"))
+    ap.add_argument("--report-only", action="store_true",
+                    help="rewrite --out from the last run's .cache/bench_photos/results.json")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         worker(args.worker)
+        return
+    if args.report_only:
+        saved = json.loads((CACHE / "results.json").read_text())
+        report(args, saved["cases"], saved["baseline"], saved["new"], saved["run"])
         return
     CACHE.mkdir(parents=True, exist_ok=True)
     t_start = time.time()
@@ -230,15 +236,23 @@ def main():
     base = run_reader(base_tree, paths)
     print("reading with this checkout ...", flush=True)
     new = run_reader(str(REPO), paths)
-    (CACHE / "results.json").write_text(json.dumps({"cases": cases, "baseline": base, "new": new}, indent=1))
-    sb, sn = summarise(cases, base), summarise(cases, new)
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
                           text=True).stdout.strip()
+    run = (f"checkout {head} plus the working tree; {os.cpu_count()} CPUs, load average "
+           f"{os.getloadavg()[0]:.1f}; {time.time() - t_start:.0f} s in all")
+    (CACHE / "results.json").write_text(json.dumps({"cases": cases, "baseline": base, "new": new,
+                                                    "run": run}, indent=1))
+    report(args, cases, base, new, run)
+
+
+def report(args, cases, base, new, run):
+    sb, sn = summarise(cases, base), summarise(cases, new)
+    real_fail = [c for c in cases if c["kind"] == "real" and not new[c["path"]]["read"]]
+    advised = [c for c in real_fail if new[c["path"]].get("advice")]
     md = ["# Phone photos of paper ECGs (issue 20): today's reader vs page flattening", "",
           f"Command: `.venv/bin/python bench/bench_photos.py --photos {args.photos} --scans {args.scans} "
           f"--seed {args.seed} --baseline-commit {args.baseline_commit}` (one run, both columns; "
-          f"checkout {head} plus the working tree; {os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.1f}; {time.time() - t_start:.0f} s in all).", "",
+          f"{run}).", "",
           "Read = `ml.io.load` returned a strip that passed the heartbeat gate; HR ok = heart rate of "
           "the strip within 5 bpm of the annotated beats; time = `load` alone, median / max seconds "
           "per picture (decoding included).", "",
@@ -247,7 +261,9 @@ def main():
     for (label, r0, h0, e0, t0), (_, r1, h1, e1, t1) in zip(sb, sn):
         md.append(f"| {label} | {r0} | {r1} | {h0} | {h1} | {e0} | {e1} | {t0} | {t1} |")
     md += ["", "Non-ECG rows count pictures refused (never read as an ECG).", "",
-           "## Real pictures (ecg-photos): what is said of the ones not read (new reader)", ""]
+           "## Real pictures (ecg-photos): what is said of the ones not read (new reader)", "",
+           f"Not read: {len(real_fail)}; of these {len(advised)} end with advice on how to take the "
+           "photo again (`RetakePhotoError.advice`); the others give the reading's reason only.", ""]
     for c in cases:
         if c["kind"] == "real":
             r, r0 = new[c["path"]], base[c["path"]]

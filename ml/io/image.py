@@ -84,6 +84,23 @@ def read_image(path: Path, *, shown: str, pdf: bool = False, corners=None) -> Re
     return rec
 
 
+def detect_corners(path: Path, *, shown: str = "picture", pdf: bool = False):
+    """Return the page's corners [[x, y] * 4] (TL, TR, BR, BL) found in the picture, or None.
+
+    In pixels of the picture as displayed (EXIF orientation applied, full size): what a crop step
+    prefills before the person adjusts them and sends them back as ``read_image(corners=...)``.
+    None when the page fills the picture or its edges are not seen (then the whole picture).
+    """
+    rgb, _ = picture.decode(path, shown, pdf=pdf)
+    full = picture.displayed_size(path, rgb.shape, pdf=pdf)
+    small, f = page._reduced(rgb.astype(np.float32))
+    found = page.find_corners(small)
+    if found is None:
+        return None
+    to_full = np.array([full[0] / rgb.shape[1], full[1] / rgb.shape[0]]) / f
+    return [[round(float(x), 1), round(float(y), 1)] for x, y in found[0] * to_full]
+
+
 class PictureReading:
     """Where the ECG was found in the uploaded picture, for drawing it over the picture.
 
@@ -122,6 +139,8 @@ def _read_photo(rgb, shown, *, corners, full):
     except InvalidSignalError as exc:
         first = exc
         if given is not None:
+            raise _with_advice(first, info, flat, shown) from None
+        if not info.found and not info.notes:  # the picture was not changed: nothing else to try
             raise _with_advice(first, info, flat, shown) from None
         try:
             trace_out = {}
@@ -172,14 +191,19 @@ def _with_advice(exc, info, flat, shown):
         advice.insert(0, "the photo is too blurred: hold the phone still and let it focus")
         text = f"{_NO_TRACE}: {shown} is too blurred to read"
     if not advice:
+        for keys, what in RETAKE:
+            if any(k in text for k in ((keys,) if isinstance(keys, str) else keys)):
+                advice.append(what)
+                break
+    if not advice:
         return exc
     return RetakePhotoError(f"{text}. To read it, take the photo again: {'; '.join(advice)}.",
                             advice=advice)
 
 
 def _shows_paper_grid(rgb) -> bool:
-    """Return True when a regular ECG paper grid is visible in ``rgb`` (looked for at half size)."""
-    small = rgb[::2, ::2]
+    """Return True when a regular ECG paper grid is visible in ``rgb`` (large pictures at half size)."""
+    small = rgb[::2, ::2] if rgb.shape[1] > 1600 else rgb
     lum, chroma = _lum_chroma(small)
     return _paper_grid(small, lum, chroma, _ink(lum))[0] is not None
 
@@ -215,6 +239,16 @@ def _check_plot(rec, rgb, shown):
 # dark-printed grids (photos, faxes) the grid lines are as dark as the trace's faint strokes and
 # join it into "large dark areas". The trace is a few per cent of a page; the grid, tens.
 DARKEST_SHARES = (0.04, 0.02, 0.01)
+MASK_PROBLEMS = ("large dark areas", "mostly dark", "texture or noise", "no continuous line")
+# What to change when a photo of ECG paper could not be read and no sharper reason was found.
+RETAKE = (
+    ("scale could not be read", "photograph the whole page, flat and from straight above, so that "
+                                "complete rows of the grid are in the picture"),
+    (MASK_PROBLEMS, "the trace could not be told apart from the grid: take the photo in bright, even "
+                    "light, in focus, with the page filling the picture"),
+    ("does not look like an ECG", "no clear heartbeats were found in the trace: make sure the whole "
+                                  "page is in the photo, sharp and evenly lit"),
+)
 
 
 def _read_page(rgb: np.ndarray, shown: str, trace_out: dict | None = None) -> Recording:
@@ -227,8 +261,8 @@ def _read_page(rgb: np.ndarray, shown: str, trace_out: dict | None = None) -> Re
         return _read_page_once(rgb, shown, trace_out, None)
     except InvalidSignalError as exc:
         first = exc
-    if "blank or uniform" in str(first):
-        raise first
+    if not any(m in str(first) for m in MASK_PROBLEMS + (gate.NOT_ECG,)):
+        raise first  # blank, or a grid scale that disagrees with the strip: the mask is not at fault
     for share in DARKEST_SHARES:
         try:
             rec = _read_page_once(rgb, shown, trace_out, share)

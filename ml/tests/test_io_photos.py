@@ -76,6 +76,16 @@ def test_phone_photo_of_a_report_reads_the_heart_rate(tmp_path, report, name):
     assert np.max(np.abs(found - np.asarray(corners))) <= 0.015 * photo.shape[1], (found, corners)
 
 
+def test_detected_corners_for_the_crop_step(tmp_path, report):
+    from ml.io.image import detect_corners
+
+    rendered, _ = report("100", 60.0)
+    photo, corners = render.photograph_page(rendered.image, np.random.default_rng(9), megapixels="12MP",
+                                            tilt=3.0, corners=0.05)
+    found = detect_corners(_jpeg(photo, tmp_path / "big.jpg", 85), shown="big.jpg")
+    assert np.max(np.abs(np.asarray(found) - np.asarray(corners))) <= 0.015 * photo.shape[1], (found, corners)
+
+
 def test_the_trace_path_lies_on_the_printed_line(tmp_path, report):
     rendered, _ = report("100", 60.0)
     photo, _ = render.photograph_page(rendered.image, np.random.default_rng(3), megapixels="2MP",
