@@ -321,9 +321,8 @@ def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
                      "a rhythm strip.")
     known = {"fs": float(rec.fs), "duration_s": round(len(x) / rec.fs, 3), "lead": rec.lead,
              "kind": kind, "notes": notes, "n_leads": rec.n_leads}
-    picture = getattr(rec, "picture", None)  # set by ml.io.image on a picture
-    if picture is not None:
-        known["picture"] = picture.to_dict()
+    if rec.picture is not None:  # set by ml.io.image on a picture
+        known["picture"] = rec.picture.to_dict()
     step("finding_beats")
     cleaned = preprocess.clean(x, rec.fs)
     known["trace"] = _trace(cleaned, rec.fs)

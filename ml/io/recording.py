@@ -47,6 +47,9 @@ class Recording:
     # 12-lead criteria's limits depend on them (ml.twelve_lead.Patient).
     sex: str | None = None
     age: float | None = None
+    # For a picture, where the ECG was read in it (ml.io.image.PictureReading: its size, the
+    # page's corners, the trace's pixel path), so the result can draw it over the picture.
+    picture: object = field(default=None, repr=False)
 
     @property
     def duration_s(self) -> float:

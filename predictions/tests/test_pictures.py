@@ -192,3 +192,23 @@ def test_the_page_finder_needs_a_signed_in_post_with_a_picture(client, patient):
     client.force_login(patient)
     assert client.get(url).status_code == 405
     assert client.post(url, {}).status_code == 400
+
+
+def test_a_photo_to_take_again_shows_how_a_good_photo_is_taken(patient_client, patient):
+    from django.urls import reverse
+
+    from django.utils import timezone
+
+    from predictions.tests.factories import PredictionFactory
+
+    record = _picture_record(owner=patient)
+    PredictionFactory(record=record, status="inconclusive", error_code="retake_photo", finished_at=timezone.now(),
+                      inconclusive_reason="No ECG trace could be read. To read it, take the photo again: hold the phone still.")
+    html = patient_client.get(reverse("predictions:detail", kwargs={"uuid": record.uuid})).content.decode()
+    assert 'id="retake-advice"' in html and "predictions/good-photo.svg" in html
+    assert reverse("predictions:upload") in html
+    other = _picture_record(owner=patient)
+    PredictionFactory(record=other, status="inconclusive", error_code="inconclusive", finished_at=timezone.now(),
+                      inconclusive_reason="This is not an ECG.")
+    assert 'id="retake-advice"' not in patient_client.get(
+        reverse("predictions:detail", kwargs={"uuid": other.uuid})).content.decode()
