@@ -15,6 +15,17 @@ class UploadRateThrottle(UserRateThrottle):
     scope = "uploads"
 
 
+class PageFindRateThrottle(UserRateThrottle):
+    """Limit the crop step's page finder per user (scope ``page_finds``): it decodes a picture."""
+
+    scope = "page_finds"
+
+
+def page_find_allowed(request) -> bool:
+    """Count one request to the page finder; return whether it is within the user's budget."""
+    return PageFindRateThrottle().allow_request(request, view=None)
+
+
 def page_upload_wait(request):
     """Count a page upload attempt; return None if allowed, else the seconds to wait (at least 1)."""
     throttle = UploadRateThrottle()

@@ -31,7 +31,7 @@ from predictions.forms import (
     ShareLinkForm,
     WorklistFilterForm,
 )
-from predictions.throttles import page_upload_wait
+from predictions.throttles import page_find_allowed, page_upload_wait
 from predictions.validation import ACCEPT
 
 HISTORY_PAGE_SIZE = 10
@@ -237,6 +237,9 @@ def page_corners(request):
     upload: {"corners": [[x, y] * 4] or null} in that copy's pixels, or a 400 with the reason."""
     from predictions.pictures import NotAPicture, find_page
 
+    if not page_find_allowed(request):
+        return JsonResponse({"error": "Too many pictures in a short time: upload this one; its page is found then."},
+                            status=429)
     picture = request.FILES.get("picture")
     if picture is None:
         return JsonResponse({"error": "Send the picture as the 'picture' field."}, status=400)

@@ -331,7 +331,9 @@ REST_FRAMEWORK = {
     # Client IP for per-IP limits: only addresses added by our own proxies count (a client can
     # write X-Forwarded-For itself); 0 means REMOTE_ADDR.
     "NUM_PROXIES": ACCOUNT_TRUSTED_PROXY_COUNT,
-    "DEFAULT_THROTTLE_RATES": {"user": env("API_THROTTLE_USER", default="600/hour"), "uploads": env("UPLOADS_THROTTLE_RATE", default="60/hour")},
+    "DEFAULT_THROTTLE_RATES": {"user": env("API_THROTTLE_USER", default="600/hour"), "uploads": env("UPLOADS_THROTTLE_RATE", default="60/hour"),
+                               # the crop step's page finder (predictions.views.page_corners): one per picture chosen
+                               "page_finds": env("PAGE_FINDS_THROTTLE_RATE", default="120/hour")},
 }
 SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [

@@ -212,3 +212,21 @@ def test_a_photo_to_take_again_shows_how_a_good_photo_is_taken(patient_client, p
                       inconclusive_reason="This is not an ECG.")
     assert 'id="retake-advice"' not in patient_client.get(
         reverse("predictions:detail", kwargs={"uuid": other.uuid})).content.decode()
+
+
+def test_the_page_finder_has_a_budget_per_user(client, patient, other_patient, monkeypatch):
+    from django.core.cache import cache
+    from django.urls import reverse
+
+    from predictions.throttles import PageFindRateThrottle
+
+    monkeypatch.setattr(PageFindRateThrottle, "THROTTLE_RATES", {**PageFindRateThrottle.THROTTLE_RATES, "page_finds": "2/hour"})
+    cache.clear()
+    url = reverse("predictions:page_corners")
+    client.force_login(patient)
+    answers = [client.post(url, {"picture": ContentFile(_page_photo(), name="p.jpg")}).status_code for _ in range(3)]
+    assert answers == [200, 200, 429]
+    assert "upload this one" in client.post(url, {}).json()["error"]
+    client.force_login(other_patient)  # another person's budget is their own
+    assert client.post(url, {"picture": ContentFile(_page_photo(), name="p.jpg")}).status_code == 200
+    cache.clear()
