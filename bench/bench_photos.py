@@ -31,28 +31,10 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 
-MITDB = ["100", "103", "105", "106", "112", "116", "119", "200", "201", "203", "207", "208", "209",
-         "210", "213", "214", "215", "219", "221", "222", "223", "228", "231", "233"]
-SVDB = ["800", "803", "805", "808", "811", "820", "824", "829", "843", "850", "853", "866", "871",
-        "880", "892"]
+from bench_image_reading import MITDB, SVDB, segment  # noqa: E402 - the same records and 10-s segments
 CACHE = REPO / ".cache" / "bench_photos"
-
-
-def segment(data, db, record, start_s):
-    import wfdb
-
-    head = wfdb.rdheader(str(data / db / record))
-    fs = float(head.fs)
-    a, b = int(start_s * fs), int((start_s + 10.0) * fs)
-    rec = wfdb.rdrecord(str(data / db / record), sampfrom=a, sampto=b)
-    ann = wfdb.rdann(str(data / db / record), "atr", sampfrom=a, sampto=b)
-    beats = np.array([s - a for s, sym in zip(ann.sample, ann.symbol) if sym in "NLRAaJSVFejE/fQ!"])
-    sig = rec.p_signal
-    names = [n.upper() for n in rec.sig_name]
-    main = names.index("MLII") if "MLII" in names else 0
-    other = 1 - main if sig.shape[1] > 1 else main
-    return sig[:, main], sig[:, other], fs, beats
 
 
 def make_rendered(args):

@@ -227,6 +227,16 @@ def _is_small_plot(source):
             and width <= PLOT_MAX_ASPECT * height)
 
 
+# What the 12-lead reading does without the patient's sex or age (ml.twelve_lead.Patient).
+UNKNOWN_PATIENT = {
+    "sex": "The patient's sex is not known: the 12-lead reading used the lowest ST-elevation limit for "
+           "V2-V3 (women's, 1.5 mm) and the men's voltage limit; a date of birth and sex in the profile "
+           "make them exact",
+    "age": "The patient's age is not known: a man's ST-elevation limit for V2-V3 was the 40-and-over one "
+           "(2 mm), and high QRS voltage was judged as in an adult over 35",
+}
+
+
 def _patient_notes(rec, sex, age):
     """Fill ``rec.sex`` and ``rec.age`` from the profile where the header is silent; return the
     notes that say where each came from."""
@@ -238,8 +248,7 @@ def _patient_notes(rec, sex, age):
             setattr(rec, name, given)
             notes.append(f"The patient's {name} taken from the profile")
         else:
-            notes.append(f"The patient's {name} is not known: the 12-lead limits that depend on it "
-                         "use their most sensitive value")
+            notes.append(UNKNOWN_PATIENT[name])
     return notes
 
 

@@ -454,10 +454,8 @@ def read_median_beats(med: MedianBeats, *, missing=(), reasons=None, patient=UNK
         # No voltage can be trusted: read the timing (intervals, blocks) only.
         for what in (ST_WHAT, MORPHOLOGY_WHAT, "Chamber enlargement and low voltage"):
             not_assessed.append(NotAssessed(what, limbs_agree[1], "input"))
-        rounded = {name: {k: (round(v, 3) if isinstance(v, float) else v) for k, v in amps.items()}
-                   for name, amps in per_lead.items()}
         measurements.pop("axis_deg", None)
-        return TwelveLeadReading(findings, measurements, not_assessed, (), rounded)
+        return TwelveLeadReading(findings, measurements, not_assessed, (), _rounded(per_lead))
     # Fourth UDMI: LBBB, paced rhythm and other wide-QRS delays make ST elevation and Q waves
     # non-diagnostic; RBBB does not (only its secondary ST-T changes in V1-V3 are set aside).
     wide_non_rbbb = qrs is not None and qrs >= QRS_COMPLETE_MS and COMPLETE_RBBB[0] not in codes
@@ -479,9 +477,13 @@ def read_median_beats(med: MedianBeats, *, missing=(), reasons=None, patient=UNK
     findings += voltage
     assessed = tuple(scope for scope, leads in (("st", _st_leads()), ("morphology", LIMB_LEADS))
                      if sum(name in med.beats for name in leads) >= CONTIGUOUS)
-    rounded = {name: {k: (round(v, 3) if isinstance(v, float) else v) for k, v in amps.items()}
-               for name, amps in per_lead.items()}
-    return TwelveLeadReading(findings, measurements, not_assessed, assessed, rounded)
+    return TwelveLeadReading(findings, measurements, not_assessed, assessed, _rounded(per_lead))
+
+
+def _rounded(per_lead):
+    """Return the per-lead amplitudes as stored: floats to 3 decimals (uV)."""
+    return {name: {k: (round(v, 3) if isinstance(v, float) else v) for k, v in amps.items()}
+            for name, amps in per_lead.items()}
 
 
 # --- global boundaries and measurements --------------------------------------------------------

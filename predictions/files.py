@@ -75,3 +75,32 @@ def local_copy(*, file_format, main, companion=None):
             path = folder / f"source{_EXTENSIONS.get(file_format, '')}"
             _copy(main, path)
         yield path
+
+
+def stored_path(record):
+    """Return the local path of ``record``'s stored file when the reader can read it where it
+    lies (storage on this disk, one file named with its format's extension), else None: a WFDB
+    record's header names its sample file, and remote storage has no path, so those are copied."""
+    if record.file_format == "wfdb" or record.companion_file:
+        return None
+    try:
+        path = Path(record.file.path)
+    except (NotImplementedError, ValueError):
+        return None
+    if path.suffix != _EXTENSIONS.get(record.file_format) or not path.is_file():
+        return None
+    return path
+
+
+@contextlib.contextmanager
+def readable_path(record):
+    """Yield a local path ``ml.io.load`` can read ``record`` from: the stored file itself when it
+    can (:func:`stored_path`), else a copy laid out by :func:`local_copy`, removed afterwards."""
+    stored = stored_path(record)
+    if stored is not None:
+        yield stored
+        return
+    with contextlib.ExitStack() as stack:
+        main = stack.enter_context(record.file.open("rb"))
+        companion = stack.enter_context(record.companion_file.open("rb")) if record.companion_file else None
+        yield stack.enter_context(local_copy(file_format=record.file_format, main=main, companion=companion))

@@ -12,7 +12,7 @@ by the reader's own ``ml.io.picture.decode``: the same turn (EXIF) and the same 
 import io
 
 from ml.io import sniff
-from predictions.files import local_copy
+from predictions.files import readable_path
 
 RENDITION_WIDTH = 1600  # px: sharp on a wide screen, small to send
 OVERLAY_COLOUR = (213, 0, 0)
@@ -93,7 +93,7 @@ def _decoded(record):
 
     from ml.io.picture import decode
 
-    with record.file.open("rb") as main, local_copy(file_format=record.file_format, main=main) as path:
+    with readable_path(record) as path:
         rgb, _ = decode(path, record.original_filename, pdf=record.file_format == sniff.PDF)
     return np.clip(rgb, 0, 255).astype(np.uint8)
 

@@ -22,7 +22,7 @@ from django.utils.module_loading import import_string
 
 from ml.errors import ECGInputError
 from predictions.claims import analysis_claim
-from predictions.files import _EXTENSIONS, local_copy
+from predictions.files import readable_path
 from predictions.models import Prediction
 
 logger = logging.getLogger(__name__)
@@ -114,13 +114,8 @@ def _analyse(task, prediction_id):
                 corners=record.page_corners,
             )
 
-        stored = _stored_path(record)
-        if stored is not None:  # already on this disk, named as the reader expects: read it there
-            result = analyse(stored)
-        else:
-            with record.file.open("rb") as main, _open_or_none(record.companion_file) as companion:
-                with local_copy(file_format=record.file_format, main=main, companion=companion) as path:
-                    result = analyse(path)
+        with readable_path(record) as path:  # the stored file itself when on this disk, else a copy
+            result = analyse(path)
         services.prediction_report_stage(prediction_id=prediction_id, stage=Prediction.Stage.SAVING)
         if result.status != "ok":
             services.prediction_mark_inconclusive(
@@ -205,32 +200,5 @@ def remove_stale_temp_dirs(*, older_than_s=None, root=None):
     return removed
 
 
-def _stored_path(record):
-    """Return the local path of ``record``'s stored file when the analysis can read it where it
-    lies (storage on this disk, one file named with its format's extension), else None: a WFDB
-    record's header names its sample file, and remote storage has no path, so those are copied."""
-    if record.file_format == "wfdb" or record.companion_file:
-        return None
-    try:
-        path = Path(record.file.path)
-    except (NotImplementedError, ValueError):
-        return None
-    if path.suffix != _EXTENSIONS.get(record.file_format) or not path.is_file():
-        return None
-    return path
-
-
 def _ms(started):
     return int((time.monotonic() - started) * 1000)
-
-
-class _Nothing:
-    def __enter__(self):
-        return None
-
-    def __exit__(self, *exc):
-        return False
-
-
-def _open_or_none(field_file):
-    return field_file.open("rb") if field_file else _Nothing()
