@@ -237,8 +237,9 @@ class Prediction(models.Model):
         upload_to=prediction_signal_path, max_length=255, blank=True,
         help_text="Every lead of a multi-lead input (float16 .npy, leads x samples, mV; names in summary.lead_names).",
     )
-    stage = models.CharField(max_length=16, choices=Stage.choices, blank=True,
-                             help_text="What a running analysis is doing now (shown as progress).")
+    # Not a column: the step a running analysis is at lives in the cache (``stage_cache_key``);
+    # ``selectors.prediction_current`` puts it here for the page to show.
+    stage = ""
     # A clinician's review changes the reading every surface shows (assessment, level, beat labels,
     # counts); the model's own is kept here, set by the first review that changes anything.
     model_reading = models.JSONField(default=dict, blank=True,

@@ -89,10 +89,10 @@ def prediction_current(*, record):
 
 
 def prediction_stage(*, prediction):
-    """Return the step a running analysis last reported (cache), else the row's ``stage``."""
+    """Return the step a running analysis last reported (in the cache), or "" before its first."""
     from django.core.cache import cache
 
-    return cache.get(stage_cache_key(prediction.pk)) or prediction.stage
+    return cache.get(stage_cache_key(prediction.pk)) or ""
 
 
 # The longest a status read may wait for news (``?wait=``): under the proxy's and gunicorn's timeouts.
@@ -144,7 +144,7 @@ def prediction_wait(*, prediction, wait_s, with_stage=False):
     import time
 
     known = (prediction.status, prediction.is_current,
-             (prediction.stage or "") if with_stage and prediction.status == Prediction.Status.RUNNING else "")
+             prediction.stage if with_stage and prediction.status == Prediction.Status.RUNNING else "")
     deadline = time.monotonic() + max(0.0, min(float(wait_s), STATUS_WAIT_MAX_S))
     pubsub = None
     client = status_redis()

@@ -308,7 +308,6 @@ def prediction_report_stage(*, prediction_id, stage):
 def _finish(prediction, *, status, **fields):
     now = _now()
     prediction.status = status
-    prediction.stage = ""
     prediction.finished_at = now
     if prediction.started_at is None or prediction.started_at > now:
         prediction.started_at = now

@@ -93,8 +93,14 @@ def test_a_reported_stage_goes_to_the_cache_not_the_row(patient):
     with CaptureQueriesContext(connection) as queries:
         services.prediction_report_stage(prediction_id=prediction.pk, stage="classifying")
     assert queries.captured_queries == []
-    assert Prediction.objects.values_list("stage", flat=True).get(pk=prediction.pk) == ""
     assert selectors.prediction_current(record=prediction.record).stage == "classifying"
+
+
+def test_the_prediction_table_keeps_no_stage_column():
+    """The stage lives in the cache only: no column is left for a write to creep back into."""
+    with connection.cursor() as cursor:
+        columns = {c.name for c in connection.introspection.get_table_description(cursor, "predictions_prediction")}
+    assert "status" in columns and "stage" not in columns
 
 
 def test_the_result_page_shows_the_stage_from_the_cache(patient_client, patient):

@@ -354,10 +354,14 @@ def test_another_patient_cannot_read_the_trace(client, other_patient, wfdb_uploa
 
 
 def test_a_running_analysis_shows_the_stage_it_is_at(patient_client, patient):
+    from django.core.cache import cache
+
+    from predictions.models import stage_cache_key
     from predictions.tests.factories import PredictionFactory
 
     prediction = PredictionFactory(record=ECGRecordFactory(owner=patient), status="running",
-                                   started_at=timezone.now(), stage="classifying", attempts=1)
+                                   started_at=timezone.now(), attempts=1)
+    cache.set(stage_cache_key(prediction.pk), "classifying")
     html = patient_client.get(reverse("predictions:status", kwargs={"uuid": prediction.record.uuid})).content.decode()
     assert "Analysing your ECG: classifying each beat" in html
     assert html.count('data-state="done"') == 3 and html.count('data-state="current"') == 1
