@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 DATA ?= $(or $(ECG_DATA_DIR),../shared/data)
 PORT ?= 8000
-TRAIN = $(PY) -m ml.train --data $(DATA)/mitdb
+TRAIN = $(PY) -m ml.lab.train --data $(DATA)/mitdb
 
 .PHONY: lock run test install install-test system-deps migrate seed worker train select evaluate bench clean screenshots
 
@@ -82,11 +82,11 @@ train: install
 	$(TRAIN) --protocol mitdb-to-svdb $(RECIPE) --out .cache/runs/mitdb-to-svdb
 	$(TRAIN) --protocol serve $(RECIPE) --out .cache/runs/serve
 	$(TRAIN) --protocol svdb-half $(RECIPE) --out .cache/runs/svdb-half
-	$(PY) -m ml.calibrate --fit .cache/runs/svdb-half --cv $(GCV) --cross .cache/runs/mitdb-to-svdb --install
+	$(PY) -m ml.lab.calibrate --fit .cache/runs/svdb-half --cv $(GCV) --cross .cache/runs/mitdb-to-svdb --install
 	$(TRAIN) --protocol ds1-svdb-to-ds2 $(RECIPE) --out .cache/runs/ds1-svdb-to-ds2 --install-inter
 	$(TRAIN) --protocol intra-patient $(RECIPE) --out .cache/runs/intra-patient
-	$(PY) -m ml.train --data $(DATA)/ecg-images/train --protocol image-beats --epochs 20 --seed 1 --batch-size 128 --out .cache/runs/image-beats
-	$(PY) -m ml.rhythm_lab --data $(DATA) --beats --out ml/reports/rhythm.md
+	$(PY) -m ml.lab.train --data $(DATA)/ecg-images/train --protocol image-beats --epochs 20 --seed 1 --batch-size 128 --out .cache/runs/image-beats
+	$(PY) -m ml.lab.rhythm_lab --data $(DATA) --beats --out ml/reports/rhythm.md
 
 # Compare designs on patients held out: 4 folds of whole DS1 + SVDB records (never DS2).
 select: install
@@ -97,10 +97,10 @@ select: install
 	$(TRAIN) --protocol grouped-cv --epochs 6 --seed 1 --weight-power 0.75 --loss focal --noise $(DATA)/nstdb-noise --out .cache/runs/gcv/F-svdb-focal-noise
 
 evaluate: install
-	$(PY) -m ml.evaluate_detector --data $(DATA)/mitdb --out ml/reports/rpeak_detection.md
-	$(PY) -m ml.evaluate_detector --data $(DATA)/svdb --out ml/reports/rpeak_detection_svdb.md
-	$(PY) -m ml.evaluate --data $(DATA) --runs .cache/runs
-	$(PY) -m ml.rhythm_lab --data $(DATA) --beats --no-install --out ml/reports/rhythm.md
+	$(PY) -m ml.lab.evaluate_detector --data $(DATA)/mitdb --out ml/reports/rpeak_detection.md
+	$(PY) -m ml.lab.evaluate_detector --data $(DATA)/svdb --out ml/reports/rpeak_detection_svdb.md
+	$(PY) -m ml.lab.evaluate --data $(DATA) --runs .cache/runs
+	$(PY) -m ml.lab.rhythm_lab --data $(DATA) --beats --no-install --out ml/reports/rhythm.md
 
 bench: install
 	$(PY) bench/bench_inference.py

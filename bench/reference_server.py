@@ -32,7 +32,7 @@ def classify(png_bytes):
     """Return (code, probability) for the single-beat plot ``png_bytes``."""
     import numpy as np
 
-    from ml.image_dataset import IMAGE_CODES
+    from ml.classes import IMAGE_CODES
     from ml.io import load
     from ml.preprocess import image_beat_features
 

@@ -382,7 +382,7 @@ def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
 
             image_classifier = get_image_classifier()
         classifier = image_classifier
-        # The raw digitised trace, as the image model was trained on it (ml.image_dataset).
+        # The raw digitised trace, as the image model was trained on it (ml.lab.image_dataset).
         image, trace_context = preprocess.image_beat_features(x)
         images, context = image[None], trace_context[None]
     else:

@@ -30,3 +30,15 @@ CODES = tuple(c.code for c in BEAT_CLASSES)
 BY_SYMBOL = {c.symbol: c for c in BEAT_CLASSES}
 BY_CODE = {c.code: c for c in BEAT_CLASSES}
 N_CLASSES = len(BEAT_CLASSES)
+
+# The 6 folders of the image set -> our class codes.
+IMAGE_FOLDERS = {
+    "Normal": "N",
+    "Left Bundle Branch Block": "L",
+    "Right Bundle Branch Block": "R",
+    "Premature Atrial Contraction": "A",
+    "Premature Ventricular Contractions": "V",
+    "Ventricular Fibrillation": "VF",
+}
+# The image model's output order: its 6 classes in our 8-class order.
+IMAGE_CODES = tuple(c for c in CODES if c in IMAGE_FOLDERS.values())

@@ -31,7 +31,7 @@ slow heart rates.
 
 The fractions in :class:`Thresholds` were chosen by patient-grouped cross-validation against the
 wave marks of cardiologists in the Lobachevsky University Database (LUDB);
-``python -m ml.evaluate_delineation`` reproduces the out-of-fold figures of
+``python -m ml.lab.evaluate_delineation`` reproduces the out-of-fold figures of
 ml/reports/delineation.md.
 
 Sources: Laguna P, Jane R, Caminal P. Automatic detection of wave boundaries in multilead ECG
@@ -97,7 +97,7 @@ MIN_NOISE_MV = 1e-4  # the noise floor of a median beat (a synthetic, noiseless 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """The constants of the delineation that ``ml.evaluate_delineation`` varies: all but
+    """The constants of the delineation that ``ml.lab.evaluate_delineation`` varies: all but
     ``t_min_mv`` are tuned by cross-validation on LUDB (ml/reports/delineation.md)."""
 
     qrs_on: float = 0.04  # QRS onset: slope below this share of the largest QRS slope

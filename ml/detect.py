@@ -6,7 +6,7 @@ The filter chain (band-pass, derivative, squaring, moving-window integration) is
 whole record; the adaptive-threshold decision of the paper (signal/noise peak levels, search-back
 for missed beats, T-wave discrimination) runs over the candidate peaks only, a few per second.
 Zero-phase filtering removes the paper's fixed filter delays, so no delay bookkeeping is needed.
-Scored on all 48 MIT-BIH records by ``python -m ml.evaluate_detector`` (ml/reports/rpeak_detection.md).
+Scored on all 48 MIT-BIH records by ``python -m ml.lab.evaluate_detector`` (ml/reports/rpeak_detection.md).
 """
 
 import numpy as np

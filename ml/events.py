@@ -5,7 +5,7 @@ matter (a run of ventricular tachycardia, a 6-s pause), each with when, how long
 one sentence of evidence. :func:`find_events` builds them from beat positions and beat labels
 alone (any source: reference annotations or the beat model), plus the filtered signal to tell a
 true pause from lost signal. Because the rules never look at how the labels were made, they can
-be scored on their own against the MIT-BIH reference (``python -m ml.evaluate_events``,
+be scored on their own against the MIT-BIH reference (``python -m ml.lab.evaluate_events``,
 ``ml/reports/events.md``).
 
 Definitions (labels are the codes of ``ml.classes``; "ventricular" means ``V`` or ``E``):
@@ -39,7 +39,7 @@ Definitions (labels are the codes of ``ml.classes``; "ventricular" means ``V`` o
   them.
 
 The thresholds of the gap and noise checks were chosen on the DS1 records of MIT-BIH only
-(record-grouped folds, ``ml.evaluate_events``), never on the DS2 records the report scores.
+(record-grouped folds, ``ml.lab.evaluate_events``), never on the DS2 records the report scores.
 
 Example::
 
@@ -167,7 +167,7 @@ def _gap_verdict(x, fs, a, b, amp, slope, *, deflection_max=GAP_DEFLECTION_MAX,
                  noise_max=GAP_NOISE_MAX):
     """Return None when the samples ``a`` .. ``b`` between two beats are a quiet baseline, else
     the reason they are not (compared with the local QRS ``amp`` and ``slope``). The keyword
-    thresholds are there for the lab's sweep (``ml.evaluate_events``)."""
+    thresholds are there for the lab's sweep (``ml.lab.evaluate_events``)."""
     w = x[min(x.size, a + int(GAP_AFTER_R_S * fs)): max(0, b - int(GAP_BEFORE_R_S * fs))]
     if w.size < 2:
         return "the signal does not cover it"

@@ -9,7 +9,7 @@ patients for exactly those beats (prematurity is what defines them) but knows no
 The served output is the normalised geometric mean of the two heads' probabilities (the softmax
 of their averaged logits), so either head can veto a class the other finds likely. Each head is
 trained on its own loss (:func:`training_view`), so neither learns to lean on the other. Chosen by
-cross-validation over DS1 records only (``ml.train --protocol ds1-cv``; see the model card).
+cross-validation over DS1 records only (``ml.lab.train --protocol ds1-cv``; see the model card).
 """
 
 import keras

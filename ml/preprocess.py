@@ -1,6 +1,6 @@
 """Turn an ECG signal and its R peaks into the model's inputs.
 
-:func:`beat_features` is the one preprocessing path shared by training (``ml.dataset``) and
+:func:`beat_features` is the one preprocessing path shared by training (``ml.lab.dataset``) and
 serving (``ml.analysis``), so the two cannot drift apart. Per beat it returns
 
 * a 32x32 time-frequency image: the magnitude of a Morlet (Gabor) wavelet transform of the
@@ -16,7 +16,7 @@ The wavelet transform is a fixed linear map, precomputed once as a matrix, so a 
 costs one matrix product: fast enough for whole 30-minute records in well under a second.
 
 :func:`image_beat_features` is the one path for single-beat plots (training in
-``ml.image_dataset``, serving in ``ml.analysis``): the same wavelet scalogram, taken over the
+``ml.lab.image_dataset``, serving in ``ml.analysis``): the same wavelet scalogram, taken over the
 whole digitised trace, beside the coarse trace shape (a plot has no time scale and no rhythm).
 """
 

@@ -3,7 +3,7 @@
 The verdict is one of the four PhysioNet/CinC Challenge 2017 classes, named for reports and
 other tools: ``normal``, ``atrial_fibrillation``, ``other``, ``noisy``. It comes from a small
 multilayer perceptron over hand-made features of the strip, learnt from the CinC 2017 AliveCor
-recordings (``ml.rhythm_lab``):
+recordings (``ml.lab.rhythm_lab``):
 
 * RR irregularity, as in the RR-only AF detectors (Petrenas et al. 2015, Sarkar et al. 2008,
   Lake & Moorman 2011): normalised RMSSD, pNN, coefficient of sample entropy, Poincare
@@ -383,7 +383,7 @@ class RhythmModel:
         path = Path(path)
         if not path.is_file():
             raise ModelFileError(f"The rhythm model {path} is missing. Train it with "
-                                 "python -m ml.rhythm_lab (ml/reports/rhythm.md).")
+                                 "python -m ml.lab.rhythm_lab (ml/reports/rhythm.md).")
         if verify and sha256_of(path) != expected_sha256(path):
             raise ModelFileError(f"The rhythm model {path} does not match its checksum.")
         with np.load(path, allow_pickle=False) as data:

@@ -120,7 +120,7 @@ def load_classifier(path=MODEL_PATH, *, loader=keras_loader, verify=True, codes=
     """Return a :class:`Classifier` for the model at ``path`` after checking its SHA-256."""
     path = Path(path)
     if not path.is_file():
-        raise ModelFileError(f"The model file {path} is missing. Train it with python -m ml.train "
+        raise ModelFileError(f"The model file {path} is missing. Train it with python -m ml.lab.train "
                              "(commands in ml/MODEL_CARD.md, section Reproduce).")
     digest = sha256_of(path)
     if verify:
@@ -182,6 +182,6 @@ def get_classifier():
 
 def get_image_classifier():
     """Return this process's :class:`Classifier` for the single-beat image model (6 classes)."""
-    from ml.image_dataset import IMAGE_CODES
+    from ml.classes import IMAGE_CODES
 
     return _get(IMAGE_MODEL_PATH, IMAGE_CODES)

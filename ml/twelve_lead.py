@@ -40,7 +40,7 @@ strip: :func:`read_report_panels` builds each column's median beats from its own
 them up on the rhythm strip's, then reads them as a file's (``read_twelve_lead`` sends such
 leads, NaN outside their column, there). The reading says it rests on fewer beats.
 
-Scored against LUDB's cardiologists by ``python -m ml.evaluate_twelve_lead`` (ml/reports/twelve_lead.md),
+Scored against LUDB's cardiologists by ``python -m ml.lab.evaluate_twelve_lead`` (ml/reports/twelve_lead.md),
 also with every record laid out as a printed report.
 
 Sources: Thygesen K et al. Fourth Universal Definition of Myocardial Infarction (2018).
@@ -180,7 +180,7 @@ LVH_ST_RATIO = 0.25
 # least-squares gain of III on II - I must be within this of 1, and the fit must explain this
 # share of III's variance; otherwise the limb leads are not on one scale (scaled one by one, or
 # mislabelled) and no voltage is read. Real recorders derive III from I and II (gain 1.00); on
-# LUDB read through its header gains, 154 of 200 records fail (ml/ludb.py).
+# LUDB read through its header gains, 154 of 200 records fail (ml/lab/ludb.py).
 EINTHOVEN_GAIN_TOLERANCE = 0.10
 EINTHOVEN_MIN_R2 = 0.9
 # Low voltage, limb leads (a statement of the AHA/ACC/HRS list, Mason 2007 part II): QRS

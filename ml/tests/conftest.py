@@ -28,7 +28,7 @@ def mitdb(data_dir):
 @pytest.fixture(scope="session")
 def record_segment(mitdb):
     """Return a function (record, start_s, seconds) -> (MLII signal in mV, fs, beat samples, symbols)."""
-    from ml import dataset
+    from ml.lab import dataset
 
     cache = {}
 

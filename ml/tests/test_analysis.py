@@ -137,7 +137,7 @@ def test_heart_rate_figures_leave_detection_artefacts_out():
 def test_a_12_lead_file_is_read_on_all_its_leads(data_dir, shipped_classifier, tmp_path):
     from ecgportal.testing import require
     from ml import assessment as clinical
-    from ml import ludb
+    from ml.lab import ludb
 
     require((data_dir / "ludb" / "data" / "2.hea").is_file(), f"LUDB not found under {data_dir}")
     header = ludb.write_calibrated(data_dir / "ludb", 2, tmp_path)  # in true mV, as a recorder exports
@@ -165,7 +165,7 @@ def test_a_12_lead_file_whose_leads_are_scaled_one_by_one_gets_no_voltage_readin
 
 def test_the_profiles_sex_and_age_fill_in_what_a_12_lead_file_does_not_state(data_dir, shipped_classifier, tmp_path):
     from ecgportal.testing import require
-    from ml import ludb
+    from ml.lab import ludb
 
     require((data_dir / "ludb" / "data" / "2.hea").is_file(), f"LUDB not found under {data_dir}")
     header = ludb.write_calibrated(data_dir / "ludb", 2, tmp_path)  # its header: a man of 64

@@ -173,7 +173,7 @@ def ludb_lead_ii():
         import wfdb
 
         from ml.detect import detect_r_peaks
-        from ml.evaluate_delineation import reference_intervals
+        from ml.lab.evaluate_delineation import reference_intervals
 
         rec = wfdb.rdrecord(str(folder / record), channel_names=["ii"])
         ann = wfdb.rdann(str(folder / record), "ii")

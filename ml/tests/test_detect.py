@@ -78,13 +78,13 @@ def test_full_30_minute_record_is_fast(record_segment):
 
 
 def test_evaluate_detector_scores_and_reports(mitdb, tmp_path):
-    from ml import evaluate_detector as ev
+    from ml.lab import evaluate_detector as ev
 
     score = ev.score_record(mitdb, "100")
     assert score.n_ref == 2273 and score.tp + score.fn == score.n_ref
     assert score.se >= 99.5 and score.ppv >= 99.5
     out = tmp_path / "report.md"
-    text = ev.write_report([score], out, "python -m ml.evaluate_detector --records 100")
+    text = ev.write_report([score], out, "python -m ml.lab.evaluate_detector --records 100")
     assert out.read_text() == text
     assert "| this detector, 1 records |" in text and "Target Se and +P >= 99.5 %: **met**" in text
     assert "| 100 | 2273 |" in text

@@ -255,7 +255,7 @@ def test_a_thirty_minute_record_takes_well_under_a_second():
 # ----------------------------------------------------------------------------- MIT-BIH records
 def _rules_on_reference(mitdb, record):
     """Return (reference record, events of its reference beats and labels with its signal)."""
-    from ml.evaluate_events import read_reference, rules_on_reference
+    from ml.lab.evaluate_events import read_reference, rules_on_reference
 
     ref = read_reference(mitdb, record)
     return ref, rules_on_reference(ref)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import ml
-from ml import classes, image_dataset, store
+from ml import classes, store
+from ml.lab import image_dataset
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ml.evaluate_report_leads import LUDB_FS, score_lead, strip_offset
+from ml.lab.evaluate_report_leads import LUDB_FS, score_lead, strip_offset
 from ml.io import load, render
 from ml.io.leads import STANDARD_LEADS
 
@@ -111,7 +111,7 @@ def test_each_lead_matches_its_source_and_st_elevation_is_read(synthetic):
 def test_a_ludb_record_reads_back_lead_by_lead(tmp_path, data_dir):
     from ecgportal.testing import require
 
-    from ml.evaluate_report_leads import read_record
+    from ml.lab.evaluate_report_leads import read_record
 
     ludb = data_dir / "ludb"
     require((ludb / "data" / "24.hea").is_file(), f"LUDB not found under {data_dir}; see ludb/SOURCE.md")

@@ -21,7 +21,7 @@ def _verdict(x, fs):
 
 @pytest.fixture(scope="module")
 def mitdb_record(data_dir):
-    from ml import dataset
+    from ml.lab import dataset
 
     cache = {}
 
@@ -78,7 +78,7 @@ def test_ventricular_bigeminy_is_another_rhythm(mitdb_record):
     assert _verdict(x, fs)["label"] == "other"
 
 
-# Recordings the cross-validation also called right while they were held out (ml.rhythm_lab).
+# Recordings the cross-validation also called right while they were held out (ml.lab.rhythm_lab).
 @pytest.mark.parametrize("name,label", [("A04774", "normal"), ("A05366", "atrial_fibrillation"),
                                         ("A05489", "other"), ("A02955", "noisy")])
 def test_cinc_recordings_get_their_verdict(data_dir, name, label):

@@ -5,7 +5,8 @@ import shutil
 import numpy as np
 import pytest
 
-from ml import classes, dataset, preprocess, store
+from ml import classes, preprocess, store
+from ml.lab import dataset
 from ml.errors import ModelFileError
 
 

@@ -2,7 +2,7 @@
 
 import json
 
-from ml import train
+from ml.lab import train
 
 
 def test_short_training_run_writes_model_curves_and_metrics(mitdb, tmp_path):
@@ -32,7 +32,7 @@ def test_class_weights_favour_rare_classes():
 def test_ds1_cross_validation_scores_each_record_only_when_held_out(mitdb, tmp_path):
     import numpy as np
 
-    from ml import dataset
+    from ml.lab import dataset
 
     folds = ((119, 209), (208, 201))
     result = train.ds1_cross_validation(data=mitdb, epochs=1, seed=1, out=tmp_path / "cv",
@@ -64,7 +64,7 @@ def test_all_ds1_run_reports_no_validation_figure_on_beats_it_trained_on(mitdb, 
 def test_grouped_folds_keep_each_record_on_one_side_and_spread_atrial_ectopy():
     import numpy as np
 
-    from ml import dataset
+    from ml.lab import dataset
 
     rng = np.random.default_rng(0)
     records = list(dataset.DS1) + list(range(800, 830))
@@ -86,7 +86,7 @@ def test_grouped_folds_keep_each_record_on_one_side_and_spread_atrial_ectopy():
 def test_grouped_cross_validation_never_trains_on_a_held_out_record(mitdb, tmp_path, monkeypatch):
     import numpy as np
 
-    from ml import dataset
+    from ml.lab import dataset
 
     seen = []
     real = dataset.aami_beats
@@ -110,7 +110,8 @@ def test_grouped_cross_validation_never_trains_on_a_held_out_record(mitdb, tmp_p
 def test_svdb_records_load_at_128_hz_through_the_one_preprocessing_path(data_dir):
     import numpy as np
 
-    from ml import dataset, preprocess
+    from ml import preprocess
+    from ml.lab import dataset
 
     x, fs, samples, symbols = dataset.read_record(data_dir / "svdb", 800)
     assert fs == 128.0 and "S" in set(symbols)
@@ -128,7 +129,7 @@ def test_svdb_records_load_at_128_hz_through_the_one_preprocessing_path(data_dir
 def test_temperature_fitted_on_overconfident_probabilities_lowers_calibration_error():
     import numpy as np
 
-    from ml import metrics
+    from ml.lab import metrics
 
     rng = np.random.default_rng(0)
     logits = rng.normal(size=(4000, 4)) * 2.0
@@ -145,7 +146,7 @@ def test_temperature_fitted_on_overconfident_probabilities_lowers_calibration_er
 def test_noise_augmentation_keeps_the_beats_and_changes_only_their_images(mitdb, data_dir, tmp_path):
     import numpy as np
 
-    from ml import dataset
+    from ml.lab import dataset
 
     clean = dataset.load_all_beats(mitdb, records=(100,), cache_dir=tmp_path, progress=False)
     noisy = dataset.load_noisy_beats(mitdb, data_dir / "nstdb-noise", records=(100,),

@@ -267,7 +267,7 @@ def ludb_record(data_dir):
 
     ludb = data_dir / "ludb"
     require((ludb / "data" / "1.hea").is_file(), f"LUDB not found under {ludb}; set ECG_DATA_DIR (see README).")
-    from ml import ludb as reader
+    from ml.lab import ludb as reader
 
     return lambda record: reader.read_leads(ludb, record)
 

@@ -135,7 +135,7 @@ def test_a_normal_one_lead_strip_says_st_was_not_assessed_and_never_nothing_urge
 def test_a_12_lead_file_is_read_on_its_twelve_leads_and_never_called_normal_unread(
         worker, shared, patient, data_dir, live_server, page, client, artifacts_dir, tmp_path):
     from ecgportal.testing import require
-    from ml import ludb
+    from ml.lab import ludb
 
     folder = Path(data_dir) / "ludb" / "data"
     require((folder / "2.hea").is_file(), f"LUDB not found under {data_dir}")

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ml import lab
 from ml import classes, preprocess
 
 # All beat annotation symbols of MIT-BIH (rhythm/noise/non-beat annotations are excluded).
@@ -33,7 +34,7 @@ DS2 = (100, 103, 105, 111, 113, 117, 121, 123, 200, 202, 210, 212, 213, 214, 219
 PACED = (102, 104, 107, 217)
 # DS1 records held out for inter-patient checkpointing: they hold N, S and V beats of 4 patients.
 DS1_VALIDATION = (106, 118, 124, 223)
-# DS1 in 4 folds of whole patients for model selection (``ml.train --protocol ds1-cv``); the
+# DS1 in 4 folds of whole patients for model selection (``ml.lab.train --protocol ds1-cv``); the
 # S-rich records (209, 220, 118, 223, 201, 207) are spread over the folds.
 DS1_FOLDS = ((101, 106, 108, 109, 112, 209), (114, 115, 116, 118, 119, 220),
              (122, 124, 201, 203, 205, 223), (207, 208, 215, 230))
@@ -50,7 +51,7 @@ AAMI_MAP = {
 EIGHT_CLASS_MAP = {**{s: s for s in classes.SYMBOLS}, "S": "A"}
 SVDB_FIRST_RECORD = 800  # SVDB record numbers start here; MIT-BIH's end at 234
 CACHE_VERSION = "v1"
-DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent / ".cache"
+DEFAULT_CACHE_DIR = lab.CACHE_DIR
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Score ml.detect against the reference beat annotations of a WFDB database and write a report.
 
-    python -m ml.evaluate_detector --data ../shared/data/mitdb --out ml/reports/rpeak_detection.md
-    python -m ml.evaluate_detector --data ../shared/data/svdb --out ml/reports/rpeak_detection_svdb.md
+    python -m ml.lab.evaluate_detector --data ../shared/data/mitdb --out ml/reports/rpeak_detection.md
+    python -m ml.lab.evaluate_detector --data ../shared/data/svdb --out ml/reports/rpeak_detection_svdb.md
 
 The SVDB run (128 Hz, other patients, other recorders) is a held-out figure: the detector's
 constants were chosen on MIT-BIH only.
@@ -165,7 +165,7 @@ def main(argv=None) -> int:
         s = score_record(args.data, name)
         scores.append(s)
         print(f"{s.record}: beats {s.n_ref:5d}  FN {s.fn:4d}  FP {s.fp:4d}  Se {s.se:6.2f}  +P {s.ppv:6.2f}", flush=True)
-    command = "python -m ml.evaluate_detector " + " ".join(
+    command = "python -m ml.lab.evaluate_detector " + " ".join(
         a if " " not in a else repr(a) for a in (argv if argv is not None else sys.argv[1:])
     )
     import wfdb

@@ -1,6 +1,6 @@
 """Score ml.twelve_lead against LUDB's cardiologists and write a report.
 
-    python -m ml.evaluate_twelve_lead --data ../shared/data/ludb --out ml/reports/twelve_lead.md
+    python -m ml.lab.evaluate_twelve_lead --data ../shared/data/ludb --out ml/reports/twelve_lead.md
 
 Each of the 200 records is read as the product reads a 12-lead file: raw leads in, R peaks
 detected on lead II, :func:`ml.twelve_lead.read_twelve_lead`. Three things are scored:
@@ -24,7 +24,7 @@ detected on lead II, :func:`ml.twelve_lead.read_twelve_lead`. Three things are s
 
 Nothing is tuned here: every threshold of ml.twelve_lead is a published one, so every record is
 held out and no cross-validation is needed (the delineation fractions underneath were tuned by
-patient-grouped 5-fold CV in ml.evaluate_delineation). LUDB holds one record per patient.
+patient-grouped 5-fold CV in ml.lab.evaluate_delineation). LUDB holds one record per patient.
 """
 
 import argparse
@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ml import ludb
+from ml.lab import ludb
 from ml import twelve_lead as tl
 from ml.delineate import INTERNAL_FS
 from ml.detect import detect_r_peaks
@@ -562,8 +562,8 @@ def write_report(result, out: Path, command: str, total_s: float):
               "LUDB's header gains are not a calibration: every lead's gain equals its own "
               "peak-to-peak range in ADC units, so a reader that applies them (wfdb's physical "
               "signal) scales each lead to 1 mV peak to peak, and Einthoven's law (III = II - I) then "
-              "holds in 46 of 200 records (`python -m ml.ludb ../shared/data/ludb`). Every figure "
-              "here reads the ADC values at 1 uV per unit (ml/ludb.py): the least-squares gain of "
+              "holds in 46 of 200 records (`python -m ml.lab.ludb ../shared/data/ludb`). Every figure "
+              "here reads the ADC values at 1 uV per unit (ml/lab/ludb.py): the least-squares gain of "
               f"III on II - I is then median {np.median(gains):.2f} (IQR {np.percentile(gains, 25):.2f}-"
               f"{np.percentile(gains, 75):.2f}), {int(np.sum(np.abs(gains - 1) <= 0.1))} of "
               f"{len(gains)} records within 10 % of 1. The unit itself is inferred (lead II's R wave "
@@ -678,7 +678,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     start = time.perf_counter()
     result = evaluate(args.data, pictures=args.pictures)
-    command = "python -m ml.evaluate_twelve_lead " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m ml.lab.evaluate_twelve_lead " + " ".join(argv if argv is not None else sys.argv[1:])
     write_report(result, args.out, command, time.perf_counter() - start)
     print(args.out.read_text(encoding="utf-8"))
     return 0

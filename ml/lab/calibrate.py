@@ -1,12 +1,12 @@
 """Fit the served model's confidence on patients it never saw: temperature scaling and the
 "unsure" threshold.
 
-    python -m ml.calibrate --fit .cache/runs/svdb-half --cv .cache/runs/gcv/A-svdb-focal --cross .cache/runs/mitdb-to-svdb --install
+    python -m ml.lab.calibrate --fit .cache/runs/svdb-half --cv .cache/runs/gcv/A-svdb-focal --cross .cache/runs/mitdb-to-svdb --install
 
 Inputs are held-out probabilities only, never DS2:
 
 * ``--fit``: the served recipe trained on all MIT-BIH + half of the SVDB patients and scored on
-  the other half (``ml.train --protocol svdb-half``): the served classes and training mix, on
+  the other half (``ml.lab.train --protocol svdb-half``): the served classes and training mix, on
   31 patients it never saw. The temperature T minimises the negative log-likelihood of
   softmax(log p / T) on all of them; the expected calibration error (ECE) is reported
   cross-fitted (T fitted on half of those records, measured on the other half, both ways);
@@ -28,10 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ml import metrics
+from ml import lab
+from ml.lab import metrics
 
-REPORTS = Path(__file__).resolve().parent / "reports"
-SERVED_META = Path(__file__).resolve().parent / "models" / "ecg_cnn.json"
+REPORTS = lab.REPORTS
+SERVED_META = lab.MODELS_DIR / "ecg_cnn.json"
 THRESHOLDS = np.round(np.arange(0.40, 0.96, 0.01), 2)
 
 

@@ -8,7 +8,7 @@ ADC values themselves are consistent: the least-squares gain of III on II - I is
 in 200 of 200 records. Read at 1 uV per unit (``UV_PER_UNIT``), lead II's R wave has a median of
 0.86 mV over the 200 records and the Sokolow-Lyon sum a median of 2.4 mV with LVH and 2.2 mV
 without, as expected of adults; that unit is the assumption every voltage figure on LUDB rests on.
-Measured by :func:`scale_check` (``python -m ml.ludb ../shared/data/ludb``).
+Measured by :func:`scale_check` (``python -m ml.lab.ludb ../shared/data/ludb``).
 """
 
 from __future__ import annotations

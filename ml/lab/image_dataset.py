@@ -22,23 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ml import classes, preprocess
+from ml import lab
+from ml import preprocess
+from ml.classes import IMAGE_CODES, IMAGE_FOLDERS
 
-# The 6 folders of the image set -> our class codes.
-IMAGE_FOLDERS = {
-    "Normal": "N",
-    "Left Bundle Branch Block": "L",
-    "Right Bundle Branch Block": "R",
-    "Premature Atrial Contraction": "A",
-    "Premature Ventricular Contractions": "V",
-    "Ventricular Fibrillation": "VF",
-}
-# The image model's output order: its 6 classes in our 8-class order.
-IMAGE_CODES = tuple(c for c in classes.CODES if c in IMAGE_FOLDERS.values())
 SPLIT_FRACTIONS = (0.70, 0.15, 0.15)
 SPLIT_SEED = 0
 CACHE_VERSION = "v1"
-DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent / ".cache"
+DEFAULT_CACHE_DIR = lab.CACHE_DIR
 
 
 @dataclass

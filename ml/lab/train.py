@@ -1,14 +1,14 @@
 """Train the beat classifier for one evaluation protocol.
 
-    python -m ml.train --data ../shared/data/mitdb --protocol serve --epochs 6 --seed 1 --out .cache/runs/serve
+    python -m ml.lab.train --data ../shared/data/mitdb --protocol serve --epochs 6 --seed 1 --out .cache/runs/serve
 
-Every protocol but the leaky comparison keeps whole patients apart (``ml.dataset``; SVDB is read
+Every protocol but the leaky comparison keeps whole patients apart (``ml.lab.dataset``; SVDB is read
 from ``--svdb``, default ``svdb`` beside ``--data``):
 
 * ``grouped-cv``: the selection protocol. 4 folds of whole DS1 + SVDB records; each fold's
   model trains on the other 3 for fixed epochs; pooled out-of-fold AAMI figures; score = mean of
   S and V F1. Designs are chosen here (and the calibration temperature is fitted on its
-  out-of-fold probabilities, ``ml.calibrate``). ``--train-on mitdb`` scores the design without
+  out-of-fold probabilities, ``ml.lab.calibrate``). ``--train-on mitdb`` scores the design without
   SVDB in training on the same held-out records. DS2 is never touched.
 * ``ds1-svdb-to-ds2``: train DS1 + all SVDB, test DS2 (AAMI; the headline, a test only);
   ``--install-inter`` keeps it as ``ml/models/ecg_cnn_ds1_aami.keras``.
@@ -26,10 +26,10 @@ from ``--svdb``, default ``svdb`` beside ``--data``):
 
 One :class:`TrainConfig` carries a run's settings (``train(config)``).
 
-``image-beats`` trains the separate single-beat-image model (``ml.image_dataset``: 6 classes,
+``image-beats`` trains the separate single-beat-image model (``ml.lab.image_dataset``: 6 classes,
 unique images split 70/15/15, checkpoint on the 15 % validation images) from the image folders:
 
-    python -m ml.train --protocol image-beats --data ../shared/data/ecg-images/train --epochs 20 --seed 1 --out .cache/runs/image-beats
+    python -m ml.lab.train --protocol image-beats --data ../shared/data/ecg-images/train --epochs 20 --seed 1 --out .cache/runs/image-beats
 
 and installs it as ``ml/models/ecg_cnn_image.keras`` with its ``.sha256`` (unless ``--no-install``).
 
@@ -65,9 +65,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ml import dataset, metrics, preprocess, store
+from ml import lab
+from ml import preprocess, store
+from ml.lab import dataset, metrics
 
-MODELS_DIR = Path(__file__).resolve().parent / "models"
+MODELS_DIR = lab.MODELS_DIR
 SHIPPED = MODELS_DIR / "ecg_cnn.keras"
 INTER_MODEL = MODELS_DIR / "ecg_cnn_ds1_aami.keras"
 IMAGE_MODEL = MODELS_DIR / "ecg_cnn_image.keras"
@@ -252,7 +254,7 @@ def _history(hist):
 
 def install_inter(run):
     """Keep a run's inter-patient model as ``ml/models/ecg_cnn_ds1_aami.keras`` with its
-    checksum and a ``.json`` naming the run and its settings for ``ml.evaluate``."""
+    checksum and a ``.json`` naming the run and its settings for ``ml.lab.evaluate``."""
     digest = install_copy(run / "best.keras", INTER_MODEL)
     facts = json.loads((run / "metrics.json").read_text())
     meta = {"sha256": digest, "run": str(run),
@@ -266,7 +268,7 @@ def install_inter(run):
 
 @dataclass
 class TrainConfig:
-    """Everything one ``ml.train`` run needs (the CLI builds one; tests and scripts may too).
+    """Everything one ``ml.lab.train`` run needs (the CLI builds one; tests and scripts may too).
 
     Inter-patient experiments only (the served model keeps the defaults unless the Makefile says
     otherwise): ``loss="focal"`` a categorical focal loss (gamma 2) on the CNN head; ``all_ds1``
@@ -332,7 +334,7 @@ def _keep_normal_fraction(beats, fraction, seed):
 def protocol_data(cfg):
     """Return (train, validation or None, test or None, class names, input shapes) for ``cfg``."""
     if cfg.protocol == "image-beats":
-        from ml import image_dataset
+        from ml.lab import image_dataset
 
         entries, facts, arrays, splits = image_dataset.load_splits(cfg.data, cache_dir=cfg.cache_dir)
         sets = [image_dataset.beat_set(entries, arrays, idx) for idx in splits]
@@ -492,7 +494,7 @@ def train(config=None, **kwargs):
 
 
 def ensemble(*, data, runs, out, cache_dir=dataset.DEFAULT_CACHE_DIR):
-    """Average the softmax outputs of the models in ``runs`` (folders of ``ml.train`` runs of one
+    """Average the softmax outputs of the models in ``runs`` (folders of ``ml.lab.train`` runs of one
     protocol, ``serve`` or ``inter-patient``, with the same settings but different seeds) into one
     Keras model, and score it like a run: ``out/best.keras`` and ``out/metrics.json`` (the
     protocol's test beats, and validation beats where every member held them out). Seeds disagree most on the rare
@@ -670,7 +672,7 @@ def main(argv=None):
                    help="serve, image-beats: do not touch ml/models")
     p.add_argument("--install-inter", action="store_true",
                    help="inter-patient: keep the model as ml/models/ecg_cnn_ds1_aami.keras "
-                        "(evaluated by ml.evaluate)")
+                        "(evaluated by ml.lab.evaluate)")
     p.add_argument("--ensemble-of",
                    help="comma-separated run folders (serve or inter-patient) to average into one "
                         "model, no training; serve ensembles are installed unless --no-install")

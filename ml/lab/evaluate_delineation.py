@@ -1,6 +1,6 @@
 """Score ml.delineate against the cardiologists' wave marks of LUDB and write a report.
 
-    python -m ml.evaluate_delineation --data ../shared/data/ludb --out ml/reports/delineation.md \
+    python -m ml.lab.evaluate_delineation --data ../shared/data/ludb --out ml/reports/delineation.md \
         --cinc ../shared/data/cinc2017 --neurokit
 
 Per record and lead, as the product reads a single-lead strip: the lead is band-passed
@@ -30,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ml import delineate, ludb
+from ml import delineate
+from ml.lab import ludb
 from ml.delineate import INTERNAL_FS, THRESHOLDS, Thresholds
 
 LEADS = ("i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6")
@@ -777,7 +778,7 @@ def main(argv=None) -> int:
     nk_measured = [neurokit_intervals(c) for c in cases] if args.neurokit else None
     cinc = cinc_check(args.cinc, final) if args.cinc else None
     runtime = thirty_minutes(cases, args.data)
-    command = "python -m ml.evaluate_delineation " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m ml.lab.evaluate_delineation " + " ".join(argv if argv is not None else sys.argv[1:])
     text = write_report(cases, measured, chosen, final, runtime, command, args.out, neurokit=nk_measured,
                         cinc=cinc)
     print("\n".join(ln for ln in text.splitlines() if ln.startswith(("| PR", "| QRS", "| QT", "* "))))
