@@ -156,11 +156,18 @@ class ECGRecord(models.Model):
 
     @property
     def current_prediction(self):
-        """Return the prediction shown for this record (prefetched as ``current`` when listed)."""
+        """Return the prediction shown for this record (``current``: prefetched when listed, set
+        by the service that created it)."""
         cached = getattr(self, "current", None)
         if cached is not None:
             return cached[0] if cached else None
         return self.predictions.filter(is_current=True).first()
+
+    def refresh_from_db(self, using=None, fields=None, from_queryset=None):
+        """Reload the record; a whole reload forgets ``current`` too, as Django forgets prefetches."""
+        if fields is None:
+            self.__dict__.pop("current", None)
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
 
     def file_names(self):
         """Return the storage names of every file this record owns (derived images included)."""

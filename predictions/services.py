@@ -126,8 +126,10 @@ def ecg_record_create(
 
     ``files`` is one uploaded file, or a WFDB header and its data file; ``symptoms`` are keys of
     ``ml.assessment.SYMPTOMS``; ``corners`` a picture's page corners from the crop step
-    (``predictions.forms.parse_corners``), ignored for a signal file. Raise UploadError, storing
-    nothing, when the upload is unusable.
+    (``predictions.forms.parse_corners``), ignored for a signal file. Return the new record,
+    holding its owner and current prediction (an answer needs no second read), or the earlier
+    record of the same file (``was_duplicate``). Raise UploadError, storing nothing, when the
+    upload is unusable.
     """
     from ml.assessment import SYMPTOMS
 
@@ -248,6 +250,7 @@ def _prediction_create(*, record, new_record=False):
             Prediction.objects.filter(record=record, is_current=True).update(is_current=False)
         prediction = Prediction.objects.create(record=record, created_at=now, queued_at=now)
         transaction.on_commit(lambda: _enqueue(prediction.pk), robust=True)
+    record.current = [prediction]  # what ``record.current_prediction`` returns now, without a query
     return prediction
 
 

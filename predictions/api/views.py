@@ -110,12 +110,12 @@ class RecordListCreateView(GenericAPIView):
             errors = {k: [str(e) for e in v] for k, v in form.errors.items()}
             first = next(iter(errors.values()))[0]
             return Response({"code": form.error_code(), "detail": first, "fields": errors}, status=400)
-        created = services.ecg_record_create(owner=request.user, **form.record_fields())  # UploadError: 400
-        record = selectors.ecg_record_get(user=request.user, uuid=created.uuid)
+        # The record comes back holding its owner and current prediction: answered without reading it again.
+        record = services.ecg_record_create(owner=request.user, **form.record_fields())  # UploadError: 400
         serializer = self.get_serializer(record)
         headers = {"Location": serializer.data["links"]["detail"]}
         # The same file again within a minute is the same ECG: 200 with the earlier record.
-        code = status.HTTP_200_OK if getattr(created, "was_duplicate", False) else status.HTTP_201_CREATED
+        code = status.HTTP_200_OK if getattr(record, "was_duplicate", False) else status.HTTP_201_CREATED
         return Response(serializer.data, status=code, headers=headers)
 
 

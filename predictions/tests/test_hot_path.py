@@ -26,12 +26,17 @@ def _statements(queries):
     return [q["sql"] for q in queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
 
 
-def test_an_api_upload_runs_few_statements_and_none_re_checks_a_constraint(patient, csv_bytes):
+def _api_client(user):
     from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=patient).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+def test_an_api_upload_runs_few_statements_and_none_re_checks_a_constraint(patient, csv_bytes):
+    client = _api_client(patient)
     with CaptureQueriesContext(connection) as queries:
         response = client.post(reverse("predictions-api:record-list"), {"file": upload("ecg.csv", csv_bytes)},
                                format="multipart")
@@ -39,7 +44,34 @@ def test_an_api_upload_runs_few_statements_and_none_re_checks_a_constraint(patie
     sql = _statements(queries.captured_queries)  # the test's transaction holds the task back
     # No "SELECT 1 AS _check WHERE <condition>" per constraint, no uniqueness probe of the new uuid.
     assert not [s for s in sql if 'AS "_check"' in s or ('SELECT 1 AS "a"' in s and '"uuid" =' in s)], sql
-    assert len(sql) <= 16, "\n".join(sql)
+    # Token, user, owner's lock, duplicate probe, record, day's activity, prediction.
+    assert len(sql) <= 7, "\n".join(sql)
+
+
+def test_the_upload_answer_is_built_from_what_was_written_not_read_back(patient, csv_bytes):
+    """The record and its prediction are answered as written: no second read of either (it cost
+    3 statements an upload), and the answer is the one a read of the record gives afterwards."""
+    client = _api_client(patient)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(reverse("predictions-api:record-list"), {"file": upload("ecg.csv", csv_bytes)},
+                               format="multipart")
+    assert response.status_code == 201, response.content
+    reads = [s for s in _statements(queries.captured_queries) if s.startswith("SELECT")]
+    assert sum('FROM "predictions_ecgrecord"' in s for s in reads) == 1, reads  # the duplicate probe only
+    assert not [s for s in reads if 'FROM "predictions_prediction"' in s or 'FROM "predictions_beatcount"' in s], reads
+    answer = response.json()
+    assert answer["prediction"]["status"] == "pending" and response["Location"] == answer["links"]["detail"]
+    assert client.get(answer["links"]["detail"]).json() == answer
+
+
+def test_the_same_file_again_answers_with_the_earlier_record_and_its_prediction(patient, csv_bytes):
+    client = _api_client(patient)
+    first = client.post(reverse("predictions-api:record-list"), {"file": upload("ecg.csv", csv_bytes)},
+                        format="multipart")
+    again = client.post(reverse("predictions-api:record-list"), {"file": upload("ecg.csv", csv_bytes)},
+                        format="multipart")
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json() == first.json() and again.json()["prediction"] is not None
 
 
 def test_the_task_saves_a_result_in_few_statements(patient, csv_bytes, django_capture_on_commit_callbacks):
