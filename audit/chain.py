@@ -4,7 +4,8 @@ A row's hash is sha256 over a canonical JSON form of its fields and the previous
 changing, removing or inserting a row anywhere breaks the chain at that point
 (``manage.py audit_verify`` finds where). Rows are chained in id order, under a lock taken in
 the inserting transaction, so two concurrent inserts can never claim the same predecessor (a
-unique constraint on ``prev_hash`` refuses a fork as well).
+unique constraint on ``prev_hash`` refuses a fork as well). In PostgreSQL the INSERT itself takes
+the lock, reads the head and hashes the row (``AuditEvent._append``, migration 0005): one statement.
 
 Anonymising a deleted account must not break the chain, yet the person's identity must be
 covered while they exist. So the chain covers each side (actor, patient) through a digest:
@@ -41,29 +42,46 @@ def patient_digest(event):
     return _sha256([event.patient_salt, event.patient_id, event.patient_label])
 
 
+def _row_fields(event, prev_hash):
+    return {
+        "prev": prev_hash,
+        "created_at": event.created_at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "actor_role": event.actor_role,
+        "actor": event.actor_digest,
+        "patient": event.patient_digest,
+        "action": event.action,
+        "door": event.door,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+    }
+
+
 def row_hash(event, prev_hash):
     """Return the hash of ``event`` chained to ``prev_hash`` (its fields in canonical form)."""
-    return _sha256(
-        {
-            "prev": prev_hash,
-            "created_at": event.created_at.astimezone(UTC).isoformat(timespec="microseconds"),
-            "actor_role": event.actor_role,
-            "actor": event.actor_digest,
-            "patient": event.patient_digest,
-            "action": event.action,
-            "door": event.door,
-            "object_type": event.object_type,
-            "object_id": event.object_id,
-        }
-    )
+    return _sha256(_row_fields(event, prev_hash))
 
 
-def seal(event, prev_hash):
-    """Give a new ``event`` its salts, digests and place in the chain after ``prev_hash``."""
+def row_text_around(event):
+    """Return ``(before, after)``: for a hexadecimal ``prev_hash`` (every hash is one), ``row_hash``
+    is sha256 over ``before + prev_hash + after``. The database uses it to chain a row to the head
+    it reads itself, under the lock, in the statement that inserts the row (``AuditEvent.save``)."""
+    text = json.dumps(_row_fields(event, ""), separators=(",", ":"), sort_keys=True)
+    # Quotes inside values are escaped, so this is the key itself, and there is one.
+    before, after = text.split('"prev":""', 1)
+    return before + '"prev":"', '"' + after
+
+
+def seal_sides(event):
+    """Give a new ``event`` its salts and the digests of its two sides (the row's own part)."""
     event.actor_salt = event.actor_salt or secrets.token_hex(16)
     event.patient_salt = event.patient_salt or secrets.token_hex(16)
     event.actor_digest = actor_digest(event)
     event.patient_digest = patient_digest(event)
+
+
+def seal(event, prev_hash):
+    """Give a new ``event`` its salts, digests and place in the chain after ``prev_hash``."""
+    seal_sides(event)
     event.prev_hash = prev_hash
     event.row_hash = row_hash(event, prev_hash)
 

@@ -86,11 +86,35 @@ class AuditEvent(models.Model):
             raise ValueError("Audit events are append-only: an event is never changed.")
         # Store the address as the database returns it, so its digest verifies later.
         self.ip_address = self._meta.get_field("ip_address").get_prep_value(self.ip_address) or None
+        if connection.vendor == "postgresql":
+            self._append()
+            return
         with transaction.atomic():
             chain.lock_head(connection)
             head = AuditEvent.objects.order_by("-id").values_list("row_hash", flat=True).first()
             chain.seal(self, head or chain.GENESIS)
             super().save(*args, **kwargs)
+
+    def _append(self):
+        """Insert the event at the head of the chain in one statement (PostgreSQL): the head is
+        locked and read, the id drawn, by ``audit_chain_next()`` (migration 0005), and the row's
+        hash computed by the database over the same canonical text as ``chain.row_hash``. Every
+        read of a record's result writes an event: this is one round trip, not five."""
+        chain.seal_sides(self)
+        before, after = chain.row_text_around(self)
+        fields = [f for f in self._meta.concrete_fields if f.attname not in ("id", "prev_hash", "row_hash")]
+        quote = connection.ops.quote_name
+        sql = (
+            f"INSERT INTO {quote(self._meta.db_table)} (id, {', '.join(quote(f.column) for f in fields)}, prev_hash, row_hash) "
+            f"SELECT head.next_id, {', '.join(['%s'] * len(fields))}, head.head_hash, "
+            "encode(sha256(convert_to(%s || head.head_hash || %s, 'UTF8')), 'hex') "
+            "FROM audit_chain_next() AS head RETURNING id, prev_hash, row_hash"
+        )
+        params = [f.get_db_prep_save(f.pre_save(self, True), connection) for f in fields] + [before, after]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            self.id, self.prev_hash, self.row_hash = cursor.fetchone()
+        self._state.adding, self._state.db = False, connection.alias
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_display} {self.action} {self.object_type} {self.object_id}"

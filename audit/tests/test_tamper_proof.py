@@ -273,3 +273,40 @@ def test_audit_verify_exits_non_zero_naming_the_event(postgres, transactional_db
     )
     assert done.returncode == 1
     assert f"broken at event {events[0].pk} " in done.stderr
+
+
+def test_the_database_hashes_the_same_text_the_verifier_does():
+    """``row_text_around`` splits the canonical text at the previous hash, whatever the values hold."""
+    import hashlib
+
+    from django.utils import timezone
+
+    from audit import chain
+
+    event = AuditEvent(actor_role="doctor", action="view", door="api", object_type='re"cord\\',
+                       object_id="élan:{\"prev\":\"\"}", created_at=timezone.now())
+    chain.seal_sides(event)
+    before, after = chain.row_text_around(event)
+    prev = hashlib.sha256(b"any").hexdigest()
+    assert hashlib.sha256((before + prev + after).encode("ascii")).hexdigest() == chain.row_hash(event, prev)
+
+
+def test_an_event_is_appended_in_one_statement_and_still_chained(postgres, capsys):
+    """Lock, head, id and hash in the INSERT itself: one statement, where it took five (BEGIN, lock,
+    head, INSERT, COMMIT); the trail still verifies, each event after the one before it."""
+    from django.test.utils import CaptureQueriesContext
+
+    first = AuditEventFactory()
+    doctor, patient = DoctorFactory(), UserFactory()
+    with CaptureQueriesContext(connection) as queries:
+        event = audit_event_create(actor=doctor, patient=patient, action="view", door="api", object_type="ecgrecord",
+                                   object_id="a-record", ip_address="2001:DB8::1")
+    statements = [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
+    assert len(statements) == 1 and statements[0].startswith('INSERT INTO "audit_auditevent"'), statements
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert event.pk > first.pk and stored.prev_hash == event.prev_hash == first.row_hash
+    assert stored.row_hash == event.row_hash
+    assert (stored.actor_id, stored.patient_id, stored.object_id, stored.ip_address) == (
+        doctor.pk, patient.pk, "a-record", "2001:db8::1")
+    call_command("audit_verify")
+    assert "intact: 2 events" in capsys.readouterr().out

@@ -227,3 +227,24 @@ def test_an_image_upload_is_analysed_from_its_stored_png(patient, data_dir, monk
         record = services.ecg_record_create(owner=patient, files=[upload("beat.png", png)])
     assert seen == [record.file.path] and seen[0].endswith(".png")
     assert record.predictions.get().is_finished
+
+
+def test_a_finished_status_read_is_audited_in_one_insert(patient):
+    """Every read of a result stays on the trail (who, what, when, through which door), written by
+    one INSERT: no transaction, lock or head lookup of its own around it (5 statements before)."""
+    from audit.models import AuditEvent
+    from predictions.tests.factories import DonePredictionFactory
+
+    record = DonePredictionFactory(record=ECGRecordFactory(owner=patient)).record
+    client = _api_client(patient)
+    url = reverse("predictions-api:record-status", kwargs={"uuid": record.uuid})
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200 and response.json()["is_finished"]
+    sql = _statements(queries.captured_queries)
+    audit = [s for s in sql if "audit_auditevent" in s or "advisory" in s]
+    assert len(audit) == 1 and audit[0].startswith('INSERT INTO "audit_auditevent"'), audit
+    event = AuditEvent.objects.get()
+    assert (event.actor_id, event.patient_id, event.action, event.door, event.object_id) == (
+        patient.pk, patient.pk, "view", "api", str(record.uuid))
+    assert event.created_at is not None and event.prev_hash and event.row_hash
