@@ -32,10 +32,21 @@ worker_connections = threads
 keepalive = 0
 # A request the app itself takes longer than this over (the worker is stuck) is killed.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+# On a restart or shutdown, requests already in a thread get this long to finish: more than the
+# longest status long-poll (predictions.selectors.STATUS_WAIT_MAX_S, 25 s).
 graceful_timeout = 30
-# Recycle workers now and then so a slow leak cannot grow without bound.
-max_requests = 2000
-max_requests_jitter = 200
+# No recycling after N requests: it drops requests. A gthread worker that reaches max_requests
+# leaves its loop at once (gunicorn 23.0, workers/gthread.py), and connections it has accepted
+# but not yet read are closed unanswered: a reset for the client, a 502 from the proxy. Known and
+# open upstream: benoitc/gunicorn#3038 (PR #3039). Measured here (1 worker, 4 threads,
+# max_requests 50, 2,000 requests from 16 clients): 38 reset; 0 without recycling; 32 with
+# PR #3039's accept guard alone. This file with its old 2,000 (+ jitter), 1 worker: 2 of 2,600
+# requests dropped at the one recycle (ecgportal/tests/test_gunicorn_recycling.py, now 0).
+# max_requests_jitter only spreads restarts, graceful_timeout only waits for requests already in
+# a thread: neither helps. The likely loss of 2 uploads in one old polling-client load run: its
+# polls took each of the 2 workers past 2,000 requests once. The web process holds no model
+# (TensorFlow is in the Celery worker, with --max-memory-per-child).
+max_requests = 0
 # The heartbeat file on a memory filesystem: a container's overlay disk can stall it.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 # X-Forwarded-* set by the proxy are trusted from these addresses only (the compose network).
