@@ -132,7 +132,7 @@ def record_status_or_404(*, request, uuid):
     from predictions import selectors
 
     record = record_or_404(request=request, uuid=uuid, audit=False)
-    prediction = selectors.prediction_current(record=record)
+    prediction = selectors.prediction_status(record=record)
     if prediction is not None and prediction.is_finished:
         record_access(request=request, patient=record.owner, action=_view_action(), obj=record)
     return record, prediction

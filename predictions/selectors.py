@@ -67,23 +67,24 @@ def ecg_record_get(*, user, uuid):
 def prediction_current(*, record):
     """Return the current prediction of ``record`` with its counts, images and reviews, or None.
 
-    A running one carries the stage its worker last reported (in the cache, ``services.
-    prediction_report_stage``). An unfinished one has no counts, images or reviews to fetch, and a
-    record just fetched by ``ecg_record_get`` already holds its current prediction (``current``):
-    a status poll costs no query here.
+    A running one carries the stage its worker last reported (``prediction_status``).
     """
-    cached = getattr(record, "current", None)
-    if cached is not None:
-        prediction = cached[0] if cached else None
-    else:
-        prediction = Prediction.objects.filter(record=record, is_current=True).first()
-    if prediction is None:
-        return None
-    if prediction.is_finished:
+    prediction = prediction_status(record=record)
+    if prediction is not None and prediction.is_finished:
         prefetch_related_objects(
             [prediction], "beat_counts", "images", Prefetch("reviews", queryset=Review.objects.select_related("doctor"))
         )
-    elif prediction.status == Prediction.Status.RUNNING:
+    return prediction
+
+
+def prediction_status(*, record):
+    """Return the current prediction of ``record`` as a status read answers it, or None: a running
+    one with the stage its worker last reported (in the cache, ``services.prediction_report_stage``),
+    none with its counts, images or reviews. A record just fetched by ``ecg_record_get`` already
+    holds its current prediction (``current``): a status read costs no query here.
+    """
+    prediction = record.current_prediction
+    if prediction is not None and prediction.status == Prediction.Status.RUNNING:
         prediction.stage = prediction_stage(prediction=prediction)
     return prediction
 

@@ -248,3 +248,18 @@ def test_a_finished_status_read_is_audited_in_one_insert(patient):
     assert (event.actor_id, event.patient_id, event.action, event.door, event.object_id) == (
         patient.pk, patient.pk, "view", "api", str(record.uuid))
     assert event.created_at is not None and event.prev_hash and event.row_hash
+
+
+def test_a_finished_status_read_fetches_no_images_or_reviews(patient):
+    """The status answer carries neither: they are fetched for the result, not for its status."""
+    from predictions.tests.factories import DonePredictionFactory
+
+    record = DonePredictionFactory(record=ECGRecordFactory(owner=patient)).record
+    client = _api_client(patient)
+    url = reverse("predictions-api:record-status", kwargs={"uuid": record.uuid})
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).json()["status"] == "done"
+    sql = _statements(queries.captured_queries)
+    assert not [s for s in sql if 'FROM "predictions_predictionimage"' in s or 'FROM "predictions_review"' in s], sql
+    # Token, record with its current prediction and counts (one read each), the audit event.
+    assert len(sql) <= 5, "\n".join(sql)
