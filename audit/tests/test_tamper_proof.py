@@ -310,3 +310,22 @@ def test_an_event_is_appended_in_one_statement_and_still_chained(postgres, capsy
         doctor.pk, patient.pk, "a-record", "2001:db8::1")
     call_command("audit_verify")
     assert "intact: 2 events" in capsys.readouterr().out
+
+
+def test_the_application_role_migrates_and_appends_in_one_statement_on_a_protected_trail(app_role, capsys):
+    """Migration 0005 needs no superuser (it makes a function, not a change to the table), and the
+    application's role appends through it."""
+    from django.test.utils import CaptureQueriesContext
+
+    call_command("migrate", "audit", "0004", verbosity=0)  # as a superuser: the function is gone
+    doctor, patient = DoctorFactory(), UserFactory()
+    with _django_as(app_role):
+        call_command("migrate", "audit", verbosity=0)
+        with CaptureQueriesContext(connection) as queries:
+            audit_event_create(actor=doctor, patient=patient, action="view", door="page")
+        audit_event_create(actor=patient, patient=patient, action="view", door="api")
+        assert len(queries.captured_queries) == 1
+        call_command("audit_verify")
+    assert "intact: 2 events" in capsys.readouterr().out
+    with _connect(app_role) as app, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        app.execute("TRUNCATE audit_auditevent")
