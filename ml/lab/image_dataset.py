@@ -1,14 +1,27 @@
-"""The single-beat image set (``ecg-images/train/<class>/*.png``) as a leakage-free dataset.
+"""The single-beat image set (``ecg-images/train/<class>/*.png``), split by source recording.
 
 The image set holds byte-identical copies of some images and a few all-white blanks (see its
-SOURCE.md), so images are keyed by the SHA-256 of their bytes, never by file name:
+SOURCE.md), so images are keyed by the SHA-256 of their bytes:
 
 * copies of one image collapse to one unique image (an image found under two class folders has
   no trustworthy label and is dropped);
 * blank images (a single grey level: no trace at all) are dropped; ``ml.analysis`` answers
-  "inconclusive" for them;
-* the unique images are split 70/15/15 (train/validation/test), stratified by class with a fixed
-  seed, so no image, or any byte-identical copy of it, is on two sides of the split.
+  "inconclusive" for them.
+
+Every plot is a beat of MIT-BIH lead 0 (``ml.lab.beat_plots`` measures the style), and its file
+number counts, within its folder, the beats of one annotation symbol in record order (100, 101,
+... 234): ``fig_k`` of the Normal folder is the k-th ``N`` beat of the database, ``VFEfig_k`` the
+k-th ``!`` and ``VEBfig_k`` the k-th ``E`` (they sit in the PVC folder). Matching each plot's trace
+to the annotated beats confirms it (98 % of plots correlate >= 0.95 with the beat the rule names,
+median 0.994; ``ml/reports/images_by_recording.md``), and shows that the folder named "Premature
+Atrial Contraction" holds paced beats (``/``). The count drifts by a few beats from the annotation
+order, so a plot numbered within :data:`GUARD_NUMBERS` of a record boundary is dropped: every kept
+plot has one recording (:func:`recording_of`).
+
+:func:`split` puts whole recordings on one side, never a hash or a file: the test side is de
+Chazal's DS2 (this project's inter-patient test records) and paced record 217, the validation side
+a few DS1 and paced records (:data:`VALIDATION_RECORDINGS`), the rest trains. Plots rendered from
+other WFDB records (``ml.lab.beat_plots``) are split by the same rule.
 
 Every unique image is digitised once with ``ml.io.load`` (the serving path) and the traces are
 cached under ``.cache/`` keyed by the file list and the digitiser's source, so an edit of the
@@ -16,6 +29,7 @@ digitiser invalidates the cache. Model inputs come from :func:`ml.preprocess.ima
 """
 
 import hashlib
+import re
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,20 +40,94 @@ from ml import lab
 from ml import preprocess
 from ml.classes import IMAGE_CODES, IMAGE_FOLDERS
 
-SPLIT_FRACTIONS = (0.70, 0.15, 0.15)
-SPLIT_SEED = 0
-CACHE_VERSION = "v1"
+# Beats of each symbol per MIT-BIH record, in record order, from the reference annotations
+# (``test_image_beats`` re-derives them from mitdb/*.atr).
+_RECORD_COUNTS = {
+    "N": "100:2239 101:1860 102:99 103:2082 104:163 105:2526 106:1507 108:1739 112:2537 113:1789 "
+         "114:1820 115:1953 116:2302 117:1534 119:1543 121:1861 122:2476 123:1515 200:1743 "
+         "201:1625 202:2061 203:2529 205:2571 208:1586 209:2621 210:2423 212:923 213:2641 "
+         "215:3195 217:244 219:2082 220:1954 221:2031 222:2062 223:2029 228:1688 230:2255 "
+         "231:314 233:2230 234:2700",
+    "L": "109:2492 111:2123 207:1457 214:2003",
+    "R": "118:2166 124:1531 207:86 212:1825 231:1254 232:397",
+    "/": "102:2028 104:1380 107:2078 217:1542",
+    "V": "100:1 102:4 104:2 105:41 106:520 107:59 108:17 109:38 111:1 114:43 116:109 118:16 "
+         "119:444 121:1 123:3 124:47 200:826 201:198 202:19 203:444 205:71 207:105 208:992 "
+         "209:1 210:194 213:220 214:256 215:164 217:162 219:64 221:396 223:473 228:362 230:1 "
+         "231:2 233:831 234:3",
+    "E": "207:105 210:1",
+    "!": "207:472",
+}
+RECORD_COUNTS = {sym: tuple((rec, int(n)) for rec, n in (item.split(":") for item in text.split()))
+                 for sym, text in _RECORD_COUNTS.items()}
+# The annotation symbol each file name counts: (folder, name prefix) -> symbol.
+NUMBERED_SYMBOL = {
+    ("Normal", "fig_"): "N",
+    ("Left Bundle Branch Block", "fig_"): "L",
+    ("Right Bundle Branch Block", "fig_"): "R",
+    ("Premature Atrial Contraction", "fig_"): "/",  # paced beats, whatever the folder says
+    ("Premature Ventricular Contractions", "fig_"): "V",
+    ("Premature Ventricular Contractions", "VEBfig_"): "E",
+    ("Ventricular Fibrillation", "VFEfig_"): "!",
+}
+# A plot's count runs up to ~5 beats off the annotation order (measured): numbers this close to
+# a record boundary could be either record's, and are dropped.
+GUARD_NUMBERS = 10
+# De Chazal's DS2 (never trained or chosen on in this project) and paced record 217: the test.
+TEST_RECORDINGS = frozenset({f"mitdb/{r}" for r in (100, 103, 105, 111, 113, 117, 121, 123, 200,
+                                                     202, 210, 212, 213, 214, 219, 221, 222, 228,
+                                                     231, 232, 233, 234, 217)})
+# Validation (checkpoint and choices): DS1 and paced records whose plots hold N (101), R (124),
+# V (119, 208) and paced (104) beats of patients the training side does not have.
+VALIDATION_RECORDINGS = frozenset({"mitdb/101", "mitdb/104", "mitdb/119", "mitdb/124",
+                                   "mitdb/208"})
+SIDES = ("train", "validation", "test")
+SPLIT_SEED = None  # the split has no randomness (read by ml.lab.evaluate's model card)
+CACHE_VERSION = "v2"
 DEFAULT_CACHE_DIR = lab.CACHE_DIR
 
 
 @dataclass
 class ImageEntry:
-    """One unique image: its SHA-256, one path holding it, its class code and copy count."""
+    """One unique image: its SHA-256, one path holding it, its class code, copy count and source
+    recording (``"mitdb/207"``; None where its number sits in a guard band)."""
 
     sha256: str
     path: str
     code: str
     copies: int
+    recording: str | None = None
+    rendered: bool = False  # drawn by ml.lab.beat_plots, not a file of the image set
+
+
+def recording_of(path):
+    """Return the source recording (``"mitdb/<record>"``) of an image-set file, or None.
+
+    None: the name is not a numbered plot of a known folder, or its number is within
+    :data:`GUARD_NUMBERS` of a boundary between two records.
+    """
+    path = Path(path)
+    m = re.fullmatch(r"([A-Za-z]*fig_)(\d+)\.png", path.name)
+    symbol = m and NUMBERED_SYMBOL.get((path.parent.name, m.group(1)))
+    if not symbol:
+        return None
+    number = int(m.group(2))
+    first = 1
+    for record, count in RECORD_COUNTS[symbol]:
+        last = first + count - 1
+        if first <= number <= last:
+            near_start = record != RECORD_COUNTS[symbol][0][0] and number - first < GUARD_NUMBERS
+            near_end = record != RECORD_COUNTS[symbol][-1][0] and last - number < GUARD_NUMBERS
+            return None if near_start or near_end else f"mitdb/{record}"
+        first = last + 1
+    return None
+
+
+def side_of(recording):
+    """Return the side (``"train"``, ``"validation"`` or ``"test"``) of a recording."""
+    if recording in TEST_RECORDINGS:
+        return "test"
+    return "validation" if recording in VALIDATION_RECORDINGS else "train"
 
 
 def _sha256(path):
@@ -58,7 +146,8 @@ def is_blank(path):
 def scan(image_dir):
     """Return (unique entries sorted by SHA-256, facts dict) for the image folders under ``image_dir``.
 
-    Facts: files per folder, duplicate copies removed, blank and conflicting images dropped.
+    Facts: files per folder, duplicate copies removed, blank and conflicting images dropped,
+    images in a guard band between recordings (kept in the entries, on no side of the split).
     """
     by_sha = {}
     files = {}
@@ -70,6 +159,7 @@ def scan(image_dir):
     entries, blank, blank_files, conflicting, copies_removed = [], 0, 0, 0, 0
     for sha, items in sorted(by_sha.items()):
         codes = {c for _, c in items}
+        recordings = {recording_of(p) for p, _ in items}
         copies_removed += len(items) - 1
         if is_blank(items[0][0]):
             blank += 1
@@ -78,28 +168,48 @@ def scan(image_dir):
         if len(codes) > 1:
             conflicting += 1
             continue
-        entries.append(ImageEntry(sha, items[0][0], items[0][1], len(items)))
+        recording = recordings.pop() if len(recordings) == 1 else None
+        entries.append(ImageEntry(sha, items[0][0], items[0][1], len(items), recording))
     facts = {"files": files, "n_files": sum(files.values()), "unique": len(by_sha),
              "duplicate_copies_removed": copies_removed, "blank_unique_dropped": blank,
              "blank_files": blank_files,
-             "conflicting_labels_dropped": conflicting, "kept": len(entries)}
+             "conflicting_labels_dropped": conflicting, "kept": len(entries),
+             "guard_band_dropped": sum(e.recording is None for e in entries),
+             "recordings": len({e.recording for e in entries} - {None})}
     return entries, facts
 
 
-def split(entries, *, fractions=SPLIT_FRACTIONS, seed=SPLIT_SEED):
-    """Return (train, validation, test) index arrays into ``entries``, stratified by class."""
-    rng = np.random.default_rng(seed)
-    codes = np.array([e.code for e in entries])
-    parts = ([], [], [])
-    for code in IMAGE_CODES:
-        idx = np.flatnonzero(codes == code)
-        rng.shuffle(idx)
-        n_val = int(round(fractions[1] * len(idx)))
-        n_test = int(round(fractions[2] * len(idx)))
-        parts[2].append(idx[:n_test])
-        parts[1].append(idx[n_test:n_test + n_val])
-        parts[0].append(idx[n_test + n_val:])
-    return tuple(np.sort(np.concatenate(p)) for p in parts)
+def split(entries):
+    """Return (train, validation, test) index arrays into ``entries``, whole recordings per side.
+
+    Each entry goes to the side of its recording (:func:`side_of`); entries without one (guard
+    bands) are on no side. No randomness: the same entries always split the same way.
+    """
+    sides = [side_of(e.recording) if e.recording else None for e in entries]
+    return tuple(np.array([i for i, s in enumerate(sides) if s == side], dtype=np.int64)
+                 for side in SIDES)
+
+
+# Rendered plots per record and class (``load_splits``): enough to add patients, few enough that
+# no one record dominates and the digitiser (~0.2 s a plot) keeps up.
+TRAIN_PLOTS_PER_CLASS = {"N": 40, "L": 300, "R": 300, "A": 300, "V": 60, "VF": 300}
+TEST_PLOTS_PER_CLASS = {"N": 20, "L": 100, "R": 100, "A": 100, "V": 30, "VF": 100}
+
+
+def rendered_entries(wfdb_dirs, *, side, per_class, seed=0, cache_dir=DEFAULT_CACHE_DIR):
+    """Return entries of single-beat plots rendered (``ml.lab.beat_plots``) from the records of
+    ``wfdb_dirs`` on one ``side`` of :func:`split` (at most ``per_class[code]`` per record)."""
+    from ml.lab import beat_plots, dataset
+
+    entries = []
+    for folder in wfdb_dirs:
+        folder = Path(folder)
+        records = [r for r in dataset.database_records(folder)
+                   if side_of(f"{folder.name}/{r}") == side]
+        for path, code, recording in beat_plots.plot_beats(folder, records, per_class=per_class,
+                                                           seed=seed, cache_dir=cache_dir):
+            entries.append(ImageEntry(_sha256(path), path, code, 1, recording, rendered=True))
+    return entries
 
 
 def _digitise(path):
@@ -113,13 +223,35 @@ def _digitise(path):
     return np.asarray(rec.signal, dtype=np.float32), rec.kind, None
 
 
-def _cache_key(entries):
-    from ml.io import image as image_reader
+def _reader_source():
+    """Return the source of the plot reader: ``ml.io.image._read_plot`` and, transitively, the
+    functions of that module it calls (edits elsewhere in the module leave the cache valid)."""
+    import inspect
 
+    from ml.io import gate, image as image_reader
+
+    seen, todo, parts = set(), ["_read_plot", "_check_plot", "read_image"], []
+    while todo:
+        name = todo.pop()
+        obj = getattr(image_reader, name, None)
+        if name in seen or not inspect.isfunction(obj) or obj.__module__ != image_reader.__name__:
+            continue
+        seen.add(name)
+        parts.append(inspect.getsource(obj))
+        todo.extend(obj.__code__.co_names)
+        for const in obj.__code__.co_consts:  # names used only inside nested functions
+            if inspect.iscode(const):
+                todo.extend(const.co_names)
+    constants = [f"{k}={v!r}" for k, v in sorted(vars(image_reader).items())
+                 if k.isupper() and isinstance(v, (int, float, str, tuple))]
+    return "\n".join(sorted(parts) + constants).encode() + Path(gate.__file__).read_bytes()
+
+
+def _cache_key(entries):
     h = hashlib.sha256()
     for e in entries:
         h.update(e.sha256.encode())
-    h.update(Path(image_reader.__file__).read_bytes())
+    h.update(_reader_source())
     h.update(CACHE_VERSION.encode())
     return h.hexdigest()[:12]
 
@@ -163,9 +295,20 @@ class ImageBeatSet:
     y: np.ndarray
     kind: np.ndarray
     index: np.ndarray  # into the scanned entries
+    recording: np.ndarray  # "mitdb/207", "svdb/800", ...
+    rendered: np.ndarray  # bool: drawn by ml.lab.beat_plots
 
     def __len__(self):
         return len(self.y)
+
+    @property
+    def record(self):
+        return self.recording
+
+    def subset(self, idx):
+        """Return the beats at positions ``idx``."""
+        return ImageBeatSet(self.images[idx], self.context[idx], self.y[idx], self.kind[idx],
+                            self.index[idx], self.recording[idx], self.rendered[idx])
 
 
 def beat_set(entries, arrays, idx):
@@ -178,12 +321,44 @@ def beat_set(entries, arrays, idx):
         images = np.zeros((0,) + preprocess.BEAT_IMAGE_SHAPE, np.float32)
         context = np.zeros((0, preprocess.N_TRACE_CONTEXT), np.float32)
     y = np.array([IMAGE_CODES.index(entries[i].code) for i in idx], dtype=np.int64)
+    recording = np.array([entries[i].recording or "" for i in idx], dtype=str)
+    rendered = np.array([entries[i].rendered for i in idx], dtype=bool)
     return ImageBeatSet(images.astype(np.float32), context.astype(np.float32), y,
-                        arrays["kind"][idx], idx)
+                        arrays["kind"][idx], idx, recording, rendered)
 
 
-def load_splits(image_dir, *, cache_dir=DEFAULT_CACHE_DIR):
-    """Return (entries, facts, arrays, (train_idx, val_idx, test_idx))."""
+def split_facts(entries, splits):
+    """Return, per side, the recordings and the plots per class (image set and rendered)."""
+    facts = {}
+    for side, idx in zip(SIDES, splits):
+        chosen = [entries[i] for i in idx]
+        facts[side] = {
+            "recordings": sorted({e.recording for e in chosen if not e.rendered}),
+            "rendered_recordings": len({e.recording for e in chosen if e.rendered}),
+            "image_set": {c: sum(e.code == c and not e.rendered for e in chosen)
+                          for c in IMAGE_CODES},
+            "rendered": {c: sum(e.code == c and e.rendered for e in chosen) for c in IMAGE_CODES},
+        }
+    return facts
+
+
+def load_splits(image_dir, *, cache_dir=DEFAULT_CACHE_DIR, plots_from=(), train_plots=True):
+    """Return (entries, facts, arrays, (train_idx, val_idx, test_idx)).
+
+    ``plots_from``: WFDB folders to render plots from (:func:`rendered_entries`): their test-side
+    records add held-out plots (scored apart from the image set's), and, with ``train_plots``,
+    their training-side records add training plots. Validation stays the image set's own plots.
+    Rendered entries follow the image set's; each group has its own digitised cache.
+    """
     entries, facts = scan(image_dir)
     arrays = digitise_all(entries, cache_dir=cache_dir)
+    groups = [("test", TEST_PLOTS_PER_CLASS)] + ([("train", TRAIN_PLOTS_PER_CLASS)]
+                                                  if train_plots else [])
+    for side, per_class in groups if plots_from else ():
+        plots = rendered_entries(plots_from, side=side, per_class=per_class, cache_dir=cache_dir)
+        more = digitise_all(plots, cache_dir=cache_dir)
+        arrays = {k: np.concatenate([arrays[k], more[k]]) for k in arrays}
+        entries = entries + plots
+        facts = {**facts, f"rendered_{side}_plots": len(plots),
+                 f"rendered_{side}_recordings": len({e.recording for e in plots})}
     return entries, facts, arrays, split(entries)

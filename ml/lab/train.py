@@ -27,11 +27,16 @@ from ``--svdb``, default ``svdb`` beside ``--data``):
 One :class:`TrainConfig` carries a run's settings (``train(config)``).
 
 ``image-beats`` trains the separate single-beat-image model (``ml.lab.image_dataset``: 6 classes,
-unique images split 70/15/15, checkpoint on the 15 % validation images) from the image folders:
+the image set split by source recording: DS2 and paced record 217 are the test, a few DS1 and paced
+records the validation that checkpoints) from the image folders, with ``--plots-from`` adding plots
+rendered in the set's style (``ml.lab.beat_plots``) from the training-side records of WFDB folders
+(and, scored apart, from their test-side records):
 
-    python -m ml.lab.train --protocol image-beats --data ../shared/data/ecg-images/train --epochs 20 --seed 1 --out .cache/runs/image-beats
+    python -m ml.lab.train --protocol image-beats --data ../shared/data/ecg-images/train --plots-from ../shared/data/mitdb,../shared/data/svdb --epochs 20 --seed 1 --batch-size 128 --out .cache/runs/image-beats
 
-and installs it as ``ml/models/ecg_cnn_image.keras`` with its ``.sha256`` (unless ``--no-install``).
+It scores the installed image model on the same held-out recordings and installs the new one as
+``ml/models/ecg_cnn_image.keras`` with its ``.sha256`` and ``.json`` only where it is at least as
+good there (accuracy and macro recall), unless ``--no-install``.
 
 Class imbalance: class weights proportional to 1/sqrt(class frequency), normalised to a mean of 1
 over the training beats. Full inverse-frequency weights would multiply the rarest classes (E: 85
@@ -117,6 +122,74 @@ def install_model(src, *, protocol, seed, epochs, metrics_path):
     # the serve protocol trains on every patient and has no test figure.
     meta["test_metrics"] = facts.get("test")
     SHIPPED.with_suffix(".json").write_text(json.dumps(meta, indent=1) + "\n")
+    return digest
+
+
+def _macro_recall(rep):
+    """Return the mean sensitivity over the classes present in a ``metrics.report``."""
+    values = [v["sensitivity"] for v in rep["per_class"].values() if v["support"]]
+    return float(np.mean(values)) if values else None
+
+
+def _image_held_out(model, installed_path, test_set, names, image_set_recordings):
+    """Return the image-beats test figures of ``model`` and of the installed image model on the
+    same held-out recordings: the image set's plots (``test``), rendered plots (``test_rendered``)
+    and those of them from recordings with no plot in the image set (``test_unseen``: held out
+    from any model trained on the image set, whatever its split); ``installed``: the installed
+    model's figures, or None without one."""
+    rendered = test_set.rendered
+    unseen = rendered & ~np.isin(test_set.recording, list(image_set_recordings))
+    parts = {"test": test_set.subset(np.flatnonzero(~rendered)),
+             "test_rendered": test_set.subset(np.flatnonzero(rendered)),
+             "test_unseen": test_set.subset(np.flatnonzero(unseen))}
+    installed = store.keras_loader(installed_path) if Path(installed_path).exists() else None
+    out = {"installed": None if installed is None else
+           {"sha256": store.sha256_of(installed_path)}}
+    for key, part in parts.items():
+        for m, into in ((model, out), (installed, out["installed"])):
+            if m is None or not len(part):
+                continue
+            rep = _report(m, part, names)
+            rep["macro_recall"] = _macro_recall(rep)
+            rep["per_recording"] = _per_recording_accuracy(m, part)
+            into[key] = rep
+    return out
+
+
+def _per_recording_accuracy(model, beats):
+    probs = model.predict(_inputs(beats), batch_size=2048, verbose=0)
+    right = probs.argmax(axis=1) == beats.y
+    return {r: [int(right[beats.recording == r].sum()), int((beats.recording == r).sum())]
+            for r in sorted(set(beats.recording))}
+
+
+def _install_image_model(best, result, cfg):
+    """Install the image model unless the installed one is better on held-out recordings.
+
+    Compared on ``test_unseen`` where there is one: the installed model may have trained on any
+    recording of the image set (the earlier split was by file), so only recordings outside it are
+    held out from both.
+    """
+    key = "test_unseen" if result.get("test_unseen") else "test"
+    old = (result.get("installed") or {}).get(key)
+    new = result[key]
+    if old and (new["accuracy"] < old["accuracy"] or new["macro_recall"] < old["macro_recall"]):
+        print(f"not installed: on {key} the installed image model has accuracy "
+              f"{old['accuracy']:.4f}, macro recall {old['macro_recall']:.4f}; this one "
+              f"{new['accuracy']:.4f}, {new['macro_recall']:.4f}", flush=True)
+        return None
+    digest = install_copy(best, IMAGE_MODEL)
+    facts = {k: result[k] for k in ("protocol", "seed", "epochs", "batch_size", "best_epoch",
+                                    "params")}
+    facts["split"] = "by recording (ml.lab.image_dataset.split)"
+    facts["plots_from"] = [Path(p).name for p in cfg.plots_from]
+    for part in ("test", "test_rendered", "test_unseen"):
+        if result.get(part):
+            facts[part] = {k: result[part][k] for k in ("n", "accuracy", "macro_recall",
+                                                         "macro_f1")}
+    IMAGE_MODEL.with_suffix(".json").write_text(
+        json.dumps({"sha256": digest, **facts}, indent=1) + "\n")
+    print(f"installed {IMAGE_MODEL} sha256 {digest}", flush=True)
     return digest
 
 
@@ -303,6 +376,8 @@ class TrainConfig:
     normal_fraction: float = 1.0
     noise: str = None
     noise_fraction: float = 0.5
+    plots_from: tuple = ()
+    train_plots: bool = True
 
     def svdb_dir(self):
         return Path(self.svdb) if self.svdb else Path(self.data).parent / "svdb"
@@ -336,7 +411,10 @@ def protocol_data(cfg):
     if cfg.protocol == "image-beats":
         from ml.lab import image_dataset
 
-        entries, facts, arrays, splits = image_dataset.load_splits(cfg.data, cache_dir=cfg.cache_dir)
+        entries, facts, arrays, splits = image_dataset.load_splits(
+            cfg.data, cache_dir=cfg.cache_dir, plots_from=cfg.plots_from,
+            train_plots=cfg.train_plots)
+        facts = {**facts, "split": image_dataset.split_facts(entries, splits)}
         sets = [image_dataset.beat_set(entries, arrays, idx) for idx in splits]
         return (*sets, image_dataset.IMAGE_CODES,
                 (preprocess.BEAT_IMAGE_SHAPE, preprocess.N_TRACE_CONTEXT), facts)
@@ -475,15 +553,11 @@ def train(config=None, **kwargs):
         print(f"installed {SHIPPED} sha256 {digest}", flush=True)
     if protocol == "image-beats":
         result["data"] = facts
+        image_set = {r for side in facts["split"].values() for r in side["recordings"]}
+        result.update(_image_held_out(model, IMAGE_MODEL, test_set, names, image_set))
         (out / "metrics.json").write_text(json.dumps(result, indent=1))
         if cfg.install:
-            digest = install_copy(best, IMAGE_MODEL)
-            facts = {k: result[k] for k in ("protocol", "seed", "epochs", "batch_size",
-                                            "best_epoch", "params")}
-            facts["test"] = {k: result["test"][k] for k in ("n", "accuracy", "macro_f1")}
-            IMAGE_MODEL.with_suffix(".json").write_text(
-                json.dumps({"sha256": digest, **facts}, indent=1) + "\n")
-            print(f"installed {IMAGE_MODEL} sha256 {digest}", flush=True)
+            _install_image_model(best, result, cfg)
     for key in ("test", "test_aami"):
         rep = result.get(key)
         if rep:
@@ -664,12 +738,19 @@ def main(argv=None):
                    "wander and muscle noise added (6-24 dB SNR) in place of a random "
                    "--noise-fraction of the training beats")
     p.add_argument("--noise-fraction", type=float, default=0.5)
+    p.add_argument("--plots-from",
+                   help="image-beats: comma-separated WFDB folders (mitdb, svdb) whose training-side "
+                        "records add rendered single-beat plots and whose test-side records add "
+                        "held-out plots (scored apart)")
+    p.add_argument("--no-train-plots", action="store_true",
+                   help="image-beats: render held-out plots only (score, do not train on them)")
     p.add_argument("--train-on", default="mitdb,svdb",
                    help="grouped-cv: databases each fold trains on (mitdb,svdb or mitdb)")
     p.add_argument("--records", help="comma-separated record subset (for quick checks)")
     p.add_argument("--cache-dir", default=str(dataset.DEFAULT_CACHE_DIR))
     p.add_argument("--no-install", action="store_true",
-                   help="serve, image-beats: do not touch ml/models")
+                   help="serve, image-beats: do not touch ml/models (image-beats installs only "
+                        "where the new model is at least as good on the held-out recordings)")
     p.add_argument("--install-inter", action="store_true",
                    help="inter-patient: keep the model as ml/models/ecg_cnn_ds1_aami.keras "
                         "(evaluated by ml.lab.evaluate)")
@@ -710,7 +791,9 @@ def main(argv=None):
         augment_amplitude=args.augment_amplitude, rhythm_head=not args.no_rhythm_head,
         rhythm_weight=args.rhythm_weight, all_ds1=args.all_ds1, svdb=args.svdb,
         normal_fraction=args.normal_fraction, noise=args.noise,
-        noise_fraction=args.noise_fraction))
+        noise_fraction=args.noise_fraction,
+        plots_from=tuple(args.plots_from.split(",")) if args.plots_from else (),
+        train_plots=not args.no_train_plots))
     if args.install_inter and args.protocol in ("inter-patient", "ds1-svdb-to-ds2"):
         install_inter(Path(args.out))
     return 0

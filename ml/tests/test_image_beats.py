@@ -1,4 +1,4 @@
-"""Single-beat plots: their own model, an honest split, right labels on held-out images."""
+"""Single-beat plots: their own model, a split by recording, right labels on held-out recordings."""
 
 import numpy as np
 import pytest
@@ -35,24 +35,80 @@ def test_image_model_matches_its_checksum_and_has_six_outputs(image_classifier):
     assert tuple(image_classifier.model.outputs[0].shape) == (None, 6)
 
 
-def test_split_is_by_unique_image_without_blanks(scanned):
+def test_split_keeps_every_recording_on_one_side(scanned):
     entries, facts, (train, val, test) = scanned
+    side_of = {}
+    for side, idx in zip(image_dataset.SIDES, (train, val, test)):
+        for i in idx:
+            side_of.setdefault(entries[i].recording, set()).add(side)
+    assert None not in side_of  # guard-band plots are on no side
+    assert all(len(sides) == 1 for sides in side_of.values()), {
+        r: s for r, s in side_of.items() if len(s) > 1}
+    assert {r for r, s in side_of.items() if s == {"test"}} <= image_dataset.TEST_RECORDINGS
     shas = [{entries[i].sha256 for i in idx} for idx in (train, val, test)]
     assert not (shas[0] & shas[1]) and not (shas[0] & shas[2]) and not (shas[1] & shas[2])
-    assert len(train) + len(val) + len(test) == len(entries) == facts["kept"]
-    assert facts["unique"] < facts["n_files"] and facts["blank_unique_dropped"] >= 1
-    assert abs(len(test) / len(entries) - 0.15) < 0.01
-    blank = image_dataset.is_blank
-    assert not any(blank(entries[i].path) for i in test[:50])
-    # Every class is in the test split, in proportion.
+    on_a_side = len(train) + len(val) + len(test)
+    assert on_a_side == facts["kept"] - facts["guard_band_dropped"] and on_a_side > 14_000
+    assert facts["recordings"] >= 20 and facts["blank_unique_dropped"] >= 1
+    # Every class but VF (one patient in MIT-BIH: record 207, on the training side) is held out.
     codes = {entries[i].code for i in test}
-    assert codes == set(image_dataset.IMAGE_CODES)
+    assert codes == set(image_dataset.IMAGE_CODES) - {"VF"}
+    assert {entries[i].recording for i in train if entries[i].code == "VF"} == {"mitdb/207"}
+
+
+def test_split_is_deterministic(scanned, image_dir):
+    entries, _, splits = scanned
+    again, _ = image_dataset.scan(image_dir)
+    order = np.random.default_rng(0).permutation(len(again))
+    shuffled = [again[i] for i in order]
+    for a, b in zip(splits, image_dataset.split(shuffled)):
+        assert {entries[i].sha256 for i in a} == {shuffled[i].sha256 for i in b}
+    for a, b in zip(splits, image_dataset.split(entries)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_file_numbers_name_their_recordings(image_dir, mitdb):
+    """The number counts one symbol's beats in record order: the named beat is the one plotted."""
+    from PIL import Image
+
+    from ml.lab import beat_plots, dataset
+
+    counts = {}
+    for record in dataset.ALL_RECORDS:
+        _, _, _, symbols = dataset.read_record(mitdb, record)
+        for sym in image_dataset.RECORD_COUNTS:
+            if (n := int(np.sum(symbols == sym))):
+                counts.setdefault(sym, []).append((str(record), n))
+    assert counts == {k: list(v) for k, v in image_dataset.RECORD_COUNTS.items()}
+    # (folder, file, record, index of that record's beat of the folder's symbol); the paced one
+    # sits in the folder named "Premature Atrial Contraction".
+    named = [("Normal", "fig_200.png", 100, "N", 199),
+             ("Left Bundle Branch Block", "fig_5700.png", 207, "L", 5700 - 4616),
+             ("Right Bundle Branch Block", "fig_300.png", 118, "R", 299),
+             ("Premature Atrial Contraction", "fig_300.png", 102, "/", 299),
+             ("Ventricular Fibrillation", "VFEfig_300.png", 207, "!", 299)]
+    for folder, name, record, sym, k in named:
+        path = image_dir / folder / name
+        assert image_dataset.recording_of(path) == f"mitdb/{record}"
+        x, fs, samples, symbols = dataset.read_record(mitdb, record)
+        beats = samples[symbols == sym]
+        rows = beat_plots.measure_style(np.asarray(Image.open(path).convert("L")))["rows"]
+        seen = np.isfinite(rows)
+        best = 0.0
+        for j in range(k - 2, k + 8):  # the count runs a few beats off the annotation order
+            window = beat_plots.beat_window(x, fs, beats[j])
+            mv = np.interp(np.linspace(0, len(window) - 1, rows.size), np.arange(len(window)),
+                           window)
+            best = max(best, np.corrcoef(-rows[seen], mv[seen])[0, 1])
+        assert best > 0.95, (folder, name, best)
+    assert image_dataset.recording_of(image_dir / "Normal" / "fig_2239.png") is None  # 100 | 101
 
 
 def test_held_out_images_of_every_class_are_labelled_correctly(scanned, image_classifier):
     entries, _, (_, _, test) = scanned
     right, per_class = 0, {}
-    for code in image_dataset.IMAGE_CODES:
+    held_out = [c for c in image_dataset.IMAGE_CODES if c != "VF"]  # VF: one patient, trained on
+    for code in held_out:
         picks = [i for i in test if entries[i].code == code][:3]
         for i in picks:
             res = ml.analyse(entries[i].path, image_classifier=image_classifier,
@@ -66,8 +122,8 @@ def test_held_out_images_of_every_class_are_labelled_correctly(scanned, image_cl
             ok = res.labels[0] == code
             right += ok
             per_class[code] = per_class.get(code, 0) + ok
-    assert right >= 15, per_class
-    assert all(per_class.get(c, 0) >= 2 for c in image_dataset.IMAGE_CODES), per_class
+    assert right >= 12, per_class
+    assert all(per_class.get(c, 0) >= 2 for c in held_out), per_class
 
 
 def test_paced_and_escape_are_never_predicted_for_a_plot(image_dir, image_classifier):
@@ -104,8 +160,8 @@ def test_image_beat_features_ignore_plot_size_and_gain(rng):
 def test_fibrillation_plot_read_as_strip_is_still_one_image_beat(scanned, image_classifier):
     from ml.io import load
 
-    entries, _, (_, _, test) = scanned
-    vf = [entries[i].path for i in test if entries[i].code == "VF"]
+    entries, _, _ = scanned
+    vf = [e.path for e in entries if e.code == "VF"]
     strip = next(p for p in vf if load(p).kind == "image-strip")  # several peaks in the plot
     res = ml.analyse(strip, image_classifier=image_classifier, n_representatives=0)
     assert res.kind == "image-beat" and res.status == "ok", res.reason
