@@ -1,7 +1,7 @@
 """Phone photos of paper ECGs (issue 20): today's reader against the page-flattening reader, one run.
 
     .venv/bin/python bench/bench_photos.py [--data ../shared/data] [--photos 30] [--scans 10]
-        [--baseline-commit 1b4153d] [--out bench/RESULTS-photos.md]
+        [--baseline-commit 1b4153d] [--out bench/RESULTS-photos.md] [--sets rendered,real,not_ecg]
 
 Pictures (written under .cache/bench_photos/, not part of the repository):
   - rendered 12-lead reports (3x4 + lead II rhythm strip, ``ml.io.render.render_report``) of 10 s
@@ -35,6 +35,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from bench_image_reading import MITDB, SVDB, segment  # noqa: E402 - the same records and 10-s segments
 CACHE = REPO / ".cache" / "bench_photos"
+SETS = ("rendered", "real", "not_ecg")
 
 
 def make_rendered(args):
@@ -193,7 +194,12 @@ def main():
     ap.add_argument("--scans", type=int, default=10)
     ap.add_argument("--seed", type=int, default=20)
     ap.add_argument("--baseline-commit", default="1b4153d")
-    ap.add_argument("--out", default=str(REPO / "bench" / "RESULTS-photos.md"))
+    ap.add_argument("--out", default=None,
+                    help="the report to write (default bench/RESULTS-photos.md when every set is run; "
+                         "with fewer sets the report is only printed)")
+    ap.add_argument("--sets", default=",".join(SETS),
+                    help="comma-separated sets to read: rendered (photos and scans), real (ecg-photos), "
+                         "not_ecg; fewer sets for a quicker look while iterating")
     ap.add_argument("--report-only", action="store_true",
                     help="rewrite --out from the last run's .cache/bench_photos/results.json")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -201,17 +207,24 @@ def main():
     if args.worker:
         worker(args.worker)
         return
+    sets = [x for x in args.sets.split(",") if x]
+    if set(sets) - set(SETS):
+        ap.error(f"--sets takes {', '.join(SETS)}")
+    if args.out is None and set(sets) == set(SETS):
+        args.out = str(REPO / "bench" / "RESULTS-photos.md")
     if args.report_only:
         saved = json.loads((CACHE / "results.json").read_text())
         report(args, saved["cases"], saved["baseline"], saved["new"], saved["run"])
         return
     CACHE.mkdir(parents=True, exist_ok=True)
     t_start = time.time()
-    cases = make_rendered(args)
-    real_dir = Path(args.data) / "ecg-photos" / "images"
-    cases += [{"path": str(p), "kind": "real", "name": p.name}
-              for p in sorted(real_dir.iterdir()) if p.name.startswith("ecg0")]
-    cases += make_non_ecg(args)
+    cases = make_rendered(args) if "rendered" in sets else []
+    if "real" in sets:
+        real_dir = Path(args.data) / "ecg-photos" / "images"
+        cases += [{"path": str(p), "kind": "real", "name": p.name}
+                  for p in sorted(real_dir.iterdir()) if p.name.startswith("ecg0")]
+    if "not_ecg" in sets:
+        cases += make_non_ecg(args)
     paths = [c["path"] for c in cases]
     base_tree = ensure_baseline(args.baseline_commit)
     print(f"reading {len(paths)} pictures with {args.baseline_commit} ...", flush=True)
@@ -222,7 +235,8 @@ def main():
                           text=True).stdout.strip()
     run = (f"checkout {head} plus the working tree; {os.cpu_count()} CPUs, load average "
            f"{os.getloadavg()[0]:.1f}; {time.time() - t_start:.0f} s in all")
-    (CACHE / "results.json").write_text(json.dumps({"cases": cases, "baseline": base, "new": new,
+    saved = "results.json" if set(sets) == set(SETS) else f"results-{'-'.join(sets)}.json"
+    (CACHE / saved).write_text(json.dumps({"cases": cases, "baseline": base, "new": new,
                                                     "run": run}, indent=1))
     report(args, cases, base, new, run)
 
@@ -269,7 +283,8 @@ def report(args, cases, base, new, run):
                 what = f"read {r['hr']} bpm" if r["read"] else r["reason"][:200]
                 md.append(f"- {Path(c['path']).name} ({c['record']} at {c['start_s']} s, ref {c['ref_hr']} bpm, "
                           f"{c['params']}): {what}")
-    Path(args.out).write_text("\n".join(md) + "\n")
+    if args.out:
+        Path(args.out).write_text("\n".join(md) + "\n")
     print("\n".join(md))
 
 

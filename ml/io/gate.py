@@ -20,13 +20,21 @@ MIN_TEMPLATE_CORR = 0.5
 MIN_BETWEEN_BEATS = 0.06  # P and T waves: the trace between QRS complexes is never a ruled line
 QRS_MV_RANGE = (0.1, 8.0)
 MIN_BEATS = 3
+# A beat lost in reading (a faint QRS stroke not picked up): in an otherwise regular rhythm a gap
+# between beats is twice the others, and the heart rate would read low.
+LOST_BEAT_RATIO = (1.75, 2.25)
+REGULAR_RR_CV = 0.1
 SLOW_BEAT = 0.35  # a "beat" this much less steep than the others is a T wave counted as a beat
 
 NOT_ECG = "this picture does not look like an ECG"
 
 
-def ecg_evidence(x, fs, *, calibrated: bool) -> tuple[str | None, dict]:
-    """Return (reason the trace is not a heartbeat recording or None, measured features)."""
+def ecg_evidence(x, fs, *, calibrated: bool, lost_beats: bool = False) -> tuple[str | None, dict]:
+    """Return (reason the trace is not a heartbeat recording or None, measured features).
+
+    ``lost_beats``: also refuse a regular rhythm with a gap twice the others (a beat lost in
+    reading), for traces read from a faint print whose thin QRS strokes may be missed.
+    """
     from ml.detect import detect_r_peaks
 
     x = np.asarray(x, dtype=np.float64)
@@ -42,6 +50,15 @@ def ecg_evidence(x, fs, *, calibrated: bool) -> tuple[str | None, dict]:
     if not (RR_RANGE_S[0] <= med_rr <= RR_RANGE_S[1]) or in_range < 0.8:
         return (f"{NOT_ECG}: its waves repeat every {med_rr:.2f} s, outside the range of a heart "
                 f"rhythm ({RR_RANGE_S[0]}-{RR_RANGE_S[1]} s between beats)", feats)
+
+    if lost_beats:
+        usual = rr[rr < 1.5 * med_rr]
+        ratio = rr / np.median(usual)
+        lost = (ratio >= LOST_BEAT_RATIO[0]) & (ratio <= LOST_BEAT_RATIO[1])
+        if lost.any() and usual.size >= MIN_BEATS and np.std(usual) < REGULAR_RR_CV * np.mean(usual):
+            feats["lost_beats"] = int(lost.sum())
+            return ("heartbeats were lost in reading the faint trace: in an otherwise regular rhythm "
+                    "a gap between beats is twice the others, so the heart rate would read low", feats)
 
     sos = sps.butter(2, [0.5, 40.0 if fs > 90 else 0.45 * fs], btype="band", fs=fs, output="sos")
     f = sps.sosfiltfilt(sos, x)

@@ -271,10 +271,18 @@ def _read_page(rgb: np.ndarray, shown: str, trace_out: dict | None = None) -> Re
         rec.notes.insert(1, f"The trace was told from a dark paper grid by keeping the darkest "
                             f"{share:.0%} of the page")
         return rec
-    raise first
+    # Last, the other way: a faint trace (light grey print, a small picture's anti-aliased line)
+    # keeps every dark grey pixel, its breaks bridged.
+    try:
+        rec = _read_page_once(rgb, shown, trace_out, None, faint=True)
+    except InvalidSignalError:
+        raise first from None
+    rec.notes.insert(1, "The trace is printed faint: it was told from the grid by its grey colour "
+                        "rather than its darkness, and its breaks at the grid's lines were bridged")
+    return rec
 
 
-def _read_page_once(rgb, shown, trace_out, darkest_share):
+def _read_page_once(rgb, shown, trace_out, darkest_share, *, faint=False):
     lum, chroma = _lum_chroma(rgb)
     if np.ptp(lum) < 20:
         raise InvalidSignalError(f"{_NO_TRACE} ({shown} is blank or uniform).")
@@ -289,7 +297,26 @@ def _read_page_once(rgb, shown, trace_out, darkest_share):
         ink = _ink(lum)
         notes.append(f"The picture was turned {abs(angle):.1f} degrees to level the ECG")
     px_per_mm, grid_mask = _paper_grid(rgb, lum, chroma, ink)
-    strong, weak = _trace_mask(ink, chroma, lum, grid_mask, darkest_share=darkest_share)
+    if faint and px_per_mm is None:
+        # A faint trace is told from the grid by its colour: without a grid, faint ink is anything.
+        raise InvalidSignalError(f"{_NO_TRACE} (no paper grid to tell a faint trace from in {shown}).")
+    strong, weak = _trace_mask(ink, chroma, lum, grid_mask, darkest_share=darkest_share, faint=faint)
+    # The grid's spectrum names the 1-mm spacing without the autocorrelation's doubts (1-mm lines
+    # 2-4 pixels apart alias into beats; a faint 1-mm grid reads as its 2-mm repeat): it wins.
+    comb_mm = _grid_comb_px_per_mm(lum, chroma, ink)
+    if comb_mm is not None and (px_per_mm is None or abs(np.log(comb_mm / px_per_mm)) > np.log(GRID_AGREE)):
+        notes.append(f"The grid's spacing was read from its 1-mm and 5-mm lines' spectrum "
+                     f"({comb_mm:.2f} pixels per mm)")
+        px_per_mm = comb_mm
+    return _read_at_scale(rgb, lum, strong, weak, px_per_mm, notes, shown, trace_out, bridge=faint)
+
+
+def _read_at_scale(rgb, lum, strong, weak, px_per_mm, notes, shown, trace_out, *, bridge=False):
+    """Return the Recording of a levelled page read at ``px_per_mm`` (None: no grid).
+
+    ``bridge``: join the trace across gaps up to ``BRIDGE_MM`` wide (a faint trace loses its
+    pixels where the grid's lines cross it).
+    """
     height, width = strong.shape
     mm = px_per_mm or width / 270.0  # no grid: a page or strip is roughly 270 mm wide
     horiz, vert = layout.straight_lines(
@@ -301,7 +328,7 @@ def _read_page_once(rgb, shown, trace_out, darkest_share):
     lines = layout.dilate(horiz | vert)
     strong, weak = strong & ~lines, weak & ~lines
 
-    rows = _read_rows(strong, weak, mm, shown, lum)
+    rows = _read_rows(strong, weak, mm, shown, lum, bridge_mm=BRIDGE_MM if bridge else 0.0)
     order = _rows_to_try(rows)
     first_reason = None
     for rank, i in enumerate(order):
@@ -313,7 +340,7 @@ def _read_page_once(rgb, shown, trace_out, darkest_share):
         rec_signal, fs, row_notes = _row_signal(trace, row_mm, mm)
         if scale_note:
             row_notes.insert(0, scale_note)
-        reason, _ = gate.ecg_evidence(rec_signal, fs, calibrated=px_per_mm is not None)
+        reason, _ = gate.ecg_evidence(rec_signal, fs, calibrated=px_per_mm is not None, lost_beats=bridge)
         if reason is None:
             where = _row_name(i, len(rows))
             out = [("Trace digitised from an image of ECG paper" if px_per_mm else
@@ -352,7 +379,10 @@ def _looks_like_chart(horiz, vert) -> bool:
     return bool(h_len > 0.4 and v_len > 0.3)
 
 
-def _read_rows(strong, weak, mm, shown, lum):
+BRIDGE_MM = 1.0  # a faint trace is broken where each 1-mm grid line crosses it
+
+
+def _read_rows(strong, weak, mm, shown, lum, *, bridge_mm=0.0):
     """Return [(baseline row, trace rows per column (NaN where absent))] of every readable ECG row."""
     height, width = strong.shape
     found = layout.baselines(strong, mm)
@@ -360,6 +390,9 @@ def _read_rows(strong, weak, mm, shown, lum):
     import cv2
 
     weak = cv2.morphologyEx((weak | strong).astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) > 0
+    if bridge_mm:
+        reach = max(3, int(np.ceil(bridge_mm * mm)) + 2)
+        weak |= cv2.morphologyEx(weak.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, reach), np.uint8)) > 0
     for attempt in range(2):  # again with bands from the readable rows only
         rows = []
         for y, (top, bottom) in zip(found, layout.bands(found, height, mm)):
@@ -430,6 +463,45 @@ def _checked_scale(trace, px_per_mm, mm, n_rows, width):
     return px_per_mm, None
 
 
+# Past the end of a trace the column reader may pick up the grid's vertical lines or text: the
+# "trace" then jumps up and down every column or two. A heartbeat's strokes go up and down once per
+# wave: over a few millimetres, the path a trace travels is at most a few times its height range.
+ZIGZAG_WINDOW_MM = 3.0
+ZIGZAG_MIN_RANGE_MM = 2.0
+ZIGZAG_PATH = 5.0  # path travelled / height range within the window: a zigzag, not a wave
+ZIGZAG_END_SHARE = 0.25  # only the first or last quarter of a row is trimmed
+
+
+def _trim_ragged_ends(rows, mm):
+    """Return (rows without a zigzagging start or end, number of columns cut)."""
+    n = rows.size
+    win = max(3, int(round(ZIGZAG_WINDOW_MM * mm)))
+    if n < 4 * win:
+        return rows, 0
+    filled = rows.copy()
+    gaps = np.isnan(filled)
+    if gaps.all():
+        return rows, 0
+    if gaps.any():
+        idx = np.arange(n)
+        filled[gaps] = np.interp(idx[gaps], idx[~gaps], filled[~gaps])
+    path = ndimage.uniform_filter1d(np.r_[0.0, np.abs(np.diff(filled))], size=win) * win
+    span = ndimage.maximum_filter1d(filled, size=win) - ndimage.minimum_filter1d(filled, size=win)
+    ragged = (span > ZIGZAG_MIN_RANGE_MM * mm) & (path > ZIGZAG_PATH * span)
+    # Only a zigzag that runs off an end of the row is cut (a steep QRS read column by column may
+    # zigzag for a few columns inside the row).
+    lab, _ = ndimage.label(ndimage.binary_closing(ragged, structure=np.ones(win, bool)) | ragged)
+    start, end = 0, n
+    # The windows are centred: a zigzag begins up to half a window before its first flagged column.
+    if lab[0] and win <= np.flatnonzero(lab == lab[0])[-1] < ZIGZAG_END_SHARE * n:
+        start = int(np.flatnonzero(lab == lab[0])[-1]) + 1 + win // 2
+    if lab[-1] and n - win >= np.flatnonzero(lab == lab[-1])[0] > (1 - ZIGZAG_END_SHARE) * n:
+        end = int(np.flatnonzero(lab == lab[-1])[0]) - win // 2
+    if (start, end) == (0, n):
+        return rows, 0
+    return rows[start:end], n - (end - start)
+
+
 def _row_name(i, n):
     if n == 1:
         return "the strip"
@@ -444,6 +516,10 @@ def _row_signal(trace, px_per_mm, mm):
     cols = _span(trace, mm)
     rows = trace[cols[0]: cols[-1] + 1].copy()
     notes = []
+    rows, trimmed = _trim_ragged_ends(rows, mm)
+    if trimmed:
+        notes.append(f"{trimmed / (PAPER_SPEED_MM_S * mm):.1f} s at the row's end(s) zigzagged column by "
+                     "column (grid lines or text beyond the trace) and were left out")
     gaps = np.isnan(rows)
     if gaps.any():
         idx = np.arange(rows.size)
@@ -489,7 +565,7 @@ def _too_blurry(lum) -> bool:
 def _read_plot(rgb: np.ndarray, shown: str) -> Recording:
     """Return the Recording of a plot-sized picture (a single-beat plot or a small strip).
 
-    Kept exactly as the single-beat image model's training traces were read (ml.image_dataset).
+    Kept exactly as the single-beat image model's training traces were read (ml.lab.image_dataset).
     """
     height, width = rgb.shape[:2]
     lum = rgb @ np.array([0.299, 0.587, 0.114])
@@ -644,7 +720,78 @@ def _grid_period(profile: np.ndarray):
     return period, False, bool(emphasis5)
 
 
-def _trace_mask(ink, chroma, lum, grid_mask, *, darkest_share=None):
+# The grid's spectrum (``_grid_comb``): ECG paper's heavy 5-mm lines and the four fine lines
+# between them make a comb of harmonics of the 5-mm spacing, the fifth (the 1-mm lines) standing out.
+COMB_MIN_LEVEL = 4.0  # each of the first four harmonics this many times the spectrum's median
+COMB_FIFTH = 1.2  # the fifth harmonic this much above the fourth and sixth
+COMB_CONTRAST = 3.0  # each harmonic this many times the spectrum halfway to its neighbours
+COMB_MIN_SQUARES = 10  # a grid shows at least this many 5-mm squares across
+GRID_AGREE = 1.05  # two readings of the grid's spacing within 5 % agree
+
+
+def _grid_comb(profile: np.ndarray):
+    """Return the 5-mm period (pixels) of an ECG grid's line profile from its spectrum, or None.
+
+    The spacing is sought as the fundamental of a comb: the strongest spectral line is the k-th
+    harmonic (k = 1..5) of the 5-mm spacing; the k accepted is the one whose first four harmonics
+    all stand out from the spectrum and whose fifth (the 1-mm lines) stands above its neighbours.
+    Unlike the autocorrelation's first repeat (``_grid_period``), this holds for 1-mm lines only
+    2-4 pixels apart, which alias into beats in a small picture. None when no such comb is seen
+    (a grid of one line spacing, or no grid).
+    """
+    p = profile - ndimage.uniform_filter1d(profile, size=max(5, profile.size // 20))
+    n = p.size
+    if n < 64 or np.std(p) == 0:
+        return None
+    pad = 8 * n
+    spec = np.abs(np.fft.rfft(p * np.hanning(n), n=pad))
+    freq = np.fft.rfftfreq(pad)
+    search = (freq >= 6.0 / n) & (freq <= 1.0 / 2.2)
+    if not search.any():
+        return None
+    floor = float(np.median(spec[search])) or 1e-12
+    f_top = float(freq[np.flatnonzero(search)[np.argmax(spec[search])]])
+
+    def level(f, reduce=np.max):
+        if f >= 0.5:
+            return None
+        c, w = int(round(f * pad)), max(2, int(round(0.02 * f * pad)))
+        return float(reduce(spec[max(0, c - w): c + w + 1]))
+
+    for k in (5, 4, 3, 2, 1):
+        f0 = f_top / k
+        if 1.0 / f0 > n / COMB_MIN_SQUARES:
+            continue
+        h = [level(j * f0) for j in range(1, 7)]
+        if any(v is None or v < COMB_MIN_LEVEL * floor for v in h[:4]) or h[4] is None:
+            continue
+        # A comb: each harmonic stands above the spectrum halfway to its neighbours (a page's
+        # rows and traces fill the low frequencies evenly, with no such teeth).
+        valleys = [level((j + 0.5) * f0, np.median) for j in range(0, 5)]
+        if any(h[j] < COMB_CONTRAST * max(valleys[j], valleys[j + 1]) for j in range(4)):
+            continue
+        if h[4] > COMB_FIFTH * max(h[3], h[5] or 0.0):
+            return 1.0 / f0
+    return None
+
+
+def _grid_comb_px_per_mm(lum, chroma, ink):
+    """Return pixels per mm from the grid's comb (``_grid_comb``) when both axes agree, else None."""
+    lines = np.minimum(ink, 0.5) + chroma / 255.0
+    px = _grid_comb(lines.mean(axis=0))
+    py = _grid_comb(lines.mean(axis=1))
+    if px is None or py is None or abs(np.log(px / py)) > np.log(GRID_AGREE):
+        return None
+    return (px + py) / 10.0
+
+
+# A faint trace (light grey print, a low-resolution picture's anti-aliased line) is as light as
+# the text is dark: the darkness threshold between them would drop the trace, so a faint pass
+# keeps every dark pixel that is not grid-coloured.
+FAINT_INK = 0.2
+
+
+def _trace_mask(ink, chroma, lum, grid_mask, *, darkest_share=None, faint=False):
     """Return (strong, weak) masks of dark, uncoloured pixels: the pen/printer trace.
 
     ``weak`` also holds the faint anti-aliased pixels of steep strokes, kept only where they touch
@@ -663,7 +810,7 @@ def _trace_mask(ink, chroma, lum, grid_mask, *, darkest_share=None):
         empty = np.zeros_like(dark)
         return empty, empty
     # Otsu between the trace and any remaining faint structure (light grid, shadows).
-    thr = max(0.2, _otsu(values))
+    thr = FAINT_INK if faint else max(FAINT_INK, _otsu(values))
     if darkest_share:
         thr = max(thr, float(np.quantile(ink[::2, ::2], 1.0 - darkest_share)))
     strong = (ink > thr) & ~grid_coloured
