@@ -14,7 +14,8 @@ number counts, within its folder, the beats of one annotation symbol in record o
 k-th ``!`` and ``VEBfig_k`` the k-th ``E`` (they sit in the PVC folder). Matching each plot's trace
 to the annotated beats confirms it (98 % of plots correlate >= 0.95 with the beat the rule names,
 median 0.994; ``ml/reports/images_by_recording.md``), and shows that the folder named "Premature
-Atrial Contraction" holds paced beats (``/``). The count drifts by a few beats from the annotation
+Atrial Contraction" holds paced beats (``/``) but for 201 atrial premature beats of record 232
+(``fig_1571``-``fig_1771``, counted among the ``A`` beats). The count drifts by a few beats from the annotation
 order, so a plot numbered within :data:`GUARD_NUMBERS` of a record boundary is dropped: every kept
 plot has one recording (:func:`recording_of`).
 
@@ -51,6 +52,9 @@ _RECORD_COUNTS = {
     "L": "109:2492 111:2123 207:1457 214:2003",
     "R": "118:2166 124:1531 207:86 212:1825 231:1254 232:397",
     "/": "102:2028 104:1380 107:2078 217:1542",
+    "A": "100:33 101:3 103:2 108:4 112:2 114:10 116:1 117:1 118:96 121:1 124:2 200:30 201:30 "
+         "202:36 205:3 207:107 209:383 213:25 215:3 219:7 220:94 222:208 223:72 228:3 231:1 "
+         "232:1382 233:7",
     "V": "100:1 102:4 104:2 105:41 106:520 107:59 108:17 109:38 111:1 114:43 116:109 118:16 "
          "119:444 121:1 123:3 124:47 200:826 201:198 202:19 203:444 205:71 207:105 208:992 "
          "209:1 210:194 213:220 214:256 215:164 217:162 219:64 221:396 223:473 228:362 230:1 "
@@ -65,11 +69,14 @@ NUMBERED_SYMBOL = {
     ("Normal", "fig_"): "N",
     ("Left Bundle Branch Block", "fig_"): "L",
     ("Right Bundle Branch Block", "fig_"): "R",
-    ("Premature Atrial Contraction", "fig_"): "/",  # paced beats, whatever the folder says
+    ("Premature Atrial Contraction", "fig_"): "/",  # paced beats, but for the range below
     ("Premature Ventricular Contractions", "fig_"): "V",
     ("Premature Ventricular Contractions", "VEBfig_"): "E",
     ("Ventricular Fibrillation", "VFEfig_"): "!",
 }
+# Numbers of one folder that count another symbol: fig_1571-1771 of the PAC folder are atrial
+# premature beats (of record 232), every other number there a paced beat.
+NUMBERED_SYMBOL_RANGES = {("Premature Atrial Contraction", "fig_"): ((1571, 1771, "A"),)}
 # A plot's count runs up to ~5 beats off the annotation order (measured): numbers this close to
 # a record boundary could be either record's, and are dropped.
 GUARD_NUMBERS = 10
@@ -108,10 +115,14 @@ def recording_of(path):
     """
     path = Path(path)
     m = re.fullmatch(r"([A-Za-z]*fig_)(\d+)\.png", path.name)
-    symbol = m and NUMBERED_SYMBOL.get((path.parent.name, m.group(1)))
+    key = m and (path.parent.name, m.group(1))
+    symbol = m and NUMBERED_SYMBOL.get(key)
     if not symbol:
         return None
     number = int(m.group(2))
+    for first, last, other in NUMBERED_SYMBOL_RANGES.get(key, ()):
+        if first <= number <= last:
+            symbol = other
     first = 1
     for record, count in RECORD_COUNTS[symbol]:
         last = first + count - 1

@@ -80,12 +80,13 @@ def test_file_numbers_name_their_recordings(image_dir, mitdb):
             if (n := int(np.sum(symbols == sym))):
                 counts.setdefault(sym, []).append((str(record), n))
     assert counts == {k: list(v) for k, v in image_dataset.RECORD_COUNTS.items()}
-    # (folder, file, record, index of that record's beat of the folder's symbol); the paced one
-    # sits in the folder named "Premature Atrial Contraction".
+    # (folder, file, record, index of that record's beat of the symbol counted); the folder
+    # named "Premature Atrial Contraction" holds paced beats and, at fig_1571-1771, atrial ones.
     named = [("Normal", "fig_200.png", 100, "N", 199),
              ("Left Bundle Branch Block", "fig_5700.png", 207, "L", 5700 - 4616),
              ("Right Bundle Branch Block", "fig_300.png", 118, "R", 299),
              ("Premature Atrial Contraction", "fig_300.png", 102, "/", 299),
+             ("Premature Atrial Contraction", "fig_1600.png", 232, "A", 1600 - 1158),
              ("Ventricular Fibrillation", "VFEfig_300.png", 207, "!", 299)]
     for folder, name, record, sym, k in named:
         path = image_dir / folder / name
