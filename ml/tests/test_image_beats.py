@@ -186,3 +186,29 @@ def test_wide_rhythm_strip_image_is_not_forced_into_one_beat(tmp_path, shipped_c
     assert res.kind == "image-strip"
     if res.status == "ok":
         assert len(res.labels) >= 8
+
+
+def test_image_model_is_installed_only_when_as_good_on_recordings_neither_saw(tmp_path,
+                                                                               monkeypatch):
+    from ml.lab import train
+
+    monkeypatch.setattr(train, "IMAGE_MODEL", tmp_path / "ecg_cnn_image.keras")
+    best = tmp_path / "best.keras"
+    best.write_bytes(b"model")
+    cfg = train.TrainConfig(data="x", protocol="image-beats")
+
+    def fig(acc, rec):
+        return {"n": 10, "accuracy": acc, "macro_recall": rec, "macro_f1": rec}
+
+    def result(new, old):
+        return {"protocol": "image-beats", "seed": 1, "epochs": 1, "batch_size": 8,
+                "best_epoch": 1, "params": 1, "test": fig(0.99, 0.99),
+                "test_unseen": fig(*new), "installed": {"test": fig(1.0, 1.0),
+                                                        "test_unseen": fig(*old)}}
+
+    # Better on the image set's test side (which the installed model trained on) is not enough.
+    assert train._install_image_model(best, result((0.6, 0.5), (0.65, 0.5)), cfg) is None
+    assert not train.IMAGE_MODEL.exists()
+    assert train._install_image_model(best, result((0.7, 0.6), (0.65, 0.6)), cfg)
+    assert train.IMAGE_MODEL.read_bytes() == b"model"
+    assert train.IMAGE_MODEL.with_suffix(".sha256").exists()
