@@ -164,7 +164,8 @@ def plot_beats(data_dir, records, *, per_class, seed=0, cache_dir=lab.CACHE_DIR)
     from ml.lab import dataset
 
     data_dir = Path(data_dir)
-    folder = Path(cache_dir) / f"beat_plots_{data_dir.name}_{_cache_key(data_dir, records, per_class, seed)}"
+    key = _cache_key(data_dir, records, per_class, seed)
+    folder = Path(cache_dir) / f"beat_plots_{data_dir.name}_{key}"
     index = folder / "index.tsv"
     if index.exists():
         rows = [line.split("\t") for line in index.read_text().splitlines()]

@@ -12,12 +12,12 @@ Every plot is a beat of MIT-BIH lead 0 (``ml.lab.beat_plots`` measures the style
 number counts, within its folder, the beats of one annotation symbol in record order (100, 101,
 ... 234): ``fig_k`` of the Normal folder is the k-th ``N`` beat of the database, ``VFEfig_k`` the
 k-th ``!`` and ``VEBfig_k`` the k-th ``E`` (they sit in the PVC folder). Matching each plot's trace
-to the annotated beats confirms it (98 % of plots correlate >= 0.95 with the beat the rule names,
-median 0.994; ``ml/reports/images_by_recording.md``), and shows that the folder named "Premature
-Atrial Contraction" holds paced beats (``/``) but for 201 atrial premature beats of record 232
-(``fig_1571``-``fig_1771``, counted among the ``A`` beats). The count drifts by a few beats from the annotation
-order, so a plot numbered within :data:`GUARD_NUMBERS` of a record boundary is dropped: every kept
-plot has one recording (:func:`recording_of`).
+to the annotated beats confirms it (98 % of plots correlate >= 0.95 with a beat of the record the
+rule names, median 0.994; ``ml/reports/images_by_recording.md``), and shows that the folder named
+"Premature Atrial Contraction" holds paced beats (``/``) but for 201 atrial premature beats of
+record 232 (``fig_1571``-``fig_1771``, counted among the ``A`` beats). The count drifts by a few
+beats from the annotation order, so a plot numbered within :data:`GUARD_NUMBERS` of a record
+boundary is dropped: every kept plot has one recording (:func:`recording_of`).
 
 :func:`split` puts whole recordings on one side, never a hash or a file: the test side is de
 Chazal's DS2 (this project's inter-patient test records) and paced record 217, the validation side
@@ -155,7 +155,7 @@ def is_blank(path):
 
 
 def scan(image_dir):
-    """Return (unique entries sorted by SHA-256, facts dict) for the image folders under ``image_dir``.
+    """Return (unique entries sorted by SHA-256, facts dict) for the image folders of ``image_dir``.
 
     Facts: files per folder, duplicate copies removed, blank and conflicting images dropped,
     images in a guard band between recordings (kept in the entries, on no side of the split).
