@@ -15,7 +15,7 @@ delineates that one beat:
   kept; a T wave flatter than 0.05 mV gives no QT: where the end cannot be seen, no figure is
   better than a guessed one;
 * P wave: the most prominent wave in a window before the QRS; its onset where its upstroke's slope
-  falls to a fraction of the steepest. A P wave counts as present only when the beats agree on it:
+  falls to a fraction of the steepest, its end likewise on its downstroke (the same fraction). A P wave counts as present only when the beats agree on it:
   its height on the median beat must stand well above the median's own noise there (the beats'
   scatter about the median, over the square root of their number; a signal-to-noise ratio, as
   for signal-averaged ECGs). Atrial fibrillation, and P waves dissociated from the QRS
@@ -225,26 +225,30 @@ def intervals_of(rep: RepresentativeBeat, *, lead=None, thresholds=THRESHOLDS) -
 
 
 def delineate(rep: RepresentativeBeat, thresholds=THRESHOLDS) -> dict:
-    """Return the wave boundaries of ``rep.beat`` as sample indices (``p_on``, ``qrs_on``,
-    ``qrs_off``, ``t_end``; None where not found), the P-wave verdict ``p_wave`` and its evidence
-    (``p_snr``: the P wave's height over the noise of the median beat there; ``p_amp``: its
-    prominence in mV)."""
+    """Return the wave boundaries of ``rep.beat`` as sample indices (``p_on``, ``p_off``,
+    ``qrs_on``, ``qrs_off``, ``t_end``; None where not found), the P-wave verdict ``p_wave`` and
+    its evidence (``p_snr``: the P wave's height over the noise of the median beat there;
+    ``p_amp``: its prominence in mV), and how clearly the lead shows the QRS and T waves
+    (``qrs_slope``: the largest QRS slope, mV per sample at ``rep.fs``; ``t_amp``: the T wave's
+    height in mV, also where it is too flat to end), which the 12-lead reading weighs leads by."""
     fs, r = rep.fs, rep.r_index
     valid = np.isfinite(rep.beat)
     lo, hi = _valid_span(valid, r)
     y = np.where(valid, rep.beat, 0.0)
-    out = {"p_on": None, "qrs_on": None, "qrs_off": None, "t_end": None,
-           "p_wave": "unclear", "p_snr": 0.0, "p_amp": 0.0}
+    out = {"p_on": None, "p_off": None, "qrs_on": None, "qrs_off": None, "t_end": None,
+           "p_wave": "unclear", "p_snr": 0.0, "p_amp": 0.0, "qrs_slope": 0.0, "t_amp": 0.0}
     qrs = _qrs_bounds(y, r, lo, hi, fs, thresholds)
     if qrs is None:
         return out
-    on, off = qrs
+    on, off, out["qrs_slope"] = qrs
     out["qrs_on"], out["qrs_off"] = on, off
     smooth = _savgol(y, WAVE_SLOPE_WINDOW_MS, fs, deriv=0)
     slope = _savgol(y, WAVE_SLOPE_WINDOW_MS, fs, deriv=1)
     t = _t_end(smooth, slope, r, on, off, hi, rep.rr_ms, fs, thresholds)
-    if t is not None and t[1] >= thresholds.t_min_mv:
-        out["t_end"] = t[0]
+    if t is not None:
+        out["t_amp"] = float(t[1])
+        if t[1] >= thresholds.t_min_mv:
+            out["t_end"] = t[0]
     # This beat's T end (flat or not), one RR earlier, stands for the previous beat's: the P wave
     # follows it.
     prev_t_end = None if t is None or not np.isfinite(rep.rr_ms) else t[0] - _n(rep.rr_ms, fs)
@@ -254,7 +258,8 @@ def delineate(rep: RepresentativeBeat, thresholds=THRESHOLDS) -> dict:
 
 # --- QRS -------------------------------------------------------------------------------------------
 def _qrs_bounds(y, r, lo, hi, fs, th):
-    """Return (onset, end) samples of the QRS around ``r``, or None without room for one.
+    """Return (onset, end) samples of the QRS around ``r`` and its largest slope (mV per
+    sample), or None without room for one.
 
     From the largest slope, walk outwards over every sample whose slope reaches ``th.qrs_on``
     (``th.qrs_off``) of it; a flatter stretch shorter than ``th.qrs_quiet_ms`` (the tip of a Q, R
@@ -277,7 +282,7 @@ def _qrs_bounds(y, r, lo, hi, fs, th):
         if not steep.size:
             break
         off = _outermost(d, off + 1 + steep[0], +1, th.qrs_off * d[top], quiet, b - 1)
-    return on, off
+    return on, off, float(d[top])
 
 
 def _outermost(d, i, step, level, quiet, limit):
@@ -333,7 +338,7 @@ def _wave_peak(seg, ratio=1.0):
 
 # --- P wave ----------------------------------------------------------------------------------------
 def _p_wave(rep, y, slope, on, lo, prev_t_end, th):
-    """Return the P onset, the P verdict and its evidence (see :func:`delineate`)."""
+    """Return the P onset and end, the P verdict and its evidence (see :func:`delineate`)."""
     fs = rep.fs
     start = max(lo, on - _n(P_SEARCH_MS, fs))
     if prev_t_end is not None:
@@ -341,10 +346,10 @@ def _p_wave(rep, y, slope, on, lo, prev_t_end, th):
     a = max(start, on - _n(P_PEAK_SEARCH_MS, fs))
     b = on - _n(P_GAP_MS, fs)
     if b - a < _n(MIN_WAVE_WINDOW_MS, fs):
-        return {"p_on": None, "p_wave": "unclear"}  # no room between the T wave and the QRS
+        return {"p_on": None, "p_off": None, "p_wave": "unclear"}  # no room between the T wave and the QRS
     found = _wave_peak(y[a:b])
     if found is None:
-        return {"p_on": None, "p_wave": "absent"}
+        return {"p_on": None, "p_off": None, "p_wave": "absent"}
     peak, sign, amp = a + found[0], found[1], found[2]
     half = _n(th.p_half_width_ms, fs)
     up = sign * slope
@@ -353,6 +358,13 @@ def _p_wave(rep, y, slope, on, lo, prev_t_end, th):
     p_on = steep
     while p_on > start and up[p_on] >= th.p_on * up[steep]:
         p_on -= 1
+    # The P end mirrors its onset: where the downstroke's slope falls to the same share of its
+    # steepest, before the QRS.
+    last = min(b, peak + _n(P_UPSTROKE_MS, fs))
+    fall = peak + int(np.argmax(-up[peak:last + 1]))
+    p_off = fall
+    while p_off < on - 1 and -up[fall] > 0 and -up[p_off] >= th.p_on * -up[fall]:
+        p_off += 1
     region = rep.beats[:, max(0, peak - half): peak + half + 1]
     region = region[np.all(np.isfinite(region), axis=1)]
     snr = 0.0
@@ -367,7 +379,7 @@ def _p_wave(rep, y, slope, on, lo, prev_t_end, th):
         verdict = "absent"
     else:
         verdict = "unclear"
-    return {"p_on": p_on, "p_wave": verdict, "p_snr": snr, "p_amp": amp}
+    return {"p_on": p_on, "p_off": p_off, "p_wave": verdict, "p_snr": snr, "p_amp": amp}
 
 
 # --- beats -----------------------------------------------------------------------------------------

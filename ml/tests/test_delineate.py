@@ -200,3 +200,16 @@ def test_ludb_atrial_fibrillation_has_no_p_wave(ludb_lead_ii, record):
     assert ref.pr is None
     assert got.p_wave == "absent" and got.pr_ms is None
     assert abs(got.qrs_ms - ref.qrs) <= LUDB_TOLERANCE_MS["qrs"]
+
+
+def test_the_p_wave_ends_where_it_returns_to_the_baseline():
+    from ml.delineate import delineate, representative_beat
+
+    x, peaks = synthetic_ecg(500.0)
+    rep = representative_beat(x, 500.0, peaks)
+    f = delineate(rep)
+    p_on, p_off = _edges([P_WAVE])
+    assert f["p_on"] < f["p_off"] < f["qrs_on"]
+    assert abs((f["p_off"] - rep.r_index) * 2.0 - p_off) <= 15.0, f
+    # How clearly the lead shows its waves, which the 12-lead reading weighs leads by.
+    assert f["qrs_slope"] > 0 and f["t_amp"] == pytest.approx(T_WAVE[0], abs=0.05)

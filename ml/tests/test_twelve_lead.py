@@ -10,7 +10,8 @@ import pytest
 from ml.io.render import LEAD_GRID
 from ml.preprocess import resample
 from ml.twelve_lead import (COMPLETE_LBBB, COMPLETE_RBBB, LEFT_AXIS, LVH, ST_ELEVATION_LVH, STANDARD_LEADS,
-                            STEMI, Patient, read_twelve_lead)
+                            STEMI, LeadRule, Patient, clean_leads, combine_leads, global_fiducials,
+                            median_beats, read_twelve_lead, remove_spikes)
 
 FS = 500.0
 SECONDS = 10.0
@@ -260,6 +261,64 @@ def test_a_printed_report_without_its_lead_ii_rhythm_strip_is_not_read():
     assert read_twelve_lead(dict(page, II=only_column), 250.0) is None
 
 
+def _with_pacing_spikes(leads, before_ms=40.0):
+    """Return ``leads`` with a unipolar pacemaker stimulus ``before_ms`` before every R: a one-sample
+    jump of up to 2 mV that the recorder's high-pass takes back within a few samples."""
+    n = next(iter(leads.values())).size
+    out = {}
+    for k, (name, x) in enumerate(leads.items()):
+        y = x.copy()
+        for r in np.arange(500.0, SECONDS * 1000.0 - 600.0, RR_MS):
+            i = int(round((r - before_ms) / 1000.0 * FS))
+            y[i: min(n, i + 6)] += (2.0 - 0.1 * k) * np.exp(-np.arange(min(6, n - i)) / 1.5)
+        out[name] = y
+    return out
+
+
+def test_pacing_spikes_are_removed_so_the_qrs_starts_after_them():
+    leads = synthetic_12_lead()
+    paced = _with_pacing_spikes(leads)
+    assert remove_spikes(leads, FS)[1].size == 0 and remove_spikes(paced, FS)[1].size == 9
+    plain, read = read_twelve_lead(leads, FS), read_twelve_lead(paced, FS)
+    assert abs(read.measurements["qrs_ms"] - plain.measurements["qrs_ms"]) <= 4
+    # A stimulus starts every QRS: ventricular pacing, whose complexes say nothing of the heart's
+    # own conduction, so no block, axis, Q-wave or voltage statement is made, and the PR interval
+    # (the pacemaker's AV delay) is not read as AV conduction.
+    assert any("ventricular pacing" in n.why for n in read.not_assessed) and not read.findings
+    assert "axis_deg" not in read.measurements and "pr_ms" not in read.measurements
+    assert not any("pacing" in n.why for n in plain.not_assessed)
+    # The cause: band-passed with its stimulus, the spike is a 20-ms wave taken for the QRS onset.
+    from ml.detect import detect_r_peaks
+    from ml.preprocess import clean
+
+    smeared = {k: clean(v, FS) for k, v in paced.items()}
+    med = median_beats(smeared, FS, detect_r_peaks(smeared["II"], FS))
+    fid = global_fiducials(med)
+    assert (fid["qrs_off"] - fid["qrs_on"]) * 1000.0 / med.fs >= plain.measurements["qrs_ms"] + 20
+
+
+def _lead(point, at, clarity, p_wave="present"):
+    key = {"p_on": "p_amp", "qrs_on": "qrs_slope"}[point]
+    return {point: at, key: clarity, "p_wave": p_wave}
+
+
+def test_a_lead_that_barely_shows_the_qrs_does_not_set_the_global_onset():
+    per = {f"L{k}": _lead("qrs_on", at, 1.0) for k, at in enumerate((100, 101, 102, 102, 103, 104))}
+    per["low"] = _lead("qrs_on", 70, 0.05)  # a limb lead with a tiny QRS: its onset ran into the P wave
+    assert combine_leads(per, "qrs_on", LeadRule(0.0, None, 0)) == 70
+    assert combine_leads(per, "qrs_on", LeadRule(0.2, None, 0)) == 100
+
+
+def test_a_p_onset_far_from_the_other_leads_is_set_aside():
+    per = {f"L{k}": _lead("p_on", at, 0.1) for k, at in enumerate((80, 82, 84, 85, 86, 88, 90))}
+    per["noisy"] = _lead("p_on", 40, 0.1)  # ran back into the previous T wave
+    per["flat"] = _lead("p_on", 10, 0.1, p_wave="absent")  # no P wave: no vote
+    assert combine_leads(per, "p_on", LeadRule(0.0, None, 0)) == 40
+    assert combine_leads(per, "p_on", LeadRule(0.0, 3.0, 0)) == 80
+    few = {k: per[k] for k in ("L0", "L1", "flat")}
+    assert combine_leads(few, "p_on", LeadRule(0.0, 3.0, 0)) is None  # a P wave in fewer than 3 leads
+
+
 # --- LUDB ----------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def ludb_record(data_dir):
@@ -321,3 +380,38 @@ def _timed(fn, *args):
     start = time.perf_counter()
     fn(*args)
     return time.perf_counter() - start
+
+
+@pytest.mark.parametrize("record, point, tolerance_ms", [
+    (56, "p_on", 15.0),  # P onsets of V3-V6 ran into the T wave (were 71 ms early)
+    (140, "p_on", 15.0),  # likewise V2-V6 (55 ms early)
+    (130, "qrs_on", 12.0),  # tiny QRS in II, III, aVF, onset walked into atrial activity (36 ms)
+    (12, "qrs_on", 12.0),  # tiny limb-lead QRS, early onsets (30 ms)
+    (104, "qrs_on", 20.0),  # paced: the band-passed stimulus taken for the QRS onset (40 ms)
+])
+def test_ludb_global_points_that_were_outliers_agree_with_the_cardiologists(data_dir, record, point, tolerance_ms):
+    from ecgportal.testing import require
+
+    folder = data_dir / "ludb"
+    require((folder / "data" / f"{record}.hea").is_file(), f"LUDB not found under {folder}; set ECG_DATA_DIR.")
+    import wfdb
+
+    from ml.detect import detect_r_peaks
+    from ml.lab import ludb
+    from ml.lab.evaluate_twelve_lead import marked_fiducials
+
+    leads, fs = ludb.read_leads(folder, record)
+    x = clean_leads(leads, fs)
+    med = median_beats(x, fs, detect_r_peaks(x["II"], fs))
+    anns = {lead: (np.asarray(a.sample), list(a.symbol)) for name, lead in ludb.LEADS.items()
+            for a in [wfdb.rdann(str(folder / "data" / str(record)), name)]}
+    marked = marked_fiducials(anns, med.peaks, fs)
+    ours = (global_fiducials(med)[point] - med.r_index) * 1000.0 / med.fs
+    assert abs(ours - marked[point]) <= tolerance_ms, (ours, marked[point])
+
+
+def test_ludb_paced_record_is_read_as_ventricular_pacing(ludb_record):
+    leads, fs = ludb_record(74)  # ludb.csv: unipolar ventricular pacing, third-degree AV block
+    reading = read_twelve_lead(leads, fs)
+    assert any("ventricular pacing" in n.why for n in reading.not_assessed)
+    assert not {COMPLETE_RBBB[0], COMPLETE_LBBB[0], LEFT_AXIS[0], "164917005"} & _codes(reading)
