@@ -50,6 +50,12 @@ def ecg_evidence(x, fs, *, calibrated: bool, lost_beats: bool = False) -> tuple[
     if not (RR_RANGE_S[0] <= med_rr <= RR_RANGE_S[1]) or in_range < 0.8:
         return (f"{NOT_ECG}: its waves repeat every {med_rr:.2f} s, outside the range of a heart "
                 f"rhythm ({RR_RANGE_S[0]}-{RR_RANGE_S[1]} s between beats)", feats)
+    # Two "beats" closer than a heart can beat are one counted twice: a notched QRS, a T wave, a
+    # lead-change mark or a speck on the trace; every rate from this trace would be too high.
+    if rr.min() < RR_RANGE_S[0]:
+        feats["shortest_rr_s"] = round(float(rr.min()), 3)
+        return (f"two beats were found {rr.min():.2f} s apart, closer than a heart beats (a complex or "
+                "a mark on the trace counted twice), so the heart rate would read high", feats)
 
     if lost_beats:
         usual = rr[rr < 1.5 * med_rr]

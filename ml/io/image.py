@@ -248,6 +248,9 @@ RETAKE = (
                     "light, in focus, with the page filling the picture"),
     ("does not look like an ECG", "no clear heartbeats were found in the trace: make sure the whole "
                                   "page is in the photo, sharp and evenly lit"),
+    (("counted twice", "were lost in reading"), "the trace could not be followed beat by beat: take "
+                                                "the photo in focus and in even light, close enough "
+                                                "that the page fills the picture"),
 )
 
 

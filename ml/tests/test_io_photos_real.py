@@ -9,6 +9,8 @@ eye on the printed strip) and, where it can be made, a synthetic one:
   is dark, and breaks where each grid line crosses it: a faint pass keeps every dark grey pixel and
   bridges 1-mm breaks (real pictures only: a rendered report lightened until the first pass fails
   loses its thin QRS strokes before the trace breaks);
+- two beats closer than a heart beats (under 0.25 s) are one counted twice (a notched QRS, a
+  lead-change mark): the gate refuses that row, and the next is tried;
 - a faint trace may also lose thin QRS strokes: read faint, a regular rhythm with a gap twice the
   others is refused (``ml.io.gate.ecg_evidence(lost_beats=True)``) and the next row is tried;
 - past the end of a trace the column reader may follow the grid's vertical lines: a zigzag at a
@@ -140,3 +142,22 @@ def test_a_beat_lost_in_reading_a_faint_trace_is_refused(record_segment):
     reason, feats = gate.ecg_evidence(lost, fs, calibrated=True, lost_beats=True)
     assert reason and "lost" in reason and feats["lost_beats"] == 1
     assert gate.ecg_evidence(lost, fs, calibrated=True)[0] is None  # other readings keep it
+
+
+def test_a_beat_counted_twice_is_refused(record_segment):
+    x, fs, beats, _ = record_segment("100", 60.0, 10.0)
+    marked = x.copy()
+    r, h = int(beats[len(beats) // 2]) + int(0.21 * fs), int(0.02 * fs)  # a mark 0.21 s after a QRS
+    marked[r - h: r + h + 1] += np.ptp(x) * np.hanning(2 * h + 1)
+    assert gate.ecg_evidence(x, fs, calibrated=True)[0] is None
+    reason, feats = gate.ecg_evidence(marked, fs, calibrated=True)
+    assert reason and "apart" in reason and feats["shortest_rr_s"] < 0.25
+
+
+@pytest.mark.parametrize("name,lo,hi", [
+    ("ecg00044.jpg", 88, 102),  # 3x4 + II photo; RR ~14 mm: ~95 bpm (read 142 with doubled beats)
+    ("ecg00013.jpg", 78, 92),  # 3x4 without a rhythm strip, ~85 bpm (read 96: lead-change marks)
+])
+def test_real_reports_with_beats_counted_twice_are_read_from_another_row(data_dir, name, lo, hi):
+    rec = load(_photo(data_dir, name))
+    assert lo <= _hr(rec) <= hi, (_hr(rec), rec.notes)
