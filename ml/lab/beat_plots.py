@@ -128,6 +128,26 @@ def fit_scale(image, window):
     return float(-slope), float(zero)
 
 
+# Variants of a training beat (``plot_beats(variants=...)``): what differs between patients and
+# devices but not between classes. The time stretch stays small: QRS width tells BBB from normal.
+VARY_STRETCH = 0.08  # window scaled by up to +-8 % in time
+VARY_GAIN = 0.25  # amplitude scaled within [1/1.25, 1.25] (the plots' mV scale is fixed)
+VARY_TILT_MV = 0.15  # a baseline ramp of up to +-0.15 mV across the window
+VARY_NOISE_MV = 0.02  # up to this much white noise (std)
+
+
+def varied_window(signal, fs, r_sample, rng):
+    """Return a beat window drawn with a random stretch, gain, baseline ramp and noise, or None."""
+    stretch = 1.0 + rng.uniform(-VARY_STRETCH, VARY_STRETCH)
+    window = beat_window(signal, fs * stretch, r_sample)
+    if window is None:
+        return None
+    gain = np.exp(rng.uniform(-np.log1p(VARY_GAIN), np.log1p(VARY_GAIN)))
+    ramp = np.linspace(-1.0, 1.0, len(window)) * rng.uniform(-VARY_TILT_MV, VARY_TILT_MV)
+    noise = rng.normal(0.0, rng.uniform(0.0, VARY_NOISE_MV), len(window))
+    return gain * (window - np.median(window)) + ramp + noise
+
+
 def choose_beats(symbols, *, per_class, rng):
     """Return sorted indices of beats to plot: at most ``per_class`` of each image-set code."""
     symbols = np.asarray(symbols)
@@ -140,31 +160,35 @@ def choose_beats(symbols, *, per_class, rng):
     return np.sort(np.concatenate(picks)).astype(np.int64)
 
 
-def _cache_key(data_dir, records, per_class, seed):
+def _cache_key(data_dir, records, per_class, seed, variants=0):
     """Key rendered plots by what draws them: the records, caps, seed, style and drawing code."""
     import inspect
 
     style = (PLOT_SIZE_PX, HALF_WINDOW_S, AXES_BOX, PX_PER_MV, ZERO_ROW_PX, LINE_WIDTH_PT,
              LINE_COLOUR, DPI, sorted(SYMBOLS_BY_CODE.items()), RENDER_VERSION)
     code = "".join(inspect.getsource(f) for f in (beat_window, render_beat, choose_beats))
+    if variants:
+        style += (variants, VARY_STRETCH, VARY_GAIN, VARY_TILT_MV, VARY_NOISE_MV)
+        code += inspect.getsource(varied_window)
     text = repr((Path(data_dir).name, tuple(records), sorted(per_class.items()), seed, style))
     return hashlib.sha256((text + code).encode()).hexdigest()[:12]
 
 
-def plot_beats(data_dir, records, *, per_class, seed=0, cache_dir=lab.CACHE_DIR):
+def plot_beats(data_dir, records, *, per_class, seed=0, variants=0, cache_dir=lab.CACHE_DIR):
     """Render chosen beats of ``records`` (a WFDB folder) to PNGs; return [(path, code, recording)].
 
     ``per_class`` caps the plots per record and image-set code (e.g. ``{"N": 60, "V": 80}``; a
-    code left out is not plotted), so no one patient dominates. ``recording`` is
+    code left out is not plotted), so no one patient dominates. ``variants``: that many more
+    plots of each beat, varied (:func:`varied_window`). ``recording`` is
     ``"<database folder>/<record>"``. The PNGs are cached under ``cache_dir`` by records, caps,
-    seed and this module's source.
+    seed, variants and the drawing code.
     """
     from PIL import Image
 
     from ml.lab import dataset
 
     data_dir = Path(data_dir)
-    key = _cache_key(data_dir, records, per_class, seed)
+    key = _cache_key(data_dir, records, per_class, seed, variants)
     folder = Path(cache_dir) / f"beat_plots_{data_dir.name}_{key}"
     index = folder / "index.tsv"
     if index.exists():
@@ -179,8 +203,11 @@ def plot_beats(data_dir, records, *, per_class, seed=0, cache_dir=lab.CACHE_DIR)
             window = beat_window(signal, fs, samples[i])
             if window is None:
                 continue
-            name = f"{record}_{samples[i]}.png"
-            Image.fromarray(render_beat(window)).save(folder / name)
-            out.append((name, CODE_OF_SYMBOL[symbols[i]], f"{data_dir.name}/{record}"))
+            windows = [window] + [varied_window(signal, fs, samples[i], rng)
+                                  for _ in range(variants)]
+            for j, w in enumerate(w for w in windows if w is not None):
+                name = f"{record}_{samples[i]}{f'_v{j}' if j else ''}.png"
+                Image.fromarray(render_beat(w)).save(folder / name)
+                out.append((name, CODE_OF_SYMBOL[symbols[i]], f"{data_dir.name}/{record}"))
     index.write_text("".join(f"{n}\t{c}\t{r}\n" for n, c, r in out))
     return [(str(folder / n), c, r) for n, c, r in out]

@@ -207,9 +207,11 @@ TRAIN_PLOTS_PER_CLASS = {"N": 40, "L": 300, "R": 300, "A": 300, "V": 60, "VF": 3
 TEST_PLOTS_PER_CLASS = {"N": 20, "L": 100, "R": 100, "A": 100, "V": 30, "VF": 100}
 
 
-def rendered_entries(wfdb_dirs, *, side, per_class, seed=0, cache_dir=DEFAULT_CACHE_DIR):
+def rendered_entries(wfdb_dirs, *, side, per_class, seed=0, variants=0,
+                     cache_dir=DEFAULT_CACHE_DIR):
     """Return entries of single-beat plots rendered (``ml.lab.beat_plots``) from the records of
-    ``wfdb_dirs`` on one ``side`` of :func:`split` (at most ``per_class[code]`` per record)."""
+    ``wfdb_dirs`` on one ``side`` of :func:`split` (at most ``per_class[code]`` beats per record,
+    each drawn 1 + ``variants`` times)."""
     from ml.lab import beat_plots, dataset
 
     entries = []
@@ -218,7 +220,8 @@ def rendered_entries(wfdb_dirs, *, side, per_class, seed=0, cache_dir=DEFAULT_CA
         records = [r for r in dataset.database_records(folder)
                    if side_of(f"{folder.name}/{r}") == side]
         for path, code, recording in beat_plots.plot_beats(folder, records, per_class=per_class,
-                                                           seed=seed, cache_dir=cache_dir):
+                                                           seed=seed, variants=variants,
+                                                           cache_dir=cache_dir):
             entries.append(ImageEntry(_sha256(path), path, code, 1, recording, rendered=True))
     return entries
 
@@ -353,20 +356,24 @@ def split_facts(entries, splits):
     return facts
 
 
-def load_splits(image_dir, *, cache_dir=DEFAULT_CACHE_DIR, plots_from=(), train_plots=True):
+def load_splits(image_dir, *, cache_dir=DEFAULT_CACHE_DIR, plots_from=(), train_plots=True,
+                plot_variants=0):
     """Return (entries, facts, arrays, (train_idx, val_idx, test_idx)).
 
     ``plots_from``: WFDB folders to render plots from (:func:`rendered_entries`): their test-side
     records add held-out plots (scored apart from the image set's), and, with ``train_plots``,
-    their training-side records add training plots. Validation stays the image set's own plots.
+    their training-side records add training plots (each beat drawn 1 + ``plot_variants`` times).
+    Validation stays the image set's own plots.
     Rendered entries follow the image set's; each group has its own digitised cache.
     """
     entries, facts = scan(image_dir)
     arrays = digitise_all(entries, cache_dir=cache_dir)
-    groups = [("test", TEST_PLOTS_PER_CLASS)] + ([("train", TRAIN_PLOTS_PER_CLASS)]
-                                                  if train_plots else [])
-    for side, per_class in groups if plots_from else ():
-        plots = rendered_entries(plots_from, side=side, per_class=per_class, cache_dir=cache_dir)
+    groups = [("test", TEST_PLOTS_PER_CLASS, 0)]
+    if train_plots:
+        groups.append(("train", TRAIN_PLOTS_PER_CLASS, plot_variants))
+    for side, per_class, variants in groups if plots_from else ():
+        plots = rendered_entries(plots_from, side=side, per_class=per_class, variants=variants,
+                                 cache_dir=cache_dir)
         more = digitise_all(plots, cache_dir=cache_dir)
         arrays = {k: np.concatenate([arrays[k], more[k]]) for k in arrays}
         entries = entries + plots

@@ -378,6 +378,7 @@ class TrainConfig:
     noise_fraction: float = 0.5
     plots_from: tuple = ()
     train_plots: bool = True
+    plot_variants: int = 0
 
     def svdb_dir(self):
         return Path(self.svdb) if self.svdb else Path(self.data).parent / "svdb"
@@ -413,7 +414,7 @@ def protocol_data(cfg):
 
         entries, facts, arrays, splits = image_dataset.load_splits(
             cfg.data, cache_dir=cfg.cache_dir, plots_from=cfg.plots_from,
-            train_plots=cfg.train_plots)
+            train_plots=cfg.train_plots, plot_variants=cfg.plot_variants)
         facts = {**facts, "split": image_dataset.split_facts(entries, splits)}
         sets = [image_dataset.beat_set(entries, arrays, idx) for idx in splits]
         return (*sets, image_dataset.IMAGE_CODES,
@@ -742,6 +743,9 @@ def main(argv=None):
                    help="image-beats: comma-separated WFDB folders (mitdb, svdb) whose training-side "
                         "records add rendered single-beat plots and whose test-side records add "
                         "held-out plots (scored apart)")
+    p.add_argument("--plot-variants", type=int, default=0,
+                   help="image-beats: draw each rendered training beat this many more times, "
+                        "varied (stretch, gain, baseline ramp, noise)")
     p.add_argument("--no-train-plots", action="store_true",
                    help="image-beats: render held-out plots only (score, do not train on them)")
     p.add_argument("--train-on", default="mitdb,svdb",
@@ -793,7 +797,7 @@ def main(argv=None):
         normal_fraction=args.normal_fraction, noise=args.noise,
         noise_fraction=args.noise_fraction,
         plots_from=tuple(args.plots_from.split(",")) if args.plots_from else (),
-        train_plots=not args.no_train_plots))
+        train_plots=not args.no_train_plots, plot_variants=args.plot_variants))
     if args.install_inter and args.protocol in ("inter-patient", "ds1-svdb-to-ds2"):
         install_inter(Path(args.out))
     return 0

@@ -84,3 +84,15 @@ def test_rendered_plots_keep_the_image_sets_labels_and_recordings(mitdb, tmp_pat
     assert beat_plots.plot_beats(mitdb, [207], per_class={"L": 3, "VF": 2, "V": 2},
                                  cache_dir=tmp_path) == plots
     assert beat_plots.CODE_OF_SYMBOL["/"] == "A"  # the set's "PAC" folder holds paced beats
+
+
+def test_varied_beat_keeps_the_window_and_differs_from_the_plain_one():
+    rng = np.random.default_rng(0)
+    t = np.arange(2000) / 360.0
+    x = np.exp(-0.5 * ((t - 2.5) / 0.02) ** 2)
+    plain = beat_plots.beat_window(x, 360.0, 900)
+    varied = [beat_plots.varied_window(x, 360.0, 900, rng) for _ in range(5)]
+    assert all(len(v) in range(176, 209) for v in varied)  # +-8 % of 192 samples
+    assert all(np.argmax(v) in range(len(v) // 2 - 2, len(v) // 2 + 3) for v in varied)
+    assert not any(len(v) == len(plain) and np.allclose(v, plain) for v in varied)
+    assert beat_plots.varied_window(x, 360.0, 10, rng) is None
