@@ -95,6 +95,7 @@ select: install
 	$(TRAIN) --protocol grouped-cv --epochs 6 --seed 1 --weight-power 0.75 --loss focal --no-rhythm-head --out .cache/runs/gcv/C-svdb-cnn-only
 	$(TRAIN) --protocol grouped-cv --epochs 6 --seed 1 --weight-power 0.5 --loss ce --out .cache/runs/gcv/D-svdb-ce-wp05
 	$(TRAIN) --protocol grouped-cv --epochs 6 --seed 1 --weight-power 0.75 --loss focal --noise $(DATA)/nstdb-noise --out .cache/runs/gcv/F-svdb-focal-noise
+	$(PY) -m ml.lab.adapt_lab --data $(DATA) --cv .cache/runs/gcv/A-svdb-focal --out ml/reports/adaptation.md
 
 evaluate: install
 	$(PY) -m ml.lab.evaluate_detector --data $(DATA)/mitdb --out ml/reports/rpeak_detection.md
