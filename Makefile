@@ -85,7 +85,7 @@ train: install
 	$(PY) -m ml.lab.calibrate --fit .cache/runs/svdb-half --cv $(GCV) --cross .cache/runs/mitdb-to-svdb --install
 	$(TRAIN) --protocol ds1-svdb-to-ds2 $(RECIPE) --out .cache/runs/ds1-svdb-to-ds2 --install-inter
 	$(TRAIN) --protocol intra-patient $(RECIPE) --out .cache/runs/intra-patient
-	$(PY) -m ml.lab.train --data $(DATA)/ecg-images/train --protocol image-beats --epochs 20 --seed 1 --batch-size 128 --out .cache/runs/image-beats
+	$(PY) -m ml.lab.train --data $(DATA)/ecg-images/train --protocol image-beats --image-split file --plots-from $(DATA)/mitdb,$(DATA)/svdb --no-train-plots --epochs 20 --seed 1 --batch-size 128 --out .cache/runs/image-beats
 	$(PY) -m ml.lab.rhythm_lab --data $(DATA) --beats --out ml/reports/rhythm.md
 
 # Compare designs on patients held out: 4 folds of whole DS1 + SVDB records (never DS2).
@@ -95,6 +95,7 @@ select: install
 	$(TRAIN) --protocol grouped-cv --epochs 6 --seed 1 --weight-power 0.75 --loss focal --no-rhythm-head --out .cache/runs/gcv/C-svdb-cnn-only
 	$(TRAIN) --protocol grouped-cv --epochs 6 --seed 1 --weight-power 0.5 --loss ce --out .cache/runs/gcv/D-svdb-ce-wp05
 	$(TRAIN) --protocol grouped-cv --epochs 6 --seed 1 --weight-power 0.75 --loss focal --noise $(DATA)/nstdb-noise --out .cache/runs/gcv/F-svdb-focal-noise
+	$(PY) -m ml.lab.train --data $(DATA)/ecg-images/train --protocol image-beats --image-split recording --plots-from $(DATA)/mitdb,$(DATA)/svdb --epochs 20 --seed 1 --batch-size 128 --no-install --out .cache/runs/image-beats-by-recording
 	$(PY) -m ml.lab.adapt_lab --data $(DATA) --cv .cache/runs/gcv/A-svdb-focal --out ml/reports/adaptation.md
 
 evaluate: install

@@ -58,7 +58,7 @@ def evaluate_images(image_clf, signal_clf, image_dir):
     from ml.analysis import analyse
     from ml.io import load
 
-    entries, facts, arrays, (train_idx, val_idx, test_idx) = image_dataset.load_splits(image_dir)
+    entries, facts, arrays, (train_idx, val_idx, test_idx) = image_dataset.load_splits(image_dir, split_by="file")
     strips = {}
     for entry, kind in zip(entries, arrays["kind"]):
         if kind == "image-strip":
@@ -169,7 +169,7 @@ def card_context(*, inter, cross, intra_run, images, runs, detection_md, detecti
         "detection_md": detection_md, "detection_svdb_md": detection_svdb_md,
         "images": images, "image_run": _train_facts(runs, "image-beats") or _image_model_facts(),
         "beat_trace_samples": preprocess.BEAT_TRACE_SAMPLES, "model_fs": f"{preprocess.MODEL_FS:g}",
-        "n_trace_context": preprocess.N_TRACE_CONTEXT, "split_seed": image_dataset.SPLIT_SEED,
+        "n_trace_context": preprocess.N_TRACE_CONTEXT, "split_seed": image_dataset.FILE_SPLIT_SEED,
         "events_report": "\n".join(_report_part(EVENTS_REPORT, "## 1.", "## 3.")),
         "commands": commands,
     }
@@ -213,8 +213,9 @@ COMMANDS = [
     "$T --protocol ds1-svdb-to-ds2 $R --out .cache/runs/ds1-svdb-to-ds2 --install-inter",
     "# the leaky comparison (Ullah/Jun split)",
     "$T --protocol intra-patient $R --out .cache/runs/intra-patient",
-    "python -m ml.lab.train --protocol image-beats --data ../shared/data/ecg-images/train --epochs 20 "
-    "--seed 1 --batch-size 128 --out .cache/runs/image-beats",
+    "python -m ml.lab.train --protocol image-beats --data ../shared/data/ecg-images/train --image-split file "
+    "--plots-from ../shared/data/mitdb,../shared/data/svdb --no-train-plots --epochs 20 --seed 1 "
+    "--batch-size 128 --out .cache/runs/image-beats",
     "python -m ml.lab.evaluate_detector --data ../shared/data/mitdb --out ml/reports/rpeak_detection.md",
     "python -m ml.lab.evaluate_detector --data ../shared/data/svdb --out ml/reports/rpeak_detection_svdb.md",
     "python -m ml.lab.evaluate --data ../shared/data --runs .cache/runs",

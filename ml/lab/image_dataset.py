@@ -89,7 +89,6 @@ TEST_RECORDINGS = frozenset({f"mitdb/{r}" for r in (100, 103, 105, 111, 113, 117
 VALIDATION_RECORDINGS = frozenset({"mitdb/101", "mitdb/104", "mitdb/119", "mitdb/124",
                                    "mitdb/208"})
 SIDES = ("train", "validation", "test")
-SPLIT_SEED = None  # the split has no randomness (read by ml.lab.evaluate's model card)
 CACHE_VERSION = "v2"
 DEFAULT_CACHE_DIR = lab.CACHE_DIR
 
@@ -190,13 +189,39 @@ def scan(image_dir):
     return entries, facts
 
 
+FILE_SPLIT_FRACTIONS = (0.70, 0.15, 0.15)
+FILE_SPLIT_SEED = 0
+
+
+def split_by_file(entries, *, fractions=FILE_SPLIT_FRACTIONS, seed=FILE_SPLIT_SEED):
+    """Return (train, validation, test) index arrays: the image set's unique plots split at random,
+    stratified by class (the recipe of the installed image model, so every recording of the set is
+    on every side: a within-patient split). Rendered plots keep their recording's side.
+    """
+    rng = np.random.default_rng(seed)
+    codes = np.array([e.code for e in entries])
+    own = np.array([not e.rendered for e in entries], dtype=bool)
+    parts = ([], [], [])
+    for code in IMAGE_CODES:
+        idx = np.flatnonzero((codes == code) & own)
+        rng.shuffle(idx)
+        n_val = int(round(fractions[1] * len(idx)))
+        n_test = int(round(fractions[2] * len(idx)))
+        parts[2].append(idx[:n_test])
+        parts[1].append(idx[n_test:n_test + n_val])
+        parts[0].append(idx[n_test + n_val:])
+    for side, rendered in zip(range(3), split([e if e.rendered else None for e in entries])):
+        parts[side].append(rendered)
+    return tuple(np.sort(np.concatenate(p)).astype(np.int64) for p in parts)
+
+
 def split(entries):
     """Return (train, validation, test) index arrays into ``entries``, whole recordings per side.
 
     Each entry goes to the side of its recording (:func:`side_of`); entries without one (guard
     bands) are on no side. No randomness: the same entries always split the same way.
     """
-    sides = [side_of(e.recording) if e.recording else None for e in entries]
+    sides = [side_of(e.recording) if e is not None and e.recording else None for e in entries]
     return tuple(np.array([i for i, s in enumerate(sides) if s == side], dtype=np.int64)
                  for side in SIDES)
 
@@ -357,7 +382,7 @@ def split_facts(entries, splits):
 
 
 def load_splits(image_dir, *, cache_dir=DEFAULT_CACHE_DIR, plots_from=(), train_plots=True,
-                plot_variants=0):
+                plot_variants=0, split_by="recording"):
     """Return (entries, facts, arrays, (train_idx, val_idx, test_idx)).
 
     ``plots_from``: WFDB folders to render plots from (:func:`rendered_entries`): their test-side
@@ -365,6 +390,8 @@ def load_splits(image_dir, *, cache_dir=DEFAULT_CACHE_DIR, plots_from=(), train_
     their training-side records add training plots (each beat drawn 1 + ``plot_variants`` times).
     Validation stays the image set's own plots.
     Rendered entries follow the image set's; each group has its own digitised cache.
+    ``split_by``: ``"recording"`` (:func:`split`, whole recordings per side) or ``"file"``
+    (:func:`split_by_file`, the installed model's within-patient recipe).
     """
     entries, facts = scan(image_dir)
     arrays = digitise_all(entries, cache_dir=cache_dir)
@@ -379,4 +406,4 @@ def load_splits(image_dir, *, cache_dir=DEFAULT_CACHE_DIR, plots_from=(), train_
         entries = entries + plots
         facts = {**facts, f"rendered_{side}_plots": len(plots),
                  f"rendered_{side}_recordings": len({e.recording for e in plots})}
-    return entries, facts, arrays, split(entries)
+    return entries, facts, arrays, (split_by_file if split_by == "file" else split)(entries)

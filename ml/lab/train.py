@@ -181,7 +181,8 @@ def _install_image_model(best, result, cfg):
     digest = install_copy(best, IMAGE_MODEL)
     facts = {k: result[k] for k in ("protocol", "seed", "epochs", "batch_size", "best_epoch",
                                     "params")}
-    facts["split"] = "by recording (ml.lab.image_dataset.split)"
+    facts["split"] = ("by file, within patients (ml.lab.image_dataset.split_by_file)"
+                      if cfg.image_split == "file" else "by recording (ml.lab.image_dataset.split)")
     facts["plots_from"] = [Path(p).name for p in cfg.plots_from]
     for part in ("test", "test_rendered", "test_unseen"):
         if result.get(part):
@@ -379,6 +380,7 @@ class TrainConfig:
     plots_from: tuple = ()
     train_plots: bool = True
     plot_variants: int = 0
+    image_split: str = "recording"  # image-beats: "recording" or "file" (the installed model's)
 
     def svdb_dir(self):
         return Path(self.svdb) if self.svdb else Path(self.data).parent / "svdb"
@@ -414,7 +416,8 @@ def protocol_data(cfg):
 
         entries, facts, arrays, splits = image_dataset.load_splits(
             cfg.data, cache_dir=cfg.cache_dir, plots_from=cfg.plots_from,
-            train_plots=cfg.train_plots, plot_variants=cfg.plot_variants)
+            train_plots=cfg.train_plots, plot_variants=cfg.plot_variants,
+            split_by=cfg.image_split)
         facts = {**facts, "split": image_dataset.split_facts(entries, splits)}
         sets = [image_dataset.beat_set(entries, arrays, idx) for idx in splits]
         return (*sets, image_dataset.IMAGE_CODES,
@@ -746,6 +749,9 @@ def main(argv=None):
     p.add_argument("--plot-variants", type=int, default=0,
                    help="image-beats: draw each rendered training beat this many more times, "
                         "varied (stretch, gain, baseline ramp, noise)")
+    p.add_argument("--image-split", choices=["recording", "file"], default="recording",
+                   help="image-beats: whole recordings per side, or the image set's plots at "
+                        "random (the installed model's within-patient recipe)")
     p.add_argument("--no-train-plots", action="store_true",
                    help="image-beats: render held-out plots only (score, do not train on them)")
     p.add_argument("--train-on", default="mitdb,svdb",
@@ -797,7 +803,8 @@ def main(argv=None):
         normal_fraction=args.normal_fraction, noise=args.noise,
         noise_fraction=args.noise_fraction,
         plots_from=tuple(args.plots_from.split(",")) if args.plots_from else (),
-        train_plots=not args.no_train_plots, plot_variants=args.plot_variants))
+        train_plots=not args.no_train_plots, plot_variants=args.plot_variants,
+        image_split=args.image_split))
     if args.install_inter and args.protocol in ("inter-patient", "ds1-svdb-to-ds2"):
         install_inter(Path(args.out))
     return 0

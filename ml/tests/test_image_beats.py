@@ -67,6 +67,26 @@ def test_split_is_deterministic(scanned, image_dir):
         np.testing.assert_array_equal(a, b)
 
 
+def test_split_by_file_is_the_installed_models_recipe(scanned):
+    """The installed model's split (make train's --image-split file): every unique plot on one
+    side, each class 70/15/15 at random with a fixed seed, so every recording is on every side."""
+    entries, facts, _ = scanned
+    train, val, test = image_dataset.split_by_file(entries)
+    assert len(train) + len(val) + len(test) == facts["kept"]
+    assert not (set(train) & set(val)) and not (set(train) & set(test)) and not (set(val) & set(test))
+    for code in image_dataset.IMAGE_CODES:
+        n = sum(e.code == code for e in entries)
+        n_test = sum(entries[i].code == code for i in test)
+        assert abs(n_test - 0.15 * n) <= 1
+    for a, b in zip((train, val, test), image_dataset.split_by_file(entries)):
+        np.testing.assert_array_equal(a, b)
+    # Within patients: the test side shares its recordings with the training side.
+    test_recordings = {entries[i].recording for i in test} - {None}
+    assert test_recordings <= {entries[i].recording for i in train}
+    # The model card's figures came from this split: 10,734 / 2,301 / 2,301 of 15,336 plots.
+    assert (len(train), len(val), len(test)) == (10734, 2301, 2301)
+
+
 def test_file_numbers_name_their_recordings(image_dir, mitdb):
     """The number counts one symbol's beats in record order: the named beat is the one plotted."""
     from PIL import Image
