@@ -343,11 +343,20 @@ def read_twelve_lead(leads, fs, *, r_peaks=None, labels=None, patient=UNKNOWN) -
         r_peaks = detect_r_peaks(x[detector], fs)
         labels = None
     med = median_beats(x, fs, r_peaks, labels=labels)
+    paced = med is None and _mostly_paced(labels)
+    if paced:  # a paced rhythm has no conducted beat: its reading is built from the paced ones
+        med = median_beats(x, fs, r_peaks, labels=["N" if c == "P" else "-" for c in labels])
     if med is None:
         return None
     stimuli = [(spikes[np.abs(spikes - p) <= fs] - p) * 1000.0 / fs for p in med.peaks]
     return read_median_beats(med, missing=[n for n in STANDARD_LEADS if n not in present], patient=patient,
-                             limbs_agree=limb_leads_agree(med), stimuli_ms=stimuli)
+                             limbs_agree=limb_leads_agree(med), stimuli_ms=stimuli, paced_beats=paced)
+
+
+def _mostly_paced(labels):
+    """Return True when at least :data:`VENTRICULAR_PACED_SHARE` of the beats are labelled paced."""
+    codes = [] if labels is None else list(labels)
+    return bool(codes) and sum(c == "P" for c in codes) / len(codes) >= VENTRICULAR_PACED_SHARE
 
 
 def clean_leads(leads, fs) -> dict:
@@ -520,12 +529,13 @@ def read_report_panels(leads, fs, *, r_peaks=None, labels=None, patient=UNKNOWN)
 
 
 def read_median_beats(med: MedianBeats, *, missing=(), reasons=None, patient=UNKNOWN,
-                      limbs_agree=None, stimuli_ms=None) -> TwelveLeadReading:
+                      limbs_agree=None, stimuli_ms=None, paced_beats=False) -> TwelveLeadReading:
     """Return the reading of aligned median beats (``missing``: the standard leads not there;
     ``reasons``: why, per lead, where more is known than "missing or unreadable"; ``patient``:
     sex and age where known; ``limbs_agree``: :func:`limb_leads_agree`'s verdict, None where it
     was not tested; ``stimuli_ms``: per beat of ``med.peaks``, the pacemaker stimuli found
-    near it, ms from its R peak (:func:`remove_spikes`)."""
+    near it, ms from its R peak (:func:`remove_spikes`); ``paced_beats``: the median beats are
+    of beats the beat classifier labelled paced (no conducted beat to read)."""
     fid = global_fiducials(med)
     not_assessed = _missing_scope(missing, reasons or {})
     if fid["qrs_on"] is None:
@@ -538,17 +548,20 @@ def read_median_beats(med: MedianBeats, *, missing=(), reasons=None, patient=UNK
     if axis is not None:
         measurements["axis_deg"] = int(round(axis))
     qrs = measurements.get("qrs_ms")
-    if ventricular_paced(stimuli_ms, (fid["qrs_on"] - med.r_index) * 1000.0 / med.fs):
+    by_stimuli = ventricular_paced(stimuli_ms, (fid["qrs_on"] - med.r_index) * 1000.0 / med.fs)
+    if by_stimuli or paced_beats:
+        why = ("pacemaker stimuli start most QRS complexes (ventricular pacing)" if by_stimuli else
+               "the beats were classified as paced (ventricular pacing)")
         not_assessed.append(NotAssessed(
             "AV conduction (PR), bundle branch and fascicular blocks, axis deviation, Q waves, "
             "voltage and ST segments by the standard criteria",
-            "pacemaker stimuli start most QRS complexes (ventricular pacing): the paced complexes do "
-            "not show the heart's own conduction" + ("; ST segments were read by the modified "
-                                                     "Sgarbossa criteria only" if qrs >= QRS_COMPLETE_MS else ""),
+            why + ": the paced complexes do not show the heart's own conduction"
+            + ("; ST segments were read by the modified Sgarbossa criteria only"
+               if qrs is not None and qrs >= QRS_COMPLETE_MS else ""),
             "input"))
         measurements.pop("axis_deg", None)
         measurements.pop("pr_ms", None)  # the pacemaker's AV delay, not the heart's AV conduction
-        findings = _sgarbossa(per_lead) if qrs >= QRS_COMPLETE_MS else []
+        findings = _sgarbossa(per_lead) if qrs is not None and qrs >= QRS_COMPLETE_MS else []
         return TwelveLeadReading(findings, measurements, not_assessed, (), _rounded(per_lead))
     findings = []
     conduction = _conduction(per_lead, qrs, axis)

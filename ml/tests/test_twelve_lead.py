@@ -415,3 +415,33 @@ def test_ludb_paced_record_is_read_as_ventricular_pacing(ludb_record):
     reading = read_twelve_lead(leads, fs)
     assert any("ventricular pacing" in n.why for n in reading.not_assessed)
     assert not {COMPLETE_RBBB[0], COMPLETE_LBBB[0], LEFT_AXIS[0], "164917005"} & _codes(reading)
+
+
+def test_a_record_whose_beats_are_all_paced_is_still_read_as_pacing(ludb_record):
+    """The beat classifier labels every beat of a paced record P; with no conducted beat the
+    reading is built from the paced ones, never left out (LUDB 104: pacing, no stimuli needed)."""
+    from ml.detect import detect_r_peaks
+    from ml.preprocess import clean
+
+    leads, fs = ludb_record(104)
+    peaks = detect_r_peaks(clean(leads["II"], fs), fs)
+    reading = read_twelve_lead(leads, fs, r_peaks=peaks, labels=["P"] * len(peaks))
+    assert reading is not None
+    assert any("ventricular pacing" in n.why for n in reading.not_assessed)
+    assert not {COMPLETE_RBBB[0], COMPLETE_LBBB[0], LEFT_AXIS[0], "164917005"} & _codes(reading)
+    assert "pr_ms" not in reading.measurements and "axis_deg" not in reading.measurements
+
+
+def test_labelled_paced_beats_alone_set_the_pacing_reading():
+    leads = synthetic_12_lead()
+    from ml.detect import detect_r_peaks
+    from ml.preprocess import clean
+
+    peaks = detect_r_peaks(clean(leads["II"], FS), FS)
+    assert read_twelve_lead(leads, FS, r_peaks=peaks, labels=["N"] * len(peaks)).measurements.get("pr_ms")
+    paced = read_twelve_lead(leads, FS, r_peaks=peaks, labels=["P"] * len(peaks))
+    assert any(n.why.startswith("the beats were classified as paced") for n in paced.not_assessed)
+    assert "pr_ms" not in paced.measurements
+    # A few paced beats among conducted ones leave the conducted reading.
+    mixed = ["P" if i % 5 == 0 else "N" for i in range(len(peaks))]
+    assert read_twelve_lead(leads, FS, r_peaks=peaks, labels=mixed).measurements.get("pr_ms")
