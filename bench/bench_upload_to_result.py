@@ -20,22 +20,17 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from bench_load import _quantile  # noqa: E402 - one interpolated quantile for every bench
+from portal import isolated_portal, require_services, serve, start_worker  # noqa: E402
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def _quantile(values, q):
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def main(argv=None):
@@ -45,56 +40,22 @@ def main(argv=None):
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--out", default=str(REPO / "bench" / "RESULTS-upload.md"))
     args = p.parse_args(argv)
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get("REDIS_URL"):
-        sys.exit("Set DATABASE_URL (PostgreSQL) and REDIS_URL: the benchmark needs the real services.")
-
-    media = tempfile.mkdtemp(prefix="bench-media-")
-    queue = f"predictions-bench-{uuid.uuid4().hex[:8]}"
-    os.environ.update({
-        "DJANGO_SETTINGS_MODULE": "ecgportal.settings.test", "DJANGO_MEDIA_ROOT": media, "PREDICTIONS_QUEUE": queue,
-        "UPLOADS_THROTTLE_RATE": "100000/hour", "API_THROTTLE_USER": "1000000/hour",
-    })
-    import django
-
-    django.setup()
-    from django.db import connection
-
-    connection.settings_dict["TEST"].update(NAME="bench_ecg_upload")
-    test_db = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
-    worker = server = None
-    try:
+    require_services()
+    with isolated_portal("upload") as portal:
         import requests
-        from django.core.servers.basehttp import WSGIRequestHandler
-        from django.core.wsgi import get_wsgi_application
         from rest_framework.authtoken.models import Token
-        from wsgiref.simple_server import WSGIServer, make_server
 
         from accounts.tests.factories import UserFactory
         from predictions.models import Prediction
         from predictions.tests.samples import mitdb_excerpt
-        from predictions.tests.worker import WorkerProcess, database_url, purge_queue
 
-        class Quiet(WSGIRequestHandler):
-            def log_message(self, *a):
-                pass
-
-        server = make_server("127.0.0.1", 0, get_wsgi_application(), server_class=WSGIServer, handler_class=Quiet)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        base = f"http://127.0.0.1:{server.server_port}"
-
-        excerpt_dir = Path(media) / "excerpt"
+        base = serve(portal)
+        excerpt_dir = portal.media / "excerpt"
         hea, dat, reference = mitdb_excerpt(args.data, excerpt_dir, record="119", start_s=60, seconds=30)
         header, samples = hea.read_bytes(), dat.read_bytes()
 
-        worker = WorkerProcess(
-            database_url=database_url(connection.settings_dict),
-            redis_url=os.environ["REDIS_URL"],
-            media_root=media,
-            log_path=Path(media) / "worker.log",
-            queue=queue,
-        )
         t = time.perf_counter()
-        worker.start()
+        start_worker(portal)
         worker_start_s = time.perf_counter() - t
 
         user = UserFactory()
@@ -178,19 +139,6 @@ def main(argv=None):
         text = "\n".join(lines) + "\n"
         print(text)
         Path(args.out).write_text(text)
-    finally:
-        if worker is not None:
-            worker.stop()
-            purge_queue(os.environ["REDIS_URL"], queue)
-        if server is not None:
-            server.shutdown()
-        with connection.cursor() as cursor:  # the served requests kept their connections
-            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
-                           " AND pid <> pg_backend_pid()")
-        connection.creation.destroy_test_db(test_db, verbosity=0)
-        import shutil
-
-        shutil.rmtree(media, ignore_errors=True)
 
 
 if __name__ == "__main__":

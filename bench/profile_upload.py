@@ -24,11 +24,8 @@ import argparse
 import os
 import platform
 import re
-import shutil
 import statistics
 import sys
-import tempfile
-import threading
 import time
 import uuid
 from collections import Counter
@@ -40,6 +37,7 @@ sys.path.insert(0, str(REPO / "bench"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from bench_load import _quantile  # noqa: E402 - one interpolated quantile for every bench
+from portal import isolated_portal, require_services, serve, start_worker  # noqa: E402
 
 
 def _kind(sql):
@@ -168,66 +166,20 @@ def main(argv=None):
     p.add_argument("--label", default="", help="said in the title (e.g. which commit ran)")
     p.add_argument("--out", default=str(REPO / "bench" / "RESULTS-profile.md"))
     args = p.parse_args(argv)
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get("REDIS_URL"):
-        sys.exit("Set DATABASE_URL (PostgreSQL) and REDIS_URL: the profile needs the real services.")
-
-    media = tempfile.mkdtemp(prefix="bench-media-")
-    queue = f"predictions-profile-{uuid.uuid4().hex[:8]}"
-    os.environ.update({
-        "DJANGO_SETTINGS_MODULE": "ecgportal.settings.test", "DJANGO_MEDIA_ROOT": media, "PREDICTIONS_QUEUE": queue,
-        "UPLOADS_THROTTLE_RATE": "100000/hour", "API_THROTTLE_USER": "1000000/hour",
-    })
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.db import connection
-
-    settings.ALLOWED_HOSTS = ["*"]
-    connection.settings_dict["TEST"].update(NAME="bench_ecg_profile")
-    test_db = connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
-    worker = server = None
-    try:
-        from django.core.servers.basehttp import WSGIRequestHandler
-        from django.core.wsgi import get_wsgi_application
+    require_services("the profile")
+    with isolated_portal("profile") as portal:
         from rest_framework.authtoken.models import Token
-        from wsgiref.simple_server import WSGIServer, make_server
 
         from accounts.tests.factories import UserFactory
-        from predictions.tests.worker import WorkerProcess, database_url, purge_queue
 
         body = _image(args.data)
         token = Token.objects.create(user=UserFactory()).key
         profile_in_process(body, token, 2)  # warm: load and trace the model, fill Django's caches
         rows = profile_in_process(body, token, args.in_process)
-
-        class Quiet(WSGIRequestHandler):
-            def log_message(self, *a):
-                pass
-
-        from socketserver import ThreadingMixIn
-
-        class Server(ThreadingMixIn, WSGIServer):
-            daemon_threads = True
-
-        server = make_server("127.0.0.1", 0, get_wsgi_application(), server_class=Server, handler_class=Quiet)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        base = f"http://127.0.0.1:{server.server_port}"
-        worker = WorkerProcess(database_url=database_url(connection.settings_dict), redis_url=os.environ["REDIS_URL"],
-                               media_root=media, log_path=Path(media) / "worker.log", queue=queue).start()
+        base = serve(portal, threaded=True)
+        start_worker(portal)
         profile_with_worker(body + b"warm", token, 2, base)
         e2e = profile_with_worker(body, token, args.uploads, base)
-    finally:
-        if worker is not None:
-            worker.stop()
-        purge_queue(os.environ["REDIS_URL"], queue)
-        if server is not None:
-            server.shutdown()
-        with connection.cursor() as cursor:  # the served requests' threads kept their connections
-            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database()"
-                           " AND pid <> pg_backend_pid()")
-        connection.creation.destroy_test_db(test_db, verbosity=0)
-        shutil.rmtree(media, ignore_errors=True)
 
     med = statistics.median
     last = rows[-1]

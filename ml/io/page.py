@@ -388,9 +388,13 @@ def _touching_sides(mask, h, w, share=0.25):
 
 def _edge_curve(inside: np.ndarray, axis: int, from_start: bool):
     """Return, per column (axis 0) or row (axis 1), the first paper pixel from one side, or NaN."""
-    m = inside if axis == 0 else inside.T
-    if not from_start:
-        m = m[::-1]
+    return _first_true(inside if axis == 0 else inside.T, from_start)
+
+
+def _first_true(mask: np.ndarray, from_start: bool):
+    """Return per column the first row where ``mask`` is true, counted from the top
+    (``from_start``) or from the bottom, as a row index; NaN where the column has none."""
+    m = mask if from_start else mask[::-1]
     has = m.any(axis=0)
     first = np.argmax(m, axis=0).astype(np.float64)
     if not from_start:
@@ -406,15 +410,7 @@ def _edge_from_gradient(grad: np.ndarray, *, from_start: bool):
     edge is the outermost row reaching half the column's strongest such step (and a step of at
     least 40 grey levels per 8 pixels, the Sobel scale): the paper's edge, not a line printed on it.
     """
-    m = grad if from_start else grad[::-1]
-    peak = m.max(axis=0)
-    strong = m >= np.maximum(0.5 * peak, 40.0)[None, :]
-    has = strong.any(axis=0)
-    first = np.argmax(strong, axis=0).astype(np.float64)
-    if not from_start:
-        first = m.shape[0] - 1 - first
-    first[~has] = np.nan
-    return first
+    return _first_true(grad >= np.maximum(0.5 * grad.max(axis=0), 40.0)[None, :], from_start)
 
 
 def _smooth_curve(y, n_out, deg=3):

@@ -58,11 +58,17 @@ class Settings:
 SETTINGS = Settings()
 
 
-def embedding(images, context, rr_weight):
-    """Return one row per beat: its scalogram's shape (unit length) beside its log timing."""
+def unit_shapes(images):
+    """Return each beat's scalogram (channel 0) flattened, centred and of unit length: the dot
+    product of two rows is their correlation."""
     shape = np.asarray(images, dtype=np.float32)[..., 0].reshape(len(images), -1)
     shape = shape - shape.mean(axis=1, keepdims=True)
-    shape /= np.linalg.norm(shape, axis=1, keepdims=True) + 1e-6
+    return shape / (np.linalg.norm(shape, axis=1, keepdims=True) + 1e-6)
+
+
+def embedding(images, context, rr_weight):
+    """Return one row per beat: its scalogram's shape (unit length) beside its log timing."""
+    shape = unit_shapes(images)
     timing = np.log(np.clip(np.asarray(context)[:, [_PRE_LOCAL, _POST_PRE]], 0.05, 20.0))
     return np.hstack([shape, rr_weight * timing.astype(np.float32)])
 
@@ -122,9 +128,7 @@ PREMATURITY_GRID = {
 
 def similarity_to_dominant(probs, images, record):
     """Return each beat's scalogram correlation with its record's median confident normal beat."""
-    shape = np.asarray(images, dtype=np.float32)[..., 0].reshape(len(images), -1)
-    shape = shape - shape.mean(axis=1, keepdims=True)
-    shape /= np.linalg.norm(shape, axis=1, keepdims=True) + 1e-6
+    shape = unit_shapes(images)
     label, top = probs.argmax(axis=1), probs.max(axis=1)
     sim = np.zeros(len(probs))
     for r in np.unique(record):

@@ -210,8 +210,9 @@ def split_by_file(entries, *, fractions=FILE_SPLIT_FRACTIONS, seed=FILE_SPLIT_SE
         parts[2].append(idx[:n_test])
         parts[1].append(idx[n_test:n_test + n_val])
         parts[0].append(idx[n_test + n_val:])
-    for side, rendered in zip(range(3), split([e if e.rendered else None for e in entries])):
-        parts[side].append(rendered)
+    for i, e in enumerate(entries):
+        if e.rendered and e.recording:
+            parts[SIDES.index(side_of(e.recording))].append(np.array([i]))
     return tuple(np.sort(np.concatenate(p)).astype(np.int64) for p in parts)
 
 
@@ -221,7 +222,7 @@ def split(entries):
     Each entry goes to the side of its recording (:func:`side_of`); entries without one (guard
     bands) are on no side. No randomness: the same entries always split the same way.
     """
-    sides = [side_of(e.recording) if e is not None and e.recording else None for e in entries]
+    sides = [side_of(e.recording) if e.recording else None for e in entries]
     return tuple(np.array([i for i, s in enumerate(sides) if s == side], dtype=np.int64)
                  for side in SIDES)
 

@@ -146,34 +146,33 @@ def test_the_result_page_shows_the_stage_from_the_cache(patient_client, patient)
     assert "finding every heartbeat" in html.lower()
 
 
-def test_a_stored_single_file_is_analysed_where_it_lies(patient, csv_bytes, settings, monkeypatch,
-                                                        django_capture_on_commit_callbacks):
+@pytest.fixture
+def analysed_paths(monkeypatch):
+    """The paths the task hands to the analyser (a stub analysis), in order."""
+    from predictions.tests.fakes import stub_analyse
+
     seen = []
 
     def spy(source, **kwargs):
-        from predictions.tests.fakes import stub_analyse
-
         seen.append(str(source))
         return stub_analyse(source, **kwargs)
 
     monkeypatch.setattr(tasks, "get_analyser", lambda: spy)
+    return seen
+
+
+def test_a_stored_single_file_is_analysed_where_it_lies(patient, csv_bytes, settings, analysed_paths,
+                                                        django_capture_on_commit_callbacks):
+    seen = analysed_paths
     with django_capture_on_commit_callbacks(execute=True):
         record = services.ecg_record_create(owner=patient, files=[upload("ecg.csv", csv_bytes)])
     assert seen == [record.file.path]
     assert record.predictions.get().status == "done"
 
 
-def test_a_wfdb_record_is_still_laid_out_under_its_header_names(patient, wfdb_uploads, monkeypatch,
+def test_a_wfdb_record_is_still_laid_out_under_its_header_names(patient, wfdb_uploads, analysed_paths,
                                                                 django_capture_on_commit_callbacks):
-    seen = []
-
-    def spy(source, **kwargs):
-        from predictions.tests.fakes import stub_analyse
-
-        seen.append(str(source))
-        return stub_analyse(source, **kwargs)
-
-    monkeypatch.setattr(tasks, "get_analyser", lambda: spy)
+    seen = analysed_paths
     with django_capture_on_commit_callbacks(execute=True):
         record = services.ecg_record_create(owner=patient, files=wfdb_uploads)
     assert len(seen) == 1 and seen[0] != record.file.path and seen[0].endswith(".hea")
@@ -211,17 +210,9 @@ def test_concurrent_first_sends_all_find_the_task(monkeypatch):
     assert errors == [] and len(found) == 4 and len(set(map(id, found))) == 1
 
 
-def test_an_image_upload_is_analysed_from_its_stored_png(patient, data_dir, monkeypatch,
+def test_an_image_upload_is_analysed_from_its_stored_png(patient, data_dir, analysed_paths,
                                                          django_capture_on_commit_callbacks):
-    seen = []
-
-    def spy(source, **kwargs):
-        from predictions.tests.fakes import stub_analyse
-
-        seen.append(str(source))
-        return stub_analyse(source, **kwargs)
-
-    monkeypatch.setattr(tasks, "get_analyser", lambda: spy)
+    seen = analysed_paths
     _, png = samples.beat_image(data_dir)
     with django_capture_on_commit_callbacks(execute=True):
         record = services.ecg_record_create(owner=patient, files=[upload("beat.png", png)])
