@@ -99,6 +99,9 @@ LEAD_ANGLE_DEG = {"I": 0.0, "II": 60.0, "III": 120.0, "aVR": -150.0, "aVL": -30.
 STEMI = ("164931005", "ST elevation: STEMI criteria met")
 STEMI_WIDE_QRS = ("164931005", "ST elevation with wide QRS: modified Sgarbossa criteria met")
 ST_ELEVATION_LVH = ("164931005", "ST elevation with LVH: probably secondary, infarction not excluded")
+SUBTLE_LAD = ("164931005", "ST elevation in V2-V4: subtle anterior STEMI (Smith 4-variable formula)")
+QS_ST_ACUTE = ("164931005", "ST elevation with QS waves in V1-V4: acute anterior infarction favoured (T/QRS ratio)")
+QS_ST_AGE_UNDETERMINED = ("54329005", "ST elevation with QS waves in V1-V4: anterior infarction, age undetermined")
 ST_DEPRESSION = ("429622005", "ST depression")
 T_INVERSION = ("59931005", "T-wave inversion")
 Q_WAVES = ("164917005", "Pathological Q waves: possible old infarction (scar)")
@@ -186,7 +189,9 @@ ST_ELEVATION_MEN_AGE = 40
 ST_DEPRESSION_MV = -0.05
 RECIPROCAL_MV = -0.05  # the same depth, in another wall, supports ST elevation as reciprocal
 # Fourth UDMI: T inversion > 1 mm in two contiguous leads with prominent R or R/S > 1; aVR, III
-# and V1 are left out (an inverted T is normal there).
+# and V1 are left out (an inverted T is normal there). Its contiguous groups are the Fourth UDMI's
+# own (Thygesen 2018: anterior V1-V6, inferior II, III, aVF, lateral/apical I, aVL; the Q-wave
+# groups below), so V4 and V5 are contiguous, as the precordial leads lie on the chest.
 T_INVERSION_MV = -0.10
 T_INVERSION_EXCLUDED = ("aVR", "III", "V1")
 # Fourth UDMI, prior MI: any Q >= 0.02 s or QS in V2-V3; Q >= 0.03 s and >= 0.1 mV deep or QS in
@@ -196,6 +201,39 @@ Q_MS = 30.0
 Q_MV = 0.10
 Q_LEADS = ("I", "II", "aVL", "aVF", "V2", "V3", "V4", "V5", "V6")
 Q_GROUPS = (("I", "aVL"), PRECORDIAL_LEADS, ("II", "III", "aVF"))
+# Subtle anterior STEMI (occlusion of the left anterior descending artery) against normal-variant
+# ST elevation ("early repolarisation") in V2-V4, where the J-point limits above are not met:
+# Smith's 4-variable formula (Driver BE, Khalil A, Henry T, Kazmi F, Adil A, Smith SW. A new
+# 4-variable formula to differentiate normal variant ST segment elevation in V2-V4 (early
+# repolarization) from subtle left anterior descending coronary occlusion - adding QRS amplitude of
+# V2 improves the model. J Electrocardiol 50:561-569, 2017; it extends the 3-variable formula of
+# Smith SW et al. Ann Emerg Med 60:45-56, 2012):
+#     0.052 x QTc (Bazett, ms) - 0.151 x QRS amplitude in V2 (mm) - 0.268 x R wave in V4 (mm)
+#     + 1.062 x ST elevation 60 ms after J in V3 (mm)  >= 18.2: LAD occlusion favoured.
+# It holds only where the derivation asked that question: ST elevation >= 1 mm (at J) in at least
+# one of V2-V4, and none of what it excluded: bundle branch block, LVH, pathological Q waves in
+# V2-V4 (here by the Fourth UDMI's Q-wave limits), T inversion in V2-V6 (here > 1 mm, the Fourth
+# UDMI's T-inversion depth). Published threshold, not tuned on LUDB.
+SMITH_LEADS = ("V2", "V3", "V4")
+SMITH_ENTRY_MV = 0.10
+SMITH_T_LEADS = ("V2", "V3", "V4", "V5", "V6")
+SMITH_COEFFICIENTS = {"qtc_ms": 0.052, "qrs_v2_mm": -0.151, "r_v4_mm": -0.268, "ste60_v3_mm": 1.062}
+SMITH_THRESHOLD = 18.2
+# ST elevation over QS waves in V1-V4 (an anterior infarction): acute, or the persistent elevation
+# of an old one (left ventricular aneurysm)? Smith SW. T/QRS ratio best distinguishes ventricular
+# aneurysm from anterior myocardial infarction. Am J Emerg Med 23:279-287, 2005: among ECGs with ST
+# elevation >= 1 mm in 2 consecutive leads, the sum of the T-wave amplitudes in V1-V4 over the sum
+# of the QRS amplitudes in V1-V4 was > 0.22 in 35 of 37 acute anterior infarctions and <= 0.22 in 20
+# of 22 aneurysms (the two misread infarctions were 6 and 11.5 hours old). The QRS amplitude is
+# read as the depth of the deepest Q or S wave, the T amplitude as its positive peak (an inverted T
+# counts 0). Here it applies where at least QS_MIN_LEADS of V1-V4 are QS complexes (one QS in V1
+# alone is normal) and ST elevation >= 1 mm at J in two neighbouring leads of V1-V4; with the
+# ratio at or under 0.22 the ECG cannot tell an old infarction from a recent (subacute) one, and
+# the statement says so (abnormal: a doctor reads it, with a previous ECG).
+QS_ST_LEADS = ("V1", "V2", "V3", "V4")
+QS_MIN_LEADS = 2
+QS_ST_MV = 0.10
+T_QRS_RATIO = 0.22
 # AHA/ACC/HRS 2009 (Surawicz, part III): QRS >= 120 ms complete bundle branch block; 110-119 ms
 # incomplete RBBB (with the RBBB pattern) or, without a pattern, a non-specific delay (> 110 ms).
 # A delay under 120 ms is stated, not flagged: it is common in healthy adults (and incomplete
@@ -588,7 +626,8 @@ def read_median_beats(med: MedianBeats, *, missing=(), reasons=None, patient=UNK
     lvh = any(f.code == LVH[0] for f in voltage)  # stated or flagged: the deep S waves are there
     if not wide_non_rbbb:
         secondary = ("V1", "V2", "V3") if rbbb else ()
-        findings += _st_findings(per_lead, secondary, patient=patient, lvh=lvh)
+        findings += _st_findings(per_lead, secondary, patient=patient, lvh=lvh,
+                                 qtc_bazett_ms=_bazett(measurements.get("qt_ms"), med.rr_ms))
         findings += _q_wave_findings(per_lead)
     findings += _axis_findings(axis, codes)
     findings += voltage
@@ -656,6 +695,13 @@ def _measurements(fid, med):
         if np.isfinite(med.rr_ms) and med.rr_ms > 0:
             out["qtc_ms"] = int(round(qt / (med.rr_ms / 1000.0) ** (1.0 / 3.0)))  # Fridericia
     return out
+
+
+def _bazett(qt_ms, rr_ms):
+    """Return the QT corrected by Bazett (QT / sqrt(RR in s)), ms, or None without QT or RR."""
+    if qt_ms is None or not np.isfinite(rr_ms) or rr_ms <= 0:
+        return None
+    return float(qt_ms / np.sqrt(rr_ms / 1000.0))
 
 
 def lead_amplitudes(beat, fid, fs=INTERNAL_FS) -> dict:
@@ -771,10 +817,13 @@ def _in_two_of_a_wall(hits):
             if sum(n in hits for n in leads) >= CONTIGUOUS}
 
 
-def _st_findings(per_lead, secondary, *, patient=UNKNOWN, lvh=False):
+def _st_findings(per_lead, secondary, *, patient=UNKNOWN, lvh=False, qtc_bazett_ms=None):
     """Return ST elevation (STEMI), ST depression and T inversion findings (Fourth UDMI);
     ``secondary`` leads (V1-V3 in RBBB) are not read for depression and inversion; with ``lvh``
-    (LVH voltage), elevation in V1-V3 counts only at a quarter of the S wave (Armstrong 2012)."""
+    (LVH voltage), elevation in V1-V3 counts only at a quarter of the S wave (Armstrong 2012).
+    Where the Fourth UDMI's limits are not met, ST elevation over QS waves in V1-V4 is read by
+    Smith's T/QRS ratio (:func:`_qs_st_findings`) and ST elevation in V2-V4 without them by Smith's
+    4-variable formula (:func:`_smith_findings`, needs ``qtc_bazett_ms``); neither in RBBB."""
     out = []
     v2v3, whose = patient.st_v2v3_limit()
     elevated = {n for n in _st_leads() if n in per_lead and per_lead[n]["st_j_mv"] >= (
@@ -804,6 +853,9 @@ def _st_findings(per_lead, secondary, *, patient=UNKNOWN, lvh=False):
                        "previous ECG")
         out.append(_f(STEMI, "urgent", leads=leads, value=round(top, 2), unit="mV", evidence=evidence))
     else:
+        if not secondary:
+            anterior = _qs_st_findings(per_lead)
+            out += anterior or ([] if lvh else _smith_findings(per_lead, qtc_bazett_ms))
         walls = _in_two_of_a_wall(depressed)
         if walls:
             leads = tuple(n for group in walls.values() for n in group)
@@ -812,7 +864,8 @@ def _st_findings(per_lead, secondary, *, patient=UNKNOWN, lvh=False):
                           evidence=f"Horizontal or downsloping ST depression down to {_mm(-deepest)} "
                                    f"in {', '.join(leads)} (0.5 mm in two contiguous leads: "
                                    "possible ischaemia, Fourth UDMI)"))
-    if not stemi and secondary_to_lvh and _in_two_of_a_wall(elevated | secondary_to_lvh):
+    if not stemi and secondary_to_lvh and _in_two_of_a_wall(elevated | secondary_to_lvh) \
+            and not any(f.display in (QS_ST_ACUTE[1], QS_ST_AGE_UNDETERMINED[1]) for f in out):
         leads = tuple(n for n in LVH_ST_LEADS if n in secondary_to_lvh)
         top = max(per_lead[n]["st_j_mv"] for n in leads)
         out.append(_f(ST_ELEVATION_LVH, "abnormal", leads=leads, value=round(top, 2), unit="mV",
@@ -823,14 +876,94 @@ def _st_findings(per_lead, secondary, *, patient=UNKNOWN, lvh=False):
     inverted = {n for n in _st_leads() if n in per_lead and n not in T_INVERSION_EXCLUDED
                 and n not in secondary and per_lead[n]["t_mv"] <= T_INVERSION_MV
                 and per_lead[n]["r_mv"] > per_lead[n]["s_mv"]}
-    walls = _in_two_of_a_wall(inverted)
-    if walls:
-        leads = tuple(n for group in walls.values() for n in group)
+    leads = tuple(n for group in Q_GROUPS if sum(m in inverted for m in group) >= CONTIGUOUS
+                  for n in group if n in inverted)
+    if leads:
         deepest = min(per_lead[n]["t_mv"] for n in leads)
         out.append(_f(T_INVERSION, "abnormal", leads=leads, value=round(deepest, 2), unit="mV",
                       evidence=f"T waves inverted down to {_mm(-deepest)} in {', '.join(leads)}, "
                                "leads with a dominant R wave (Fourth UDMI: > 1 mm in two contiguous leads)"))
     return out
+
+
+def _pathological_q(name, a):
+    """Return whether lead ``name``'s amplitudes ``a`` show a Fourth UDMI pathological Q wave: any
+    Q >= 20 ms or QS in V2-V3; Q >= 30 ms and >= 0.1 mV deep, or QS, elsewhere."""
+    if name in ("V2", "V3"):
+        return a["qs"] or a["q_ms"] >= Q_V2V3_MS
+    return a["qs"] or (a["q_ms"] >= Q_MS and a["q_mv"] >= Q_MV)
+
+
+def _qs_st_findings(per_lead):
+    """Return the finding of ST elevation over QS waves in V1-V4 (:data:`QS_ST_LEADS`), read by
+    Smith's T/QRS ratio (Smith 2005): urgent above :data:`T_QRS_RATIO`, else abnormal (age
+    undetermined); [] where the pattern is not there."""
+    if not all(n in per_lead for n in QS_ST_LEADS):
+        return []
+    a = {n: per_lead[n] for n in QS_ST_LEADS}
+    qs = [n for n in QS_ST_LEADS if a[n]["qs"]]
+    up = [n for n in QS_ST_LEADS if a[n]["st_j_mv"] >= QS_ST_MV]
+    pairs = [(x, y) for x, y in zip(QS_ST_LEADS[:-1], QS_ST_LEADS[1:]) if x in up and y in up]
+    if len(qs) < QS_MIN_LEADS or not pairs:
+        return []
+    t_sum = sum(max(a[n]["t_mv"], 0.0) for n in QS_ST_LEADS)
+    qrs_sum = sum(max(a[n]["q_mv"], a[n]["s_mv"]) for n in QS_ST_LEADS)
+    ratio = t_sum / max(qrs_sum, 1e-6)
+    leads = tuple(dict.fromkeys(n for pair in pairs for n in pair))
+    top = max(a[n]["st_j_mv"] for n in leads)
+    measured = (f"ST elevation up to {_mm(top)} at the J point in {', '.join(leads)} over QS complexes in "
+                f"{', '.join(qs)}; T/QRS ratio {ratio:.2f} (sum of the T waves over the sum of the deepest "
+                f"Q or S waves in V1-V4: {_mm(t_sum)} / {_mm(qrs_sum)})")
+    if ratio > T_QRS_RATIO:
+        return [_f(QS_ST_ACUTE, "urgent", leads=leads, value=round(ratio, 2), unit="1",
+                   evidence=measured + f", above {T_QRS_RATIO}: an acute anterior infarction rather than "
+                            "the persistent elevation of an old one (Smith 2005, T/QRS ratio), though the "
+                            "Fourth UDMI's J-point limits are not met; compare with a previous ECG")]
+    return [_f(QS_ST_AGE_UNDETERMINED, "abnormal", leads=leads, value=round(ratio, 2), unit="1",
+               evidence=measured + f", at most {T_QRS_RATIO}: the pattern of an old anterior infarction "
+                        "with persistent ST elevation (ventricular aneurysm; Smith 2005), but a recent "
+                        "(subacute) infarction looks the same; the ECG alone cannot date it: compare with "
+                        "a previous ECG")]
+
+
+def smith_formula(per_lead, qtc_bazett_ms) -> tuple[float, dict] | None:
+    """Return (the value of Smith's 4-variable formula, its terms) where it applies, else None
+    (see :data:`SMITH_THRESHOLD` for the formula and its scope; ``per_lead`` as
+    :func:`lead_amplitudes` gives it, with ``st_j60_mv``; the caller excludes LVH and bundle
+    branch block)."""
+    if qtc_bazett_ms is None or not all(n in per_lead for n in SMITH_LEADS):
+        return None
+    if max(per_lead[n]["st_j_mv"] for n in SMITH_LEADS) < SMITH_ENTRY_MV:
+        return None
+    if any(_pathological_q(n, per_lead[n]) for n in SMITH_LEADS):
+        return None
+    if any(per_lead[n]["t_mv"] <= T_INVERSION_MV for n in SMITH_T_LEADS if n in per_lead):
+        return None
+    v2 = per_lead["V2"]
+    terms = {"qtc_ms": qtc_bazett_ms,
+             "qrs_v2_mm": 10.0 * (v2["r_mv"] + v2["s_mv"] + (0.0 if v2["qs"] else v2["q_mv"])),
+             "r_v4_mm": 10.0 * per_lead["V4"]["r_mv"],
+             "ste60_v3_mm": 10.0 * per_lead["V3"]["st_j60_mv"]}
+    return float(sum(SMITH_COEFFICIENTS[k] * v for k, v in terms.items())), terms
+
+
+def _smith_findings(per_lead, qtc_bazett_ms):
+    """Return the urgent finding of Smith's 4-variable formula (subtle LAD occlusion), if met."""
+    got = smith_formula(per_lead, qtc_bazett_ms)
+    if got is None or got[0] < SMITH_THRESHOLD:
+        return []
+    value, t = got
+    leads = tuple(n for n in SMITH_LEADS if per_lead[n]["st_j_mv"] >= SMITH_ENTRY_MV) + ("V3",)
+    leads = tuple(dict.fromkeys(leads))
+    top = max(per_lead[n]["st_j_mv"] for n in SMITH_LEADS)
+    return [_f(SUBTLE_LAD, "urgent", leads=leads, value=round(value, 1), unit="1",
+               evidence=f"ST elevation up to {_mm(top)} at the J point in V2-V4 (the Fourth UDMI's "
+                        f"limits not met in two contiguous leads); Smith's 4-variable formula {value:.1f} (at least {SMITH_THRESHOLD}: "
+                        f"occlusion of the left anterior descending artery favoured over normal-variant "
+                        f"ST elevation; Driver 2017) from QTc {t['qtc_ms']:.0f} ms (Bazett), QRS amplitude "
+                        f"in V2 {t['qrs_v2_mm']:.1f} mm, R in V4 {t['r_v4_mm']:.1f} mm, ST elevation 60 ms "
+                        f"after J in V3 {t['ste60_v3_mm']:.1f} mm; no Q waves in V2-V4, T inversion, LVH "
+                        "or bundle branch block (the formula's scope); compare with a previous ECG")]
 
 
 def _sgarbossa(per_lead):
@@ -862,11 +995,7 @@ def _q_wave_findings(per_lead):
         a = per_lead.get(n)
         if a is None:
             continue
-        if n in ("V2", "V3"):
-            ok = a["qs"] or a["q_ms"] >= Q_V2V3_MS
-        else:
-            ok = a["qs"] or (a["q_ms"] >= Q_MS and a["q_mv"] >= Q_MV)
-        if ok:
+        if _pathological_q(n, a):
             hits[n] = "QS" if a["qs"] else f"Q {a['q_ms']:.0f} ms, {_mm(a['q_mv'])}"
     leads = tuple(n for group in Q_GROUPS if sum(m in hits for m in group) >= CONTIGUOUS
                   for n in group if n in hits)

@@ -9,9 +9,10 @@ import pytest
 
 from ml.io.render import LEAD_GRID
 from ml.preprocess import resample
-from ml.twelve_lead import (COMPLETE_LBBB, COMPLETE_RBBB, LEFT_AXIS, LVH, ST_ELEVATION_LVH, STANDARD_LEADS,
-                            STEMI, LeadRule, Patient, clean_leads, combine_leads, global_fiducials,
-                            median_beats, read_twelve_lead, remove_spikes)
+from ml.twelve_lead import (COMPLETE_LBBB, COMPLETE_RBBB, LEFT_AXIS, LVH, QS_ST_ACUTE, QS_ST_AGE_UNDETERMINED,
+                            SMITH_THRESHOLD, ST_ELEVATION_LVH, STANDARD_LEADS, STEMI, SUBTLE_LAD, T_QRS_RATIO,
+                            LeadRule, Patient, _bazett, clean_leads, combine_leads, global_fiducials,
+                            median_beats, read_twelve_lead, remove_spikes, smith_formula)
 
 FS = 500.0
 SECONDS = 10.0
@@ -35,8 +36,8 @@ def _plateau(t, start_ms, end_ms):
     return 0.25 * (1 + erf((t - start_ms) / 5.0)) * (1 - erf((t - end_ms) / 30.0))
 
 
-def _beat(t, lead, *, axis_deg, st_mv=0.0, rbbb=False, precordial=PRECORDIAL_RS):
-    """Return one lead's beat (mV) at ``t`` ms from R."""
+def _beat(t, lead, *, axis_deg, st_mv=0.0, rbbb=False, precordial=PRECORDIAL_RS, t_amps=None):
+    """Return one lead's beat (mV) at ``t`` ms from R (``t_amps``: T amplitudes by lead, mV)."""
     if lead in LEAD_ANGLE_DEG:
         a = np.cos(np.deg2rad(LEAD_ANGLE_DEG[lead] - axis_deg))
         r, s = 0.15 + max(a, 0.0), 0.1 + max(-a, 0.0)
@@ -44,6 +45,7 @@ def _beat(t, lead, *, axis_deg, st_mv=0.0, rbbb=False, precordial=PRECORDIAL_RS)
     else:
         r, s = precordial[lead]
         t_amp = 0.1 if lead == "V1" else 0.3
+    t_amp = (t_amps or {}).get(lead, t_amp)
     y = _gauss(t, *P_WAVE) + _gauss(t, r, 0.0, 10.0) + _gauss(t, -s, 25.0, 7.0)
     if rbbb and lead in ("V1", "V2"):
         y += _gauss(t, 0.9, 85.0, 14.0)  # R': rsR'
@@ -56,9 +58,11 @@ def _beat(t, lead, *, axis_deg, st_mv=0.0, rbbb=False, precordial=PRECORDIAL_RS)
     return y
 
 
-def synthetic_12_lead(*, axis_deg=60.0, st_leads=(), st_mv=0.3, rbbb=False, seed=0, precordial=PRECORDIAL_RS):
+def synthetic_12_lead(*, axis_deg=60.0, st_leads=(), st_mv=0.3, rbbb=False, seed=0, precordial=PRECORDIAL_RS,
+                      t_amps=None):
     """Return {lead: signal in mV} of a 10-s 12-lead ECG at FS with the given features (I, II and
-    the precordial leads drawn, III, aVR, aVL and aVF derived from I and II)."""
+    the precordial leads drawn, III, aVR, aVL and aVF derived from I and II; ``t_amps``: T-wave
+    amplitudes of precordial leads, mV)."""
     rng = np.random.default_rng(seed)
     n = int(SECONDS * FS)
     t_ms = np.arange(n) / FS * 1000.0
@@ -69,7 +73,8 @@ def synthetic_12_lead(*, axis_deg=60.0, st_leads=(), st_mv=0.3, rbbb=False, seed
         for r in r_times:
             near = np.abs(t_ms - r) < 700.0
             x[near] += _beat(t_ms[near] - r, lead, axis_deg=axis_deg,
-                             st_mv=st_mv if lead in st_leads else 0.0, rbbb=rbbb, precordial=precordial)
+                             st_mv=st_mv if lead in st_leads else 0.0, rbbb=rbbb, precordial=precordial,
+                             t_amps=t_amps)
         out[lead] = x + rng.normal(0.0, 0.005, n)
     # The other limb leads are derived from I and II, as a recorder derives them (Einthoven).
     i, ii = out["I"], out["II"]
@@ -123,7 +128,8 @@ def test_wide_qrs_with_rsr_prime_in_v1_is_complete_rbbb():
 
 
 def _stemi(reading):
-    return [f for f in reading.findings if f.code == STEMI[0] and f.severity == "urgent"]
+    """The Fourth UDMI's STEMI finding (Smith's criteria below the J-point limits share its code)."""
+    return [f for f in reading.findings if f.display == STEMI[1] and f.severity == "urgent"]
 
 
 @pytest.mark.parametrize("st_mv, urgent", [(0.09, False), (0.11, True)])
@@ -445,3 +451,111 @@ def test_labelled_paced_beats_alone_set_the_pacing_reading():
     # A few paced beats among conducted ones leave the conducted reading.
     mixed = ["P" if i % 5 == 0 else "N" for i in range(len(peaks))]
     assert read_twelve_lead(leads, FS, r_peaks=peaks, labels=mixed).measurements.get("pr_ms")
+
+
+# --- subtle and evolving anterior infarction (issue 19) --------------------------------------------
+def _smith_value(reading):
+    got = smith_formula(reading.per_lead, _bazett(reading.measurements["qt_ms"], RR_MS))
+    return None if got is None else got[0]
+
+
+def _anterior(rv4, st_mv, t_amps=None):
+    """A man of 50 with ST elevation in V2-V3 under his 2-mm limit and R in V4 of ``rv4`` mV."""
+    leads = synthetic_12_lead(st_leads=("V2", "V3"), st_mv=st_mv, precordial=dict(PRECORDIAL_RS, V4=(rv4, 0.4)),
+                              t_amps=t_amps)
+    return read_twelve_lead(leads, FS, patient=Patient("M", 50))
+
+
+def test_smith_4_variable_formula_is_urgent_from_18_2():
+    # Driver 2017: 0.052 QTc - 0.151 QRS V2 - 0.268 R V4 + 1.062 STE60 V3 >= 18.2. R in V4 moves the
+    # score 0.268 per mm: place it 0.1 either side of the threshold.
+    v0 = _smith_value(_anterior(0.9, 0.15))
+    above, below = (_anterior(0.9 + (v0 - SMITH_THRESHOLD + d) / 2.68, 0.15) for d in (-0.1, 0.1))
+    assert SMITH_THRESHOLD <= _smith_value(above) < SMITH_THRESHOLD + 0.3
+    assert SMITH_THRESHOLD - 0.3 < _smith_value(below) < SMITH_THRESHOLD
+    urgent = [f for f in above.findings if f.display == SUBTLE_LAD[1]]
+    assert urgent and urgent[0].severity == "urgent" and urgent[0].code == STEMI[0]
+    assert "QTc" in urgent[0].evidence and "Driver 2017" in urgent[0].evidence
+    assert not [f for f in below.findings if f.severity != "info"]
+    assert not [f for f in above.findings if f.display == STEMI[1]]  # the Fourth UDMI's limits are not met
+
+
+@pytest.mark.parametrize("st_mv, applies", [(0.08, False), (0.10, True)])
+def test_smith_formula_applies_from_1_mm_of_st_elevation_in_v2_to_v4(st_mv, applies):
+    reading = _anterior(0.6, st_mv)
+    top = max(reading.per_lead[n]["st_j_mv"] for n in ("V2", "V3", "V4"))
+    assert (top >= 0.10) is applies and (_smith_value(reading) is not None) is applies
+    assert bool([f for f in reading.findings if f.display == SUBTLE_LAD[1]]) is applies
+
+
+def test_smith_formula_is_not_applied_with_t_inversion_in_v2_to_v6():
+    reading = _anterior(0.6, 0.15, t_amps={"V5": -0.15})
+    assert _smith_value(reading) is None and not [f for f in reading.findings if f.severity == "urgent"]
+
+
+QS_V1_V3 = dict(PRECORDIAL_RS, V1=(0.0, 1.0), V2=(0.0, 1.2), V3=(0.0, 1.0))
+
+
+def _qs_reading(t_mv, st_mv=0.13):
+    t_amps = {n: t_mv for n in ("V1", "V2", "V3", "V4")}
+    leads = synthetic_12_lead(st_leads=("V1", "V2", "V3"), st_mv=st_mv, precordial=QS_V1_V3, t_amps=t_amps)
+    return read_twelve_lead(leads, FS, patient=Patient("M", 50))
+
+
+def _qs_st(reading):
+    return [f for f in reading.findings if f.display in (QS_ST_ACUTE[1], QS_ST_AGE_UNDETERMINED[1])]
+
+
+def test_st_elevation_over_qs_waves_is_urgent_above_a_t_qrs_ratio_of_0_22():
+    # Smith 2005: sum of T over sum of QRS amplitudes in V1-V4 > 0.22 favours an acute infarction.
+    # The ratio is linear in the T amplitude: find where it crosses 0.22 and read 0.02 mV either side.
+    lo, hi = (_qs_st(_qs_reading(t))[0].value for t in (0.1, 0.2))
+    t_star = 0.1 + (T_QRS_RATIO - lo) * 0.1 / (hi - lo)
+    (below,), (above,) = _qs_st(_qs_reading(t_star - 0.02)), _qs_st(_qs_reading(t_star + 0.02))
+    assert below.display == QS_ST_AGE_UNDETERMINED[1] and below.severity == "abnormal" and below.value <= T_QRS_RATIO
+    assert "age undetermined" in below.display and "cannot date" in below.evidence
+    assert above.display == QS_ST_ACUTE[1] and above.severity == "urgent" and above.value > T_QRS_RATIO
+    assert above.code == STEMI[0] and {"V1", "V2", "V3"} >= set(above.leads)
+
+
+def test_qs_waves_without_st_elevation_are_not_read_by_the_t_qrs_ratio():
+    reading = _qs_reading(0.3, st_mv=0.0)
+    assert not _qs_st(reading) and not [f for f in reading.findings if f.severity == "urgent"]
+
+
+@pytest.mark.parametrize("inverted, flagged", [(("V5",), False), (("V4", "V5"), True)])
+def test_t_inversion_in_v4_and_v5_is_contiguous(inverted, flagged):
+    # Fourth UDMI: V1-V6 are one contiguous group; V4 and V5 lie side by side on the chest.
+    reading = read_twelve_lead(synthetic_12_lead(t_amps={n: -0.2 for n in inverted}), FS)
+    found = [f for f in reading.findings if f.code == "59931005"]
+    assert bool(found) is flagged
+    if flagged:
+        assert set(found[0].leads) == {"V4", "V5"} and found[0].severity == "abnormal"
+
+
+def test_ludb_stemi_under_the_j_point_limits_is_read_urgent_by_smiths_criteria(ludb_record):
+    # ludb.csv: anterior, septal and apical STEMI, a man of 50 (record 86): ST elevation 1.1 mm at J
+    # in V2, under his 2-mm limit; before these criteria the reading had no abnormal finding.
+    leads, fs = ludb_record(86)
+    reading = read_twelve_lead(leads, fs, patient=Patient("M", 50))
+    (subtle,) = [f for f in reading.findings if f.display == SUBTLE_LAD[1]]
+    assert subtle.severity == "urgent" and subtle.value >= SMITH_THRESHOLD
+    # A woman of 54 with LVH and QS waves in V1-V2 under ST elevation (record 55): T/QRS above 0.22.
+    leads, fs = ludb_record(55)
+    reading = read_twelve_lead(leads, fs, patient=Patient("F", 54))
+    (qs,) = _qs_st(reading)
+    assert qs.severity == "urgent" and qs.value > T_QRS_RATIO
+
+
+def test_ludb_stemi_with_t_inversion_in_v4_v5_is_not_read_as_normal(ludb_record):
+    # Record 69 (a woman of 72, anterior and lateral STEMI): T inverted in V4 and V5 with dominant R.
+    leads, fs = ludb_record(69)
+    reading = read_twelve_lead(leads, fs, patient=Patient("F", 72))
+    assert "59931005" in _codes(reading, "abnormal")
+
+
+def test_ludb_early_repolarisation_is_not_read_as_a_stemi(ludb_record):
+    # ludb.csv lists early repolarisation in 9 records; Smith's formula scores every one under 18.2.
+    for record in (118, 128, 140, 145, 159, 160, 167, 171, 191):
+        leads, fs = ludb_record(record)
+        assert not _codes(read_twelve_lead(leads, fs), "urgent"), record
