@@ -31,11 +31,19 @@ statement, and says why (:func:`limb_leads_agree`). When the QRS is wide without
 ventricular pacing, other conduction delay), ST elevation and Q waves are not diagnostic (Fourth
 UDMI); the ST segments are then read by the Smith-modified Sgarbossa criteria instead.
 
+Below the Fourth UDMI's J-point limits, two published rules read the anterior wall, where most
+missed infarctions are: ST elevation over QS waves in V1-V4 by Smith's T/QRS ratio (an acute
+infarction, urgent; or one the ECG cannot date, abnormal), and ST elevation in V2-V4 without Q
+waves by Smith's 4-variable formula (subtle occlusion of the left anterior descending artery
+against normal-variant ST elevation, urgent), each only in the scope its study had.
+
 What this module does not read, so a reader knows: atrial enlargement, right ventricular
-hypertrophy, pre-excitation, Brugada pattern, early repolarisation (it is *not* told apart from
-injury: an early-repolarisation ECG may read as ST elevation), posterior and right-sided leads,
-R-wave progression, serial comparison ("new" ST elevation needs an earlier ECG), and the rhythm
-(``ml.rhythm``): flutter waves fall on the PR-segment reference and can fake ST shifts.
+hypertrophy, pre-excitation, Brugada pattern, early repolarisation outside V2-V4 (there, and with
+Q waves, LVH or T inversion, it is *not* told apart from injury: an early-repolarisation ECG may
+read as ST elevation), hyperacute T waves, Wellens and de Winter patterns, posterior and
+right-sided leads, R-wave progression, serial comparison ("new" ST elevation needs an earlier
+ECG), and the rhythm (``ml.rhythm``): flutter waves fall on the PR-segment reference and can fake
+ST shifts.
 
 A printed 3x4 report shows each lead for 2.5 s only (2-4 beats), beside a 10-s lead II rhythm
 strip: :func:`read_report_panels` builds each column's median beats from its own beats and lines
@@ -56,7 +64,10 @@ al., part II: electrocardiography diagnostic statement list. Circulation 115:132
 Sokolow M, Lyon TP. Am Heart J 37:161-186, 1949. Casale PN et al. (Cornell voltage). J Am Coll
 Cardiol 6:572-580, 1985. Smith SW et al. Diagnosis of ST-elevation myocardial infarction in the presence
 of left bundle branch block with the ST-elevation to S-wave ratio in a modified Sgarbossa rule.
-Ann Emerg Med 60:766-776, 2012.
+Ann Emerg Med 60:766-776, 2012. Driver BE et al. A new 4-variable formula to differentiate normal
+variant ST segment elevation in V2-V4 (early repolarization) from subtle left anterior descending
+coronary occlusion. J Electrocardiol 50:561-569, 2017. Smith SW. T/QRS ratio best distinguishes
+ventricular aneurysm from anterior myocardial infarction. Am J Emerg Med 23:279-287, 2005.
 
 Example::
 
@@ -189,11 +200,12 @@ ST_ELEVATION_MEN_AGE = 40
 ST_DEPRESSION_MV = -0.05
 RECIPROCAL_MV = -0.05  # the same depth, in another wall, supports ST elevation as reciprocal
 # Fourth UDMI: T inversion > 1 mm in two contiguous leads with prominent R or R/S > 1; aVR, III
-# and V1 are left out (an inverted T is normal there). Its contiguous groups are the Fourth UDMI's
-# own (Thygesen 2018: anterior V1-V6, inferior II, III, aVF, lateral/apical I, aVL; the Q-wave
-# groups below), so V4 and V5 are contiguous, as the precordial leads lie on the chest.
+# and V1 are left out (an inverted T is normal there). Contiguous: two leads of one wall
+# (:data:`WALLS`) or two neighbouring chest leads, which the Fourth UDMI's anterior group (V1-V6)
+# makes contiguous across the product's anterior/lateral split (V4 and V5).
 T_INVERSION_MV = -0.10
 T_INVERSION_EXCLUDED = ("aVR", "III", "V1")
+T_INVERSION_GROUPS = tuple(WALLS.values()) + tuple(zip(PRECORDIAL_LEADS[:-1], PRECORDIAL_LEADS[1:]))
 # Fourth UDMI, prior MI: any Q >= 0.02 s or QS in V2-V3; Q >= 0.03 s and >= 0.1 mV deep or QS in
 # I, II, aVL, aVF or V4-V6, in two leads of a contiguous group (I, aVL; V1-V6; II, III, aVF).
 Q_V2V3_MS = 20.0
@@ -876,8 +888,8 @@ def _st_findings(per_lead, secondary, *, patient=UNKNOWN, lvh=False, qtc_bazett_
     inverted = {n for n in _st_leads() if n in per_lead and n not in T_INVERSION_EXCLUDED
                 and n not in secondary and per_lead[n]["t_mv"] <= T_INVERSION_MV
                 and per_lead[n]["r_mv"] > per_lead[n]["s_mv"]}
-    leads = tuple(n for group in Q_GROUPS if sum(m in inverted for m in group) >= CONTIGUOUS
-                  for n in group if n in inverted)
+    leads = tuple(n for n in _st_leads() if n in inverted and any(
+        n in group and sum(m in inverted for m in group) >= CONTIGUOUS for group in T_INVERSION_GROUPS))
     if leads:
         deepest = min(per_lead[n]["t_mv"] for n in leads)
         out.append(_f(T_INVERSION, "abnormal", leads=leads, value=round(deepest, 2), unit="mV",
