@@ -13,6 +13,7 @@ from ml.errors import InvalidSignalError, MissingFileError, UnsupportedFormatErr
 from ml.io.leads import choose_lead, standard_leads
 from ml.io.recording import MIN_READ_SHARE, Recording, check_fs, check_signal, sex_and_age
 
+DEFAULT_GAIN = 200  # ADC units per physical unit the WFDB format assumes for an uncalibrated signal
 _TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nv": 1e-6}
 
 
@@ -33,6 +34,8 @@ class WfdbHeader:
     n_sig: int
     declared_samples: int | None
     available_samples: int | None
+    # Channels (0-based) whose header gives a gain of 0: uncalibrated in the WFDB format.
+    uncalibrated: tuple = ()
 
     @property
     def samples(self):
@@ -78,7 +81,7 @@ def read_header(path: Path, *, shown: str) -> WfdbHeader:
         )
     if any(f == "-" for f in data_files):
         raise UnsupportedFormatError(f"{shown} expects its samples on standard input; that is not supported.")
-    _check_gains(signal_lines, shown)
+    uncalibrated = _check_gains(signal_lines, shown)
     available = _available_samples(path.parent, signal_lines)
     if declared is not None and available is not None and available < MIN_READ_SHARE * declared:
         raise InvalidSignalError(
@@ -87,18 +90,25 @@ def read_header(path: Path, *, shown: str) -> WfdbHeader:
             "belongs to another record.",
             code="truncated",
         )
-    return WfdbHeader(record_name, data_files, fs, n_sig, declared, available)
+    return WfdbHeader(record_name, data_files, fs, n_sig, declared, available, uncalibrated)
 
 
 def _check_gains(signal_lines, shown):
-    """Raise InvalidSignalError naming the first channel whose ADC gain is zero or negative.
+    """Return the channels (0-based) whose ADC gain is 0; raise InvalidSignalError naming the first
+    channel whose gain is negative.
 
-    wfdb silently reads a gain of 0 as 200 and a negative one as a signal upside down; neither is
-    a calibration a recorder writes, so the amplitude in millivolts is unknown.
+    In the WFDB format a gain of 0 (or none) means the signal is uncalibrated, and 200 ADC units
+    per physical unit may be assumed, which wfdb does (PhysioNet's header specification; 25 of
+    the 58 Supraventricular Arrhythmia records are written so). A negative gain is no calibration
+    a recorder writes: the amplitude is unknown and the signal may be upside down.
     """
+    uncalibrated = []
     for i, parts in enumerate(signal_lines):
         match = _GAIN.match(parts[2]) if len(parts) > 2 else None
         if match is None or float(match.group(0)) > 0:
+            continue
+        if float(match.group(0)) == 0:
+            uncalibrated.append(i)
             continue
         name = " ".join(parts[8:]) if len(parts) > 8 else ""
         channel = f"channel {i + 1} ({name})" if name else f"channel {i + 1}"
@@ -108,6 +118,7 @@ def _check_gains(signal_lines, shown):
             "damaged or was written by hand; export the record again.",
             code="bad_gain",
         )
+    return tuple(uncalibrated)
 
 
 def _available_samples(folder, signal_lines):
@@ -163,15 +174,24 @@ def read_wfdb(path: Path, *, shown: str, lead=None) -> Recording:
         x = x * factor
         notes.append(f"Amplitude converted from {unit} to mV")
     notes.append(f"Sampling rate {fs:g} Hz taken from the WFDB header")
+    if idx in header.uncalibrated:
+        notes.append(f"The header marks {labels[idx]} as uncalibrated (gain 0): its amplitude assumes the "
+                     f"WFDB default of {DEFAULT_GAIN} ADC units per mV, so voltages are approximate")
     signal = check_signal(x, fs=fs)
     units = record.units or ["mV"] * len(labels)
 
     def column(i):
         return signals[:, i] * (_TO_MV.get((units[i] or "mV").strip().lower()) or 1.0)
 
+    leads = _finite(standard_leads(labels, column))
+    if leads and header.uncalibrated:
+        # Voltage criteria and ST levels need millivolts: no 12-lead reading on assumed gains.
+        leads = None
+        notes.append("Some leads are uncalibrated (gain 0 in the header), so the 12-lead measurements "
+                     "(voltages, ST levels) were not made")
     sex, age = sex_and_age(record.comments)
     return Recording(signal=signal, fs=fs, lead=labels[idx], kind="signal", notes=notes,
-                     n_leads=len(labels), leads=_finite(standard_leads(labels, column)),
+                     n_leads=len(labels), leads=leads,
                      declared_s=expected / fs if expected and len(x) < expected else None,
                      sex=sex, age=age)
 

@@ -88,8 +88,9 @@ DATABASES = {
 
 
 def write_report(scores: list[RecordScore], out: Path, command: str, database: str = "mitdb",
-                 fs: float = 360.0) -> str:
-    """Write the Markdown report to ``out`` and return its text."""
+                 fs: float = 360.0, unread: dict | None = None) -> str:
+    """Write the Markdown report to ``out`` and return its text (``unread``: records ``ml.io.load``
+    refuses, with its reason; they are not scored)."""
     title, lead_text, tuning_text = DATABASES.get(database, DATABASES["mitdb"])
     tp = sum(s.tp for s in scores)
     fn = sum(s.fn for s in scores)
@@ -133,6 +134,10 @@ def write_report(scores: list[RecordScore], out: Path, command: str, database: s
         f"per record, max {max(seconds) * 1000:.0f} ms) on {platform.machine()}, "
         f"Python {platform.python_version()}.",
         "",
+    ]
+    for name, reason in (unread or {}).items():
+        lines += [f"Not scored: record {name}, which `ml.io.load` refuses: {reason}", ""]
+    lines += [
         "## Per record",
         "",
         "| record | beats | TP | FN | FP | Se (%) | +P (%) |",
@@ -160,9 +165,16 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     records = args.records or (args.data / "RECORDS").read_text().split()
-    scores = []
+    from ml.errors import InvalidSignalError
+
+    scores, unread = [], {}
     for name in records:
-        s = score_record(args.data, name)
+        try:
+            s = score_record(args.data, name)
+        except InvalidSignalError as exc:  # the product refuses the record: so does the score
+            unread[name] = str(exc)
+            print(f"{name}: not read: {exc}", flush=True)
+            continue
         scores.append(s)
         print(f"{s.record}: beats {s.n_ref:5d}  FN {s.fn:4d}  FP {s.fp:4d}  Se {s.se:6.2f}  +P {s.ppv:6.2f}", flush=True)
     command = "python -m ml.lab.evaluate_detector " + " ".join(
@@ -171,7 +183,7 @@ def main(argv=None) -> int:
     import wfdb
 
     fs = float(wfdb.rdheader(str(args.data / records[0])).fs)
-    text = write_report(scores, args.out, command, database=args.data.resolve().name, fs=fs)
+    text = write_report(scores, args.out, command, database=args.data.resolve().name, fs=fs, unread=unread)
     print("\n".join(ln for ln in text.splitlines() if ln.startswith(("| this", "| same", "Target"))))
     return 0
 

@@ -88,3 +88,24 @@ def test_evaluate_detector_scores_and_reports(mitdb, tmp_path):
     assert out.read_text() == text
     assert "| this detector, 1 records |" in text and "Target Se and +P >= 99.5 %: **met**" in text
     assert "| 100 | 2273 |" in text
+
+
+def test_a_fast_rhythm_whose_first_beats_are_small_is_found_beat_by_beat(monkeypatch):
+    # A picture's row of four leads (or a noisy start): 143 bpm, the first 5 s small beats with a
+    # larger one every fourth, then large beats. One pass learned the RR of the beats it saw
+    # (1.7 s) and never searched back for the ones it missed; the second pass starts from the
+    # median RR of the first and finds every beat.
+    fs = 250.0
+    t = np.arange(int(10 * fs)) / fs
+    beats = np.arange(0.3, 9.9, 0.42)
+    amp = np.where(beats < 5.0, 0.3, 2.0)
+    amp[(beats < 5.0) & (np.arange(beats.size) % 4 == 0)] = 1.0
+    x = np.zeros_like(t)
+    for b, a in zip(beats, amp):
+        x += a * np.exp(-0.5 * ((t - b) / 0.012) ** 2) + 0.25 * a * np.exp(-0.5 * ((t - b - 0.2) / 0.04) ** 2)
+    x += 0.02 * np.random.default_rng(0).normal(size=t.size)
+    found = detect_r_peaks(x, fs)
+    assert len(found) == len(beats)
+    assert np.max(np.abs(found / fs - beats)) < 0.02
+    monkeypatch.setattr("ml.detect.TWO_PASS", False)
+    assert len(detect_r_peaks(x, fs)) <= len(beats) - 5  # what one pass did

@@ -159,9 +159,9 @@ def test_a_partial_read_is_carried_into_the_assessment(tmp_path, mlii):
 # --- damaged gains, flat data -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("gain", ["-200", "0", "-1.5e2(12)/mV", "0(0)/mV"])
+@pytest.mark.parametrize("gain", ["-200", "-1.5e2(12)/mV", "-0.5(0)/mV"])
 @pytest.mark.parametrize("check", [load, probe], ids=["load", "probe"])
-def test_a_wfdb_gain_of_zero_or_below_is_refused_naming_the_channel(tmp_path, mlii, gain, check):
+def test_a_negative_wfdb_gain_is_refused_naming_the_channel(tmp_path, mlii, gain, check):
     x, names = mlii
     hea = _wfdb(tmp_path, x, names, gains={1: gain})  # channel 2 (V1); MLII is fine
     with pytest.raises(errors.InvalidSignalError) as info:
@@ -169,6 +169,33 @@ def test_a_wfdb_gain_of_zero_or_below_is_refused_naming_the_channel(tmp_path, ml
     assert info.value.code == "bad_gain"
     assert "channel 2 (V1)" in str(info.value)
     assert "must be positive" in str(info.value)
+
+
+@pytest.mark.parametrize("gain", ["0", "0(0)/mV"])
+def test_a_wfdb_gain_of_zero_is_uncalibrated_and_read_at_the_default_gain(tmp_path, mlii, gain):
+    # PhysioNet's header format: gain 0 = uncalibrated, 200 ADC units per mV may be assumed
+    # (25 of the 58 SVDB records). Read, said, and no voltage-based 12-lead reading.
+    x, names = mlii
+    twelve = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+    x12 = np.tile(x, (1, 6))
+    calibrated = load(_wfdb(tmp_path, x12, twelve))
+    assert calibrated.leads is not None and len(calibrated.leads) == 12
+    hea = _wfdb(tmp_path, x12, twelve, gains={1: gain, 7: gain})
+    assert probe(hea) is not None
+    rec = load(hea)
+    assert rec.lead == "II"
+    assert any("uncalibrated (gain 0)" in n and "200 ADC units per mV" in n for n in rec.notes), rec.notes
+    assert rec.leads is None  # no voltage or ST criterion on an assumed gain
+    assert any("12-lead measurements" in n for n in rec.notes)
+
+
+def test_an_uncalibrated_svdb_record_is_read(data_dir):
+    path = data_dir / "svdb" / "820.hea"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    rec = load(path)
+    assert rec.fs == 128 and rec.duration_s > 1700
+    assert any("uncalibrated" in n for n in rec.notes)
 
 
 @pytest.mark.parametrize("check", [load, probe], ids=["load", "probe"])

@@ -180,7 +180,7 @@ def _gain(wfdb_pair, gain):
 REFUSED_SIGNAL_FILES = [
     ("all-zero-dat", lambda d, w: _zero_dat(w), "invalid_signal", "The signal is a flat line: no ECG was recorded"),
     ("negative-gain", lambda d, w: _gain(w, "-200"), "bad_gain", "channel 2 (V1) a gain of -200"),
-    ("zero-gain", lambda d, w: _gain(w, "0(1024)/mV"), "bad_gain", "channel 2 (V1) a gain of 0"),
+    ("negative-fraction-gain", lambda d, w: _gain(w, "-0.5(1024)/mV"), "bad_gain", "channel 2 (V1) a gain of -0.5"),
     ("edf-two-thirds-missing", lambda d, w: [upload("cut.edf", _cut(_edf_bytes(d), 10))], "truncated",
      "declares 30 s of recording, but the file holds only 10 s"),
 ]
