@@ -270,7 +270,9 @@ def report(args, cases, base, new, run):
     advised = [c for c in real_fail if new[c["path"]].get("advice")]
     md = ["# Phone photos of paper ECGs (issue 20): today's reader vs page flattening", "",
           f"Command: `.venv/bin/python bench/bench_photos.py --photos {args.photos} --scans {args.scans} "
-          f"--seed {args.seed} --baseline-commit {args.baseline_commit}` (one run, both columns; "
+          f"--seed {args.seed} --baseline-commit {args.baseline_commit}"
+          + (f" --sets {args.sets}" if args.sets != ",".join(SETS) else "")
+          + (f" --out {args.out}" if args.out else "") + "` (one run, both columns; "
           f"{run}).", "",
           "Read = `ml.io.load` returned a strip that passed the heartbeat gate; HR ok = heart rate of "
           "the strip within 5 bpm of the annotated beats (real pictures: of the rate counted by eye, "
