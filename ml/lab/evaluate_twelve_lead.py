@@ -128,9 +128,14 @@ def read_picture(raw, fs, folder: Path, patient=tl.UNKNOWN):
     from ml.io import load
     from ml.io.render import render_report
 
+    from ml.errors import ECGInputError
+
     path = folder / "report.png"
     Image.fromarray(render_report(raw, fs).image).save(path)
-    rec = load(path)
+    try:
+        rec = load(path)
+    except ECGInputError:  # the picture reader refused the page (it says why to the user)
+        return None, False
     if not rec.leads:
         return None, False
     peaks = detect_r_peaks(clean(rec.signal, rec.fs), rec.fs)
@@ -689,7 +694,7 @@ def _report_section(rows, key, title, intro):
     no_leads = [str(r["record"]) for r in rows if r.get(f"{key}_leads") is False]
     lines = [f"## {title}", "", intro, "",
              f"Read: {len(rows) - len(unread)} of {len(rows)} records (not read: {', '.join(unread) or 'none'}"
-             + (f"; of these, ml.io gave no leads for {', '.join(no_leads)}" if no_leads else "") + ")."]
+             + (f"; of these, ml.io refused the picture or gave no leads for {', '.join(no_leads)}" if no_leads else "") + ")."]
     for label, words in ((f"a column with fewer than {tl.MIN_PANEL_BEATS} beats whose QRS lies inside it",
                           "fewer than"), ("a column whose beats are not like the rhythm strip's", "not like")):
         hit = [str(r["record"]) for r in both if any(words in n.why for n in r[key].not_assessed)]
@@ -725,13 +730,13 @@ def _report_section(rows, key, title, intro):
               f"Findings (every severity), on the {len(both)} records read both ways:", "",
               "| finding (code) | full signal | this reading | both | full only | this only |",
               "|---|---:|---:|---:|---:|---:|"]
-    names = {}
+    names = {}  # one row per statement: several share a code (ST elevation: STEMI, Smith, LVH)
     for r in both:
         for f in r["reading"].findings + r[key].findings:
-            names.setdefault(f.code, f.display)
-    for code, display in names.items():
-        full = {r["record"] for r in both if code in _codes(r["reading"])}
-        ours = {r["record"] for r in both if code in _codes(r[key])}
+            names.setdefault(f.display, f.code)
+    for display, code in names.items():
+        full = {r["record"] for r in both if any(f.display == display for f in r["reading"].findings)}
+        ours = {r["record"] for r in both if any(f.display == display for f in r[key].findings)}
         only = sorted(ours - full)
         lines.append(f"| {display} ({code}) | {len(full)} | {len(ours)} | {len(full & ours)} | "
                      f"{len(full - ours)} | {len(only)} |")
