@@ -32,9 +32,9 @@ def classify(png_bytes):
     """Return (code, probability) for the single-beat plot ``png_bytes``."""
     import numpy as np
 
-    from ml.classes import IMAGE_CODES
     from ml.io import load
     from ml.preprocess import image_beat_features
+    from ml.store import IMAGE_MODEL_PATH, image_codes
 
     with tempfile.NamedTemporaryFile(suffix=".png") as fh:
         fh.write(png_bytes)
@@ -43,7 +43,7 @@ def classify(png_bytes):
     image, context = image_beat_features(recording.signal)
     probs = _get_model().predict({"image": image[None], "context": context[None]}, verbose=0)[0]
     best = int(np.argmax(probs))
-    return IMAGE_CODES[best], float(probs[best])
+    return image_codes(IMAGE_MODEL_PATH)[best], float(probs[best])  # the codes its .json names
 
 
 def app(environ, start_response):

@@ -298,8 +298,8 @@ def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
     ``version``; by default the shipped model (``ml.store.get_classifier()``). It labels signals
     and rhythm strips. A single-beat plot (kind ``"image-beat"``) is labelled by
     ``image_classifier`` instead, by default the shipped image-beat model
-    (``ml.store.get_image_classifier()``, 6 classes: it never outputs P or E); its inputs come
-    from ``ml.preprocess.image_beat_features`` of the digitised trace.
+    (``ml.store.get_image_classifier()``: the classes its ``.json`` records, today every code but
+    E); its inputs come from ``ml.preprocess.image_beat_features`` of the digitised trace.
     Raise an :class:`ECGInputError` subclass for a file that cannot be read at all (empty,
     unsupported format, incomplete WFDB record, no usable sampling rate).
     ``progress``, when given, is called with each stage's name as it starts (the result page
@@ -347,8 +347,8 @@ def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
         # The whole array is one beat: its R peak is the largest deflection from the baseline.
         r_peaks = np.array([int(np.argmax(np.abs(x - np.median(x))))])
         known["notes"].append("Single-beat image: classified by the single-beat image model "
-                              "(trained on plots of this kind; 6 classes, never paced or "
-                              "ventricular escape), without rhythm context; no heart rate.")
+                              "(trained on plots of this kind), without rhythm context; no heart "
+                              "rate.")
     else:
         from ml.detect import detect_r_peaks
 
@@ -382,6 +382,11 @@ def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
 
             image_classifier = get_image_classifier()
         classifier = image_classifier
+        lacks = [classes.BY_CODE[c].name.lower() for c in classes.CODES
+                 if c not in (getattr(classifier, "codes", None) or classes.CODES)]
+        if lacks:
+            known["notes"].append("The single-beat image model never names a "
+                                  + " or ".join(lacks) + ": it was not trained on such beats.")
         # The raw digitised trace, as the image model was trained on it (ml.lab.image_dataset).
         image, trace_context = preprocess.image_beat_features(x)
         images, context = image[None], trace_context[None]

@@ -546,7 +546,8 @@ def assess(*, kind, n_leads=1, lead=None, duration_s=None, counts=None, heart_ra
         concept = {"V": PVC, "A": PAC, "E": VENTRICULAR_ESCAPE, "L": LBBB, "R": RBBB,
                    "P": PACED, "VF": VF}.get(code)
         if concept is not None:
-            severity = "urgent" if code == "VF" else "abnormal"
+            # As for a signal's beats: paced beats are the device at work (info), VF urgent.
+            severity = {"VF": "urgent", "P": "info"}.get(code, "abnormal")
             findings.append(_f(concept, severity, evidence="The single beat has this shape (beat model)",
                                basis="beats"))
     else:

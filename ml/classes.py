@@ -31,7 +31,9 @@ BY_SYMBOL = {c.symbol: c for c in BEAT_CLASSES}
 BY_CODE = {c.code: c for c in BEAT_CLASSES}
 N_CLASSES = len(BEAT_CLASSES)
 
-# The 6 folders of the image set -> our class codes.
+# The 6 folders of the image set -> the class code their names give. The folder named "Premature
+# Atrial Contraction" mostly holds paced beats: a plot there is labelled by what its file number
+# names (``ml.lab.image_dataset.code_of``: paced ``P``, record 232's atrial premature beats ``A``).
 IMAGE_FOLDERS = {
     "Normal": "N",
     "Left Bundle Branch Block": "L",
@@ -40,5 +42,10 @@ IMAGE_FOLDERS = {
     "Premature Ventricular Contractions": "V",
     "Ventricular Fibrillation": "VF",
 }
-# The image model's output order: its 6 classes in our 8-class order.
-IMAGE_CODES = tuple(c for c in CODES if c in IMAGE_FOLDERS.values())
+# The classes the image set's plots are labelled with (their folders' codes and paced ``P``), in
+# our 8-class order: the output order of an image model trained on them. A served model's codes
+# are the ones its ``.json`` records (``ml.store.image_codes``).
+IMAGE_CODES = tuple(c for c in CODES if c in {*IMAGE_FOLDERS.values(), "P"})
+# The output order of an image model whose ``.json`` records no codes: the 6 folder codes, its
+# "A" learned from a folder of mostly paced beats (models installed before 2026-12-07).
+LEGACY_IMAGE_CODES = tuple(c for c in CODES if c in IMAGE_FOLDERS.values())

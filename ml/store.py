@@ -1,8 +1,8 @@
 """Load the shipped models once per process and classify batches of beats with them.
 
 Two models are shipped: ``ecg_cnn.keras`` (8 classes, for signals and rhythm strips) and
-``ecg_cnn_image.keras`` (6 classes, for single-beat plots; inputs from
-``ml.preprocess.image_beat_features``). Each model file is checked against its SHA-256
+``ecg_cnn_image.keras`` (for single-beat plots; inputs from ``ml.preprocess.image_beat_features``;
+its class codes, in output order, are the ``classes`` its ``.json`` records: :func:`image_codes`). Each model file is checked against its SHA-256
 (``<name>.sha256`` beside it) before Keras reads it: a truncated or swapped file is a deployment
 fault (:class:`ml.errors.ModelFileError`), not a wrong answer. TensorFlow is imported here, on
 first load, never at ``import ml`` time, and the cache is per process id so a forked Celery child
@@ -162,6 +162,31 @@ def set_loader(loader):
         _cached.clear()
 
 
+def image_codes(model_path=IMAGE_MODEL_PATH):
+    """Return the class codes, in output order, of the image model at ``model_path``.
+
+    They are the ``classes`` its ``.json`` records (written when it was installed), so a served
+    model and its labels cannot disagree; a model whose ``.json`` names none is one of the
+    6-class models installed before (:data:`ml.classes.LEGACY_IMAGE_CODES`).
+    """
+    import json
+
+    from ml.classes import CODES, LEGACY_IMAGE_CODES
+
+    json_path = Path(model_path).with_suffix(".json")
+    try:
+        codes = json.loads(json_path.read_text()).get("classes")
+    except (OSError, ValueError, AttributeError):
+        codes = None
+    if not codes:
+        return LEGACY_IMAGE_CODES
+    unknown = [c for c in codes if c not in CODES]
+    if unknown or len(set(codes)) != len(codes):
+        raise ModelFileError(f"{json_path.name} names classes {codes}: each must be one of "
+                             f"{list(CODES)}, once.")
+    return tuple(codes)
+
+
 def _get(path, codes):
     pid = os.getpid()
     with _lock:
@@ -169,7 +194,12 @@ def _get(path, codes):
         if clf is None:
             for key in [k for k in _cached if k[0] != pid]:
                 del _cached[key]  # drop a parent's entries after a fork
-            clf = _cached[(pid, path)] = load_classifier(path, loader=_loader, codes=codes)
+            clf = load_classifier(path, loader=_loader, codes=codes)
+            outputs = getattr(clf.model, "outputs", None)
+            if codes is not None and outputs and outputs[0].shape[-1] != len(codes):
+                raise ModelFileError(f"The model file {path} has {outputs[0].shape[-1]} outputs "
+                                     f"but its classes are {list(codes)}.")
+            _cached[(pid, path)] = clf
         return clf
 
 
@@ -181,7 +211,6 @@ def get_classifier():
 
 
 def get_image_classifier():
-    """Return this process's :class:`Classifier` for the single-beat image model (6 classes)."""
-    from ml.classes import IMAGE_CODES
-
-    return _get(IMAGE_MODEL_PATH, IMAGE_CODES)
+    """Return this process's :class:`Classifier` for the single-beat image model; its ``codes`` are
+    those its ``.json`` records (:func:`image_codes`)."""
+    return _get(IMAGE_MODEL_PATH, image_codes(IMAGE_MODEL_PATH))

@@ -37,14 +37,15 @@ LINE_WIDTH_PT = 0.6
 LINE_COLOUR = "#1f77b4"  # matplotlib's first colour; the set's grey is its luminance
 DPI = 100
 
-# What the image set's folders hold, as beat symbols (MIT-BIH annotation) per image-set code.
-# The folder named "Premature Atrial Contraction" holds paced beats (``/``, records 102, 104 and
-# 217; 1,853 plots) and 201 atrial premature beats of record 232 (report). Rendered plots keep the
-# set's labels, so the model's "A" output means what most of the set's "A" folder shows.
-SYMBOLS_BY_CODE = {"N": ("N",), "L": ("L",), "R": ("R",), "A": ("/",), "V": ("V", "E"),
-                   "VF": ("!",)}
+# The beat symbols (MIT-BIH and SVDB annotation) plotted per image-model code, as the image set's
+# plots are labelled (``ml.lab.image_dataset.code_of``): paced beats ``/`` are ``P``; atrial
+# premature beats are ``A`` with SVDB's supraventricular premature beats ``S``, as the 8-class
+# models label them (``ml.lab.dataset.EIGHT_CLASS_MAP``); escape beats ``E`` are drawn as ``V``,
+# as the set's PVC folder holds them.
+SYMBOLS_BY_CODE = {"N": ("N",), "L": ("L",), "R": ("R",), "A": ("A", "S"), "V": ("V", "E"),
+                   "P": ("/",), "VF": ("!",)}
 CODE_OF_SYMBOL = {s: code for code, symbols in SYMBOLS_BY_CODE.items() for s in symbols}
-RENDER_VERSION = "v1"
+RENDER_VERSION = "v2"
 
 
 def _y_limits_mv():

@@ -296,7 +296,8 @@ def main(argv=None):
         metrics.plot_history(json.loads(hist.read_text()), REPORTS / "curves_served.png",
                              "served model: loss and accuracy per epoch (training)")
 
-    image_clf = store.load_classifier(store.IMAGE_MODEL_PATH, codes=image_dataset.IMAGE_CODES)
+    image_clf = store.load_classifier(store.IMAGE_MODEL_PATH,
+                                      codes=store.image_codes(store.IMAGE_MODEL_PATH))
     images = evaluate_images(image_clf, shipped, data / "ecg-images" / "train")
     images["model_sha"] = store.sha256_of(store.IMAGE_MODEL_PATH)
     metrics.plot_confusion(images["confusion"], images["class_names"],

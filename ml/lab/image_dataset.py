@@ -3,8 +3,8 @@
 The image set holds byte-identical copies of some images and a few all-white blanks (see its
 SOURCE.md), so images are keyed by the SHA-256 of their bytes:
 
-* copies of one image collapse to one unique image (an image found under two class folders has
-  no trustworthy label and is dropped);
+* copies of one image collapse to one unique image (an image found under two labels has no
+  trustworthy label and is dropped);
 * blank images (a single grey level: no trace at all) are dropped; ``ml.analysis`` answers
   "inconclusive" for them.
 
@@ -15,7 +15,9 @@ k-th ``!`` and ``VEBfig_k`` the k-th ``E`` (they sit in the PVC folder). Matchin
 to the annotated beats confirms it (98 % of plots correlate >= 0.95 with a beat of the record the
 rule names, median 0.994; ``ml/reports/images_by_recording.md``), and shows that the folder named
 "Premature Atrial Contraction" holds paced beats (``/``) but for 201 atrial premature beats of
-record 232 (``fig_1571``-``fig_1771``, counted among the ``A`` beats). The count drifts by a few
+record 232 (``fig_1571``-``fig_1771``, counted among the ``A`` beats). Each plot is labelled by what
+its number names (:func:`code_of`): that folder's paced plots are ``P``, 232's ``A``; every other
+folder's plots keep the folder's code. The count drifts by a few
 beats from the annotation order, so a plot numbered within :data:`GUARD_NUMBERS` of a record
 boundary is dropped: every kept plot has one recording (:func:`recording_of`).
 
@@ -77,6 +79,10 @@ NUMBERED_SYMBOL = {
 # Numbers of one folder that count another symbol: fig_1571-1771 of the PAC folder are atrial
 # premature beats (of record 232), every other number there a paced beat.
 NUMBERED_SYMBOL_RANGES = {("Premature Atrial Contraction", "fig_"): ((1571, 1771, "A"),)}
+# The class code of a plot whose number names a beat its folder's name does not say: paced beats
+# are the 8-class model's ``P`` (Paced beat), atrial premature beats ``A``. Other symbols keep
+# their folder's code (the PVC folder's ``E`` escape beats stay ``V``, as they were drawn).
+CODE_OF_NUMBERED = {"/": "P", "A": "A"}
 # A plot's count runs up to ~5 beats off the annotation order (measured): numbers this close to
 # a record boundary could be either record's, and are dropped.
 GUARD_NUMBERS = 10
@@ -106,12 +112,8 @@ class ImageEntry:
     rendered: bool = False  # drawn by ml.lab.beat_plots, not a file of the image set
 
 
-def recording_of(path):
-    """Return the source recording (``"mitdb/<record>"``) of an image-set file, or None.
-
-    None: the name is not a numbered plot of a known folder, or its number is within
-    :data:`GUARD_NUMBERS` of a boundary between two records.
-    """
+def _numbered(path):
+    """Return (folder and name prefix, number, symbol it counts) of an image-set file, or None."""
     path = Path(path)
     m = re.fullmatch(r"([A-Za-z]*fig_)(\d+)\.png", path.name)
     key = m and (path.parent.name, m.group(1))
@@ -122,6 +124,29 @@ def recording_of(path):
     for first, last, other in NUMBERED_SYMBOL_RANGES.get(key, ()):
         if first <= number <= last:
             symbol = other
+    return key, number, symbol
+
+
+def code_of(path):
+    """Return the class code of an image-set file: what its number names where that differs from
+    its folder's name (:data:`CODE_OF_NUMBERED`: the "Premature Atrial Contraction" folder's paced
+    plots are ``P``, record 232's atrial premature beats ``A``), else its folder's code."""
+    numbered = _numbered(path)
+    if numbered and numbered[2] in CODE_OF_NUMBERED:
+        return CODE_OF_NUMBERED[numbered[2]]
+    return IMAGE_FOLDERS[Path(path).parent.name]
+
+
+def recording_of(path):
+    """Return the source recording (``"mitdb/<record>"``) of an image-set file, or None.
+
+    None: the name is not a numbered plot of a known folder, or its number is within
+    :data:`GUARD_NUMBERS` of a boundary between two records.
+    """
+    numbered = _numbered(path)
+    if not numbered:
+        return None
+    _, number, symbol = numbered
     first = 1
     for record, count in RECORD_COUNTS[symbol]:
         last = first + count - 1
@@ -161,11 +186,11 @@ def scan(image_dir):
     """
     by_sha = {}
     files = {}
-    for folder, code in IMAGE_FOLDERS.items():
+    for folder in IMAGE_FOLDERS:
         paths = sorted((Path(image_dir) / folder).glob("*.png"))
         files[folder] = len(paths)
         for p in paths:
-            by_sha.setdefault(_sha256(p), []).append((str(p), code))
+            by_sha.setdefault(_sha256(p), []).append((str(p), code_of(p)))
     entries, blank, blank_files, conflicting, copies_removed = [], 0, 0, 0, 0
     for sha, items in sorted(by_sha.items()):
         codes = {c for _, c in items}
@@ -195,14 +220,18 @@ FILE_SPLIT_SEED = 0
 
 def split_by_file(entries, *, fractions=FILE_SPLIT_FRACTIONS, seed=FILE_SPLIT_SEED):
     """Return (train, validation, test) index arrays: the image set's unique plots split at random,
-    stratified by class (the recipe of the installed image model, so every recording of the set is
-    on every side: a within-patient split). Rendered plots keep their recording's side.
+    stratified by folder (the recipe of the installed image model, so every recording of the set
+    is on every side: a within-patient split). Rendered plots keep their recording's side.
+
+    Strata are the folders, not the labels (a folder's plots may hold two classes, ``code_of``),
+    so each plot is on the side it was on for the models trained before the labels by number.
     """
     rng = np.random.default_rng(seed)
-    codes = np.array([e.code for e in entries])
+    folders = [IMAGE_FOLDERS.get(Path(e.path).parent.name) for e in entries]
+    codes = np.array([f if f and not e.rendered else "" for f, e in zip(folders, entries)])
     own = np.array([not e.rendered for e in entries], dtype=bool)
     parts = ([], [], [])
-    for code in IMAGE_CODES:
+    for code in (c for c in IMAGE_CODES if c in IMAGE_FOLDERS.values()):
         idx = np.flatnonzero((codes == code) & own)
         rng.shuffle(idx)
         n_val = int(round(fractions[1] * len(idx)))
@@ -229,8 +258,8 @@ def split(entries):
 
 # Rendered plots per record and class (``load_splits``): enough to add patients, few enough that
 # no one record dominates and the digitiser (~0.2 s a plot) keeps up.
-TRAIN_PLOTS_PER_CLASS = {"N": 40, "L": 300, "R": 300, "A": 300, "V": 60, "VF": 300}
-TEST_PLOTS_PER_CLASS = {"N": 20, "L": 100, "R": 100, "A": 100, "V": 30, "VF": 100}
+TRAIN_PLOTS_PER_CLASS = {"N": 40, "L": 300, "R": 300, "A": 300, "V": 60, "P": 300, "VF": 300}
+TEST_PLOTS_PER_CLASS = {"N": 20, "L": 100, "R": 100, "A": 100, "V": 30, "P": 100, "VF": 100}
 
 
 def rendered_entries(wfdb_dirs, *, side, per_class, seed=0, variants=0,
@@ -373,7 +402,7 @@ def split_facts(entries, splits):
     for side, idx in zip(SIDES, splits):
         chosen = [entries[i] for i in idx]
         facts[side] = {
-            "recordings": sorted({e.recording for e in chosen if not e.rendered}),
+            "recordings": sorted({e.recording for e in chosen if not e.rendered} - {None}),
             "rendered_recordings": len({e.recording for e in chosen if e.rendered}),
             "image_set": {c: sum(e.code == c and not e.rendered for e in chosen)
                           for c in IMAGE_CODES},

@@ -26,8 +26,9 @@ from ``--svdb``, default ``svdb`` beside ``--data``):
 
 One :class:`TrainConfig` carries a run's settings (``train(config)``).
 
-``image-beats`` trains the separate single-beat-image model (``ml.lab.image_dataset``: 6 classes)
-from the image folders, split by source recording (``--image-split recording``: DS2 and paced
+``image-beats`` trains the separate single-beat-image model (``ml.lab.image_dataset``: the classes
+of ``ml.classes.IMAGE_CODES``, each plot labelled by what its file number names, so the "Premature
+Atrial Contraction" folder's paced plots are ``P``) from the image folders, split by source recording (``--image-split recording``: DS2 and paced
 record 217 are the test, a few DS1 and paced records the validation that checkpoints) or, the
 served recipe, at random by file (``--image-split file``: within patients), with ``--plots-from``
 adding plots rendered in the set's style (``ml.lab.beat_plots``) from the training-side records of
@@ -38,7 +39,8 @@ WFDB folders (and, scored apart, from their test-side records; ``--no-train-plot
 
 It scores the installed image model on the same held-out recordings (reported, never a choice)
 and installs the new one as ``ml/models/ecg_cnn_image.keras`` with its ``.sha256`` and ``.json``
-unless ``--no-install``.
+(which records its class codes in output order, read by ``ml.store.image_codes``) unless
+``--no-install``.
 
 Class imbalance: class weights proportional to 1/sqrt(class frequency), normalised to a mean of 1
 over the training beats. Full inverse-frequency weights would multiply the rarest classes (E: 85
@@ -145,27 +147,29 @@ def _image_held_out(model, installed_path, test_set, names, image_set_recordings
              "test_rendered": test_set.subset(np.flatnonzero(rendered)),
              "test_unseen": test_set.subset(np.flatnonzero(unseen))}
     installed = store.keras_loader(installed_path) if Path(installed_path).exists() else None
+    # The installed model's outputs are the classes its .json records (older ones: the 6 folder
+    # codes, its "A" learned from paced beats): scored against these labels as it answers.
+    installed_codes = store.image_codes(installed_path) if installed is not None else None
     out = {"installed": None if installed is None else
-           {"sha256": store.sha256_of(installed_path)}}
+           {"sha256": store.sha256_of(installed_path), "classes": list(installed_codes)}}
     for key, part in parts.items():
-        for m, into in ((model, out), (installed, out["installed"])):
+        for m, codes, into in ((model, None, out), (installed, installed_codes, out["installed"])):
             if m is None or not len(part):
                 continue
-            rep = _report(m, part, names)
+            rep = _report(m, part, names, codes)
             rep["macro_recall"] = _macro_recall(rep)
-            rep["per_recording"] = _per_recording_accuracy(m, part)
+            rep["per_recording"] = _per_recording_accuracy(m, part, names, codes)
             into[key] = rep
     return out
 
 
-def _per_recording_accuracy(model, beats):
-    probs = model.predict(_inputs(beats), batch_size=2048, verbose=0)
-    right = probs.argmax(axis=1) == beats.y
+def _per_recording_accuracy(model, beats, names, codes=None):
+    right = _predicted(model, beats, names, codes) == beats.y
     return {r: [int(right[beats.recording == r].sum()), int((beats.recording == r).sum())]
             for r in sorted(set(beats.recording))}
 
 
-def _install_image_model(best, result, cfg):
+def _install_image_model(best, result, cfg, names):
     """Install the image model this run trained, with its held-out figures beside it.
 
     Whatever those figures: they are test figures (the image set's DS2 recordings, and rendered
@@ -175,6 +179,8 @@ def _install_image_model(best, result, cfg):
     digest = install_copy(best, IMAGE_MODEL)
     facts = {k: result[k] for k in ("protocol", "seed", "epochs", "batch_size", "best_epoch",
                                     "params")}
+    # The output order: ml.store.image_codes reads it, so the served labels are the trained ones.
+    facts["classes"] = list(names)
     facts["split"] = ("by file, within patients (ml.lab.image_dataset.split_by_file)"
                       if cfg.image_split == "file" else "by recording (ml.lab.image_dataset.split)")
     facts["plots_from"] = [Path(p).name for p in cfg.plots_from]
@@ -304,10 +310,20 @@ def _keep_best(served, path):
     return keras.callbacks.LambdaCallback(on_epoch_end=on_epoch_end)
 
 
-def _report(model, beats, names):
-    """Return the metrics report of ``model`` on ``beats``."""
-    probs = model.predict(_inputs(beats), batch_size=2048, verbose=0)
-    return metrics.report(metrics.confusion(beats.y, probs.argmax(axis=1), len(names)), names)
+def _predicted(model, beats, names, codes=None):
+    """Return the classes ``model`` predicts for ``beats`` as indices into ``names``; ``codes``:
+    the model's output codes where they differ from ``names`` (an installed image model of other
+    classes: each output maps to the same code of ``names``)."""
+    pred = model.predict(_inputs(beats), batch_size=2048, verbose=0).argmax(axis=1)
+    if codes is None or tuple(codes) == tuple(names):
+        return pred
+    return np.array([list(names).index(c) for c in codes], dtype=np.int64)[pred]
+
+
+def _report(model, beats, names, codes=None):
+    """Return the metrics report of ``model`` (output ``codes``, default ``names``) on ``beats``."""
+    pred = _predicted(model, beats, names, codes)
+    return metrics.report(metrics.confusion(beats.y, pred, len(names)), names)
 
 
 def _history(hist):
@@ -555,7 +571,7 @@ def train(config=None, **kwargs):
         result.update(_image_held_out(model, IMAGE_MODEL, test_set, names, image_set))
         (out / "metrics.json").write_text(json.dumps(result, indent=1))
         if cfg.install:
-            _install_image_model(best, result, cfg)
+            _install_image_model(best, result, cfg, names)
     for key in ("test", "test_aami"):
         rep = result.get(key)
         if rep:

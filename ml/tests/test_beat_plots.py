@@ -83,7 +83,19 @@ def test_rendered_plots_keep_the_image_sets_labels_and_recordings(mitdb, tmp_pat
     # Cached: a second call renders nothing and returns the same files.
     assert beat_plots.plot_beats(mitdb, [207], per_class={"L": 3, "VF": 2, "V": 2},
                                  cache_dir=tmp_path) == plots
-    assert beat_plots.CODE_OF_SYMBOL["/"] == "A"  # the set's "PAC" folder holds paced beats
+    # Labelled as the image set's plots are, by what the beat is: paced P; atrial premature beats
+    # (and SVDB's supraventricular premature beats, as the 8-class models label them) A.
+    assert beat_plots.CODE_OF_SYMBOL["/"] == "P"
+    assert beat_plots.CODE_OF_SYMBOL["A"] == beat_plots.CODE_OF_SYMBOL["S"] == "A"
+    assert set(beat_plots.SYMBOLS_BY_CODE) == set(image_dataset.IMAGE_CODES)
+
+
+def test_rendered_paced_and_atrial_premature_beats_are_labelled_p_and_a(mitdb, tmp_path):
+    plots = beat_plots.plot_beats(mitdb, [232, 217], per_class={"A": 2, "P": 2},
+                                  cache_dir=tmp_path)
+    assert sorted((rec, code) for _, code, rec in plots) == [
+        ("mitdb/217", "P"), ("mitdb/217", "P"), ("mitdb/232", "A"), ("mitdb/232", "A")]
+    assert {image_dataset.side_of(rec) for _, _, rec in plots} == {"test"}
 
 
 def test_varied_beat_keeps_the_window_and_differs_from_the_plain_one():

@@ -7,6 +7,7 @@ import pytest
 
 import ml
 from ml import classes, store
+from ml.errors import ModelFileError
 from ml.lab import image_dataset
 
 
@@ -26,15 +27,75 @@ def image_classifier():
     return store.get_image_classifier()
 
 
-def test_image_model_matches_its_checksum_and_has_six_outputs(image_classifier):
+def test_image_model_matches_its_checksum_and_serves_the_classes_its_json_names(image_classifier):
     path = store.IMAGE_MODEL_PATH
     assert store.sha256_of(path) == store.expected_sha256(path)
     assert image_classifier.version == store.sha256_of(path)[:12]
     assert store.get_image_classifier() is image_classifier  # loaded once per process
     shapes = {t.name.split(":")[0]: tuple(t.shape) for t in image_classifier.model.inputs}
     assert shapes == {"image": (None, 32, 32, 1), "context": (None, 32)}
-    assert image_classifier.codes == ("N", "L", "R", "A", "V", "VF")
-    assert tuple(image_classifier.model.outputs[0].shape) == (None, 6)
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert meta["sha256"] == store.sha256_of(path)
+    # The installed model was trained on the labels by file number: paced plots are P.
+    assert image_classifier.codes == tuple(meta["classes"]) == image_dataset.IMAGE_CODES
+    assert image_dataset.IMAGE_CODES == ("N", "L", "R", "A", "V", "P", "VF")
+    assert tuple(image_classifier.model.outputs[0].shape) == (None, len(image_classifier.codes))
+
+
+def test_store_reads_the_image_models_codes_from_its_json(tmp_path):
+    model = tmp_path / "m.keras"
+    assert store.image_codes(model) == classes.LEGACY_IMAGE_CODES  # no .json: the 6-class models
+    model.with_suffix(".json").write_text(json.dumps({"sha256": "x"}))
+    assert store.image_codes(model) == ("N", "L", "R", "A", "V", "VF")
+    model.with_suffix(".json").write_text(json.dumps({"classes": ["N", "P", "VF"]}))
+    assert store.image_codes(model) == ("N", "P", "VF")
+    for bad in (["N", "Q"], ["N", "N"]):
+        model.with_suffix(".json").write_text(json.dumps({"classes": bad}))
+        with pytest.raises(ModelFileError, match="classes"):
+            store.image_codes(model)
+
+
+def test_a_served_image_model_whose_outputs_and_codes_disagree_is_refused(tmp_path, monkeypatch):
+    class Fake:
+        class _T:
+            shape = (None, 6)
+        outputs = [_T()]
+
+    model = tmp_path / "ecg_cnn_image.keras"
+    model.write_bytes(b"model")
+    model.with_suffix(".sha256").write_text(store.sha256_of(model) + "\n")
+    model.with_suffix(".json").write_text(json.dumps({"classes": list(image_dataset.IMAGE_CODES)}))
+    monkeypatch.setattr(store, "IMAGE_MODEL_PATH", model)
+    try:
+        store.set_loader(lambda path: Fake())
+        with pytest.raises(ModelFileError, match="6 outputs"):
+            store.get_image_classifier()
+        model.with_suffix(".json").write_text(json.dumps(
+            {"classes": list(classes.LEGACY_IMAGE_CODES)}))
+        assert store.get_image_classifier().codes == classes.LEGACY_IMAGE_CODES
+    finally:
+        store.set_loader(None)
+
+
+def test_image_set_files_are_labelled_by_what_their_numbers_name(scanned, image_dir):
+    """The "Premature Atrial Contraction" folder: paced beats are P, record 232's beats A."""
+    pac = image_dir / "Premature Atrial Contraction"
+    for name, code in (("fig_300.png", "P"), ("fig_1570.png", "P"), ("fig_1571.png", "A"),
+                       ("fig_1600.png", "A"), ("fig_1771.png", "A"), ("fig_1772.png", "P")):
+        assert image_dataset.code_of(pac / name) == code, name
+    assert image_dataset.code_of(image_dir / "Normal" / "fig_200.png") == "N"
+    assert image_dataset.code_of(image_dir / "Premature Ventricular Contractions"
+                                 / "VEBfig_3.png") == "V"  # escape beats: drawn as the folder's V
+    entries, facts, _ = scanned
+    pac_entries = [e for e in entries if "Premature Atrial Contraction" in e.path]
+    by_code = {}
+    for e in pac_entries:
+        by_code.setdefault(e.code, set()).add(e.recording)
+    assert by_code["A"] - {None} == {"mitdb/232"}
+    assert by_code["P"] - {None} == {"mitdb/102", "mitdb/104", "mitdb/217"}
+    assert sum(e.code == "A" for e in pac_entries) <= 201
+    assert sum(e.code == "P" for e in pac_entries) >= 1700
+    assert {e.code for e in entries} == set(image_dataset.IMAGE_CODES)
 
 
 def test_split_keeps_every_recording_on_one_side(scanned):
@@ -71,15 +132,21 @@ def test_split_is_deterministic(scanned, image_dir):
 
 def test_split_by_file_is_the_installed_models_recipe(scanned):
     """The installed model's split (make train's --image-split file): every unique plot on one
-    side, each class 70/15/15 at random with a fixed seed, so every recording is on every side."""
+    side, each folder 70/15/15 at random with a fixed seed, so every recording is on every side
+    (the folders, not the labels, are the strata: each plot is where it was before the labels
+    by file number)."""
     entries, facts, _ = scanned
     train, val, test = image_dataset.split_by_file(entries)
     assert len(train) + len(val) + len(test) == facts["kept"]
     assert not (set(train) & set(val)) and not (set(train) & set(test)) and not (set(val) & set(test))
-    for code in image_dataset.IMAGE_CODES:
-        n = sum(e.code == code for e in entries)
-        n_test = sum(entries[i].code == code for i in test)
+    from pathlib import Path
+
+    for folder in classes.IMAGE_FOLDERS:
+        n = sum(Path(e.path).parent.name == folder for e in entries)
+        n_test = sum(Path(entries[i].path).parent.name == folder for i in test)
         assert abs(n_test - 0.15 * n) <= 1
+    for side in (val, test):  # paced and atrial premature plots on each side
+        assert {"A", "P"} <= {entries[i].code for i in side}
     for a, b in zip((train, val, test), image_dataset.split_by_file(entries)):
         np.testing.assert_array_equal(a, b)
     # Within patients: the test side shares its recordings with the training side.
@@ -149,13 +216,33 @@ def test_held_out_images_of_every_class_are_labelled_correctly(scanned, image_cl
     assert all(per_class.get(c, 0) >= 2 for c in held_out), per_class
 
 
-def test_paced_and_escape_are_never_predicted_for_a_plot(image_dir, image_classifier):
+def test_escape_is_never_predicted_for_a_plot(image_dir, image_classifier):
     path = image_dir / "Normal" / "fig_10008.png"  # called L at 100 % by the signal model
     res = ml.analyse(path, image_classifier=image_classifier)
     assert res.labels == ["N"]
     probs = dict(zip(classes.CODES, res.probabilities[0]))
-    assert probs["P"] == 0 and probs["E"] == 0
+    assert probs["E"] == 0  # not one of the image model's classes
+    assert any("never names a ventricular escape beat" in n for n in res.notes)
     assert res.representatives and res.representatives[0].label == "N"
+
+
+def test_a_paced_plot_is_read_as_paced_and_record_232s_as_atrial(scanned, image_classifier):
+    """Plots of the test recordings 217 (paced) and 232 (atrial premature beats), end to end:
+    the label, and the assessment a paced beat gets from a signal (info, not abnormal)."""
+    entries, _, (_, _, test) = scanned
+    for recording, code, concept in (("mitdb/217", "P", "Paced rhythm"),
+                                     ("mitdb/232", "A", "Premature atrial contractions")):
+        picks = [i for i in test if entries[i].recording == recording
+                 and entries[i].code == code][:5]
+        results = [ml.analyse(entries[i].path, image_classifier=image_classifier,
+                              n_representatives=0) for i in picks]
+        results = [r for r in results if r.kind == "image-beat"]
+        right = [r for r in results if r.labels == [code]]
+        assert len(results) >= 3 and len(right) >= len(results) - 1, (recording, [
+            r.labels for r in results])
+        findings = right[0].assessment["findings"]
+        assert [f["display"] for f in findings] == [concept], findings
+        assert findings[0]["severity"] == ("info" if code == "P" else "abnormal")
 
 
 def test_blank_plot_is_inconclusive(image_dir, tmp_path, image_classifier):
@@ -227,9 +314,12 @@ def test_the_installed_image_model_is_never_chosen_on_its_test_figures(tmp_path,
               "best_epoch": 1, "params": 1, "test": fig(0.99, 0.99),
               "test_unseen": fig(0.6, 0.5), "installed": {"test": fig(1.0, 1.0),
                                                           "test_unseen": fig(0.65, 0.6)}}
-    digest = train._install_image_model(best, result, cfg)
+    digest = train._install_image_model(best, result, cfg, image_dataset.IMAGE_CODES)
     assert train.IMAGE_MODEL.read_bytes() == b"model"
     assert train.IMAGE_MODEL.with_suffix(".sha256").exists()
     facts = json.loads(train.IMAGE_MODEL.with_suffix(".json").read_text())
     assert facts["sha256"] == digest and facts["split"].startswith("by file")
+    # The codes it was trained on, in output order: what ml.store serves it with.
+    assert facts["classes"] == list(image_dataset.IMAGE_CODES)
+    assert store.image_codes(train.IMAGE_MODEL) == image_dataset.IMAGE_CODES
     assert facts["test_unseen"]["accuracy"] == 0.6  # reported beside the model
