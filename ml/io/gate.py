@@ -23,17 +23,53 @@ MIN_BEATS = 3
 # A beat lost in reading (a faint QRS stroke not picked up): in an otherwise regular rhythm a gap
 # between beats is twice the others, and the heart rate would read low.
 LOST_BEAT_RATIO = (1.75, 2.25)
+# A wave counted as a beat (a tall T wave, a mark on the trace): two gaps, each under this share of
+# the usual interval, that add up to one of them.
+EXTRA_BEAT_SHARE = 0.75
+EXTRA_BEAT_SUM = (0.85, 1.15)
 REGULAR_RR_CV = 0.1
 SLOW_BEAT = 0.35  # a "beat" this much less steep than the others is a T wave counted as a beat
 
 NOT_ECG = "this picture does not look like an ECG"
 
 
+def misread_beats(rr) -> tuple[int, int]:
+    """Return (beats lost, beats added) in reading a regular rhythm's intervals ``rr`` (s).
+
+    Lost: a gap twice the usual interval (:data:`LOST_BEAT_RATIO`). Added: two consecutive
+    intervals, each under :data:`EXTRA_BEAT_SHARE` of the usual one, that add up to it
+    (:data:`EXTRA_BEAT_SUM`). Both only where the rhythm is otherwise regular (intervals within
+    :data:`REGULAR_RR_CV`): in an irregular rhythm such gaps are the rhythm's own.
+    """
+    rr = np.asarray(rr, dtype=np.float64)
+    if rr.size < MIN_BEATS:
+        return 0, 0
+    usual = float(np.median(rr))
+    merged, extra, i = [], 0, 0
+    while i < rr.size:
+        if (i + 1 < rr.size and max(rr[i], rr[i + 1]) < EXTRA_BEAT_SHARE * usual
+                and EXTRA_BEAT_SUM[0] <= (rr[i] + rr[i + 1]) / usual <= EXTRA_BEAT_SUM[1]):
+            merged.append(rr[i] + rr[i + 1])
+            extra += 1
+            i += 2
+        else:
+            merged.append(rr[i])
+            i += 1
+    merged = np.asarray(merged)
+    ratio = merged / np.median(merged)
+    gaps = (ratio >= LOST_BEAT_RATIO[0]) & (ratio <= LOST_BEAT_RATIO[1])
+    regular = merged[~gaps & (ratio < LOST_BEAT_RATIO[0])]
+    if regular.size < MIN_BEATS or np.std(regular) >= REGULAR_RR_CV * np.mean(regular):
+        return 0, 0
+    return int(gaps.sum()), extra
+
+
 def ecg_evidence(x, fs, *, calibrated: bool, lost_beats: bool = False) -> tuple[str | None, dict]:
     """Return (reason the trace is not a heartbeat recording or None, measured features).
 
     ``lost_beats``: also refuse a regular rhythm with a gap twice the others (a beat lost in
-    reading), for traces read from a faint print whose thin QRS strokes may be missed.
+    reading) or two gaps that add up to one of the others (a wave counted as a beat), for traces
+    read from pictures (:func:`misread_beats`).
     """
     from ml.detect import detect_r_peaks
 
@@ -58,13 +94,16 @@ def ecg_evidence(x, fs, *, calibrated: bool, lost_beats: bool = False) -> tuple[
                 "a mark on the trace counted twice), so the heart rate would read high", feats)
 
     if lost_beats:
-        usual = rr[rr < 1.5 * med_rr]
-        ratio = rr / np.median(usual)
-        lost = (ratio >= LOST_BEAT_RATIO[0]) & (ratio <= LOST_BEAT_RATIO[1])
-        if lost.any() and usual.size >= MIN_BEATS and np.std(usual) < REGULAR_RR_CV * np.mean(usual):
-            feats["lost_beats"] = int(lost.sum())
-            return ("heartbeats were lost in reading the faint trace: in an otherwise regular rhythm "
-                    "a gap between beats is twice the others, so the heart rate would read low", feats)
+        lost, extra = misread_beats(rr)
+        if lost:
+            feats["lost_beats"] = lost
+            return ("heartbeats were lost in reading the trace: in an otherwise regular rhythm a gap "
+                    "between beats is twice the others, so the heart rate would read low", feats)
+        if extra:
+            feats["extra_beats"] = extra
+            return ("a wave was counted as a heartbeat: in an otherwise regular rhythm two gaps between "
+                    "beats add up to one of the others (a T wave or a mark on the trace counted), so the "
+                    "heart rate would read high", feats)
 
     sos = sps.butter(2, [0.5, 40.0 if fs > 90 else 0.45 * fs], btype="band", fs=fs, output="sos")
     f = sps.sosfiltfilt(sos, x)

@@ -343,7 +343,10 @@ def _read_at_scale(rgb, lum, strong, weak, px_per_mm, notes, shown, trace_out, *
         rec_signal, fs, row_notes = _row_signal(trace, row_mm, mm)
         if scale_note:
             row_notes.insert(0, scale_note)
-        reason, _ = gate.ecg_evidence(rec_signal, fs, calibrated=px_per_mm is not None, lost_beats=bridge)
+        # A row other than the usual strip (a 3x4 row changes lead every 2.5 s) must also show no
+        # beat lost or added in an otherwise regular rhythm; the strip keeps its own pauses.
+        reason, _ = gate.ecg_evidence(rec_signal, fs, calibrated=px_per_mm is not None,
+                                      lost_beats=bridge or rank > 0)
         if reason is None:
             where = _row_name(i, len(rows))
             out = [("Trace digitised from an image of ECG paper" if px_per_mm else

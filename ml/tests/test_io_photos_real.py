@@ -154,6 +154,29 @@ def test_a_beat_counted_twice_is_refused(record_segment):
     assert reason and "apart" in reason and feats["shortest_rr_s"] < 0.25
 
 
+def test_a_wave_counted_as_a_beat_is_refused_in_a_picture(record_segment):
+    # A tall T wave (or a mark) counted between two beats: two gaps that add up to one.
+    x, fs, beats, _ = record_segment("100", 60.0, 10.0)
+    marked = x.copy()
+    r, h = int(beats[len(beats) // 2]) + int(0.4 * fs), int(0.02 * fs)
+    marked[r - h: r + h + 1] += np.ptp(x) * np.hanning(2 * h + 1)
+    reason, feats = gate.ecg_evidence(marked, fs, calibrated=True, lost_beats=True)
+    assert reason and "counted as a heartbeat" in reason and feats["extra_beats"] == 1
+    assert gate.ecg_evidence(x, fs, calibrated=True, lost_beats=True)[0] is None
+
+
+@pytest.mark.parametrize("rr,lost,extra", [
+    ([0.8] * 8 + [1.6] + [0.8] * 3, 1, 0),  # a beat lost
+    ([0.8] * 8 + [0.35, 0.45] + [0.8] * 3, 0, 1),  # a wave counted between two beats
+    ([0.8] * 8 + [0.62, 0.62] + [0.8] * 3, 0, 0),  # each over 3/4 of the usual gap: not added
+    ([0.8] * 8 + [0.3, 0.3] + [0.8] * 3, 0, 0),  # adding up to 0.75 of one: not one beat split
+    ([0.8] * 8 + [1.3] + [0.8] * 3, 0, 0),  # a pause under 1.75 gaps: the rhythm's own
+    ([0.5, 0.9, 0.6, 1.2, 0.7, 1.0, 0.45, 1.1, 0.8, 0.55, 1.0, 0.35, 0.45], 0, 0),  # irregular: AF
+])
+def test_beats_lost_or_added_in_a_regular_rhythm(rr, lost, extra):
+    assert gate.misread_beats(rr) == (lost, extra)
+
+
 @pytest.mark.parametrize("name,lo,hi", [
     ("ecg00044.jpg", 88, 102),  # 3x4 + II photo; RR ~14 mm: ~95 bpm (read 142 with doubled beats)
     ("ecg00013.jpg", 78, 92),  # 3x4 without a rhythm strip, ~85 bpm (read 96: lead-change marks)
