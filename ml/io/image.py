@@ -182,8 +182,10 @@ def _trace_path(trace_out, info, to_full, max_points=2000):
 
 def _with_advice(exc, info, flat, shown):
     """Return a RetakePhotoError: ``exc``'s reason and what to change when taking the photo again."""
-    if not info.found and not _shows_paper_grid(flat):
-        return exc  # no page and no ECG paper: not a photo of an ECG, no advice on retaking it
+    # No page and no ECG paper: not a photo of an ECG, no advice on retaking it. A reason that
+    # speaks of the grid's scale had found a grid (a dotted one, by its spectrum) all the same.
+    if not info.found and "paper grid's scale" not in str(exc) and not _shows_paper_grid(flat):
+        return exc
     advice = list(info.advice)
     text = str(exc).rstrip(".")
     # Blur in millimetres of paper: a page found is about 280 mm wide, a picture of one ~270 mm.
@@ -248,9 +250,9 @@ RETAKE = (
                     "light, in focus, with the page filling the picture"),
     ("does not look like an ECG", "no clear heartbeats were found in the trace: make sure the whole "
                                   "page is in the photo, sharp and evenly lit"),
-    (("counted twice", "were lost in reading"), "the trace could not be followed beat by beat: take "
-                                                "the photo in focus and in even light, close enough "
-                                                "that the page fills the picture"),
+    (("counted twice", "were lost in reading", "counted as a heartbeat"),
+     "the trace could not be followed beat by beat: take the photo in focus and in even light, "
+     "close enough that the page fills the picture"),
 )
 
 

@@ -132,6 +132,15 @@ def test_real_partial_photo_is_refused_with_advice(data_dir):
     assert "whole page" in str(exc.value)
 
 
+def test_a_photo_whose_rows_lose_beats_is_refused_with_advice(data_dir):
+    # ecg00040: a tachycardia at ~144 bpm (counted by eye) photographed on a dotted grid; the row
+    # read used to lose every other beat in its first half (70 bpm, then 135). Its fallback rows
+    # lose or add beats, its strip's length disagrees with the grid: refused, with what to change.
+    with pytest.raises(errors.RetakePhotoError) as exc:
+        load(_photo(data_dir, "ecg00040.jpg"))
+    assert "take the photo again" in str(exc.value) and exc.value.advice
+
+
 def test_a_beat_lost_in_reading_a_faint_trace_is_refused(record_segment):
     x, fs, beats, _ = record_segment("100", 60.0, 10.0)
     lost = x.copy()
