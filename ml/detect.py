@@ -94,12 +94,9 @@ def _decide(positions, heights, slopes, fs, rr_hint=None):
         t1 = npk + THRESHOLD_FRACTION * (spk - npk)
         return t1, 0.5 * t1
 
-    def mean_rr():
-        if len(rr_limited) >= 2:
-            return float(np.mean(rr_limited[-8:]))
-        if rr_recent:
-            return float(np.mean(rr_recent[-8:]))
-        return fs  # 60 bpm until beats are found
+    def mean_rr():  # called for every candidate: plain Python on at most 8 numbers, not np.mean
+        recent = rr_limited[-8:] if len(rr_limited) >= 2 else rr_recent[-8:]
+        return float(sum(recent)) / len(recent) if recent else fs  # 60 bpm until beats are found
 
     def accept(i, searchback=False):
         nonlocal spk
