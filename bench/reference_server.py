@@ -15,17 +15,18 @@ import threading
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 _lock = threading.Lock()
-_model = None
+_model = _codes = None
 
 
 def _get_model():
-    global _model
+    """Return (the image model, its output codes as its .json names them), loaded once."""
+    global _model, _codes
     with _lock:
         if _model is None:
-            from ml.store import IMAGE_MODEL_PATH, keras_loader
+            from ml.store import IMAGE_MODEL_PATH, image_codes, keras_loader
 
-            _model = keras_loader(IMAGE_MODEL_PATH)
-        return _model
+            _model, _codes = keras_loader(IMAGE_MODEL_PATH), image_codes(IMAGE_MODEL_PATH)
+        return _model, _codes
 
 
 def classify(png_bytes):
@@ -34,16 +35,16 @@ def classify(png_bytes):
 
     from ml.io import load
     from ml.preprocess import image_beat_features
-    from ml.store import IMAGE_MODEL_PATH, image_codes
 
     with tempfile.NamedTemporaryFile(suffix=".png") as fh:
         fh.write(png_bytes)
         fh.flush()
         recording = load(fh.name)
     image, context = image_beat_features(recording.signal)
-    probs = _get_model().predict({"image": image[None], "context": context[None]}, verbose=0)[0]
+    model, codes = _get_model()
+    probs = model.predict({"image": image[None], "context": context[None]}, verbose=0)[0]
     best = int(np.argmax(probs))
-    return image_codes(IMAGE_MODEL_PATH)[best], float(probs[best])  # the codes its .json names
+    return codes[best], float(probs[best])
 
 
 def app(environ, start_response):

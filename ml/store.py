@@ -188,12 +188,15 @@ def image_codes(model_path=IMAGE_MODEL_PATH):
 
 
 def _get(path, codes):
+    """Return this process's cached Classifier of ``path``; ``codes`` (a tuple, or a function
+    returning one, called only when the model is loaded) are its output classes."""
     pid = os.getpid()
     with _lock:
         clf = _cached.get((pid, path))
         if clf is None:
             for key in [k for k in _cached if k[0] != pid]:
                 del _cached[key]  # drop a parent's entries after a fork
+            codes = codes() if callable(codes) else codes
             clf = load_classifier(path, loader=_loader, codes=codes)
             outputs = getattr(clf.model, "outputs", None)
             if codes is not None and outputs and outputs[0].shape[-1] != len(codes):
@@ -213,4 +216,4 @@ def get_classifier():
 def get_image_classifier():
     """Return this process's :class:`Classifier` for the single-beat image model; its ``codes`` are
     those its ``.json`` records (:func:`image_codes`)."""
-    return _get(IMAGE_MODEL_PATH, image_codes(IMAGE_MODEL_PATH))
+    return _get(IMAGE_MODEL_PATH, lambda: image_codes(IMAGE_MODEL_PATH))  # the .json read on load

@@ -836,7 +836,7 @@ def _st_findings(per_lead, secondary, *, patient=UNKNOWN, lvh=False, qtc_bazett_
     Where the Fourth UDMI's limits are not met, ST elevation over QS waves in V1-V4 is read by
     Smith's T/QRS ratio (:func:`_qs_st_findings`) and ST elevation in V2-V4 without them by Smith's
     4-variable formula (:func:`_smith_findings`, needs ``qtc_bazett_ms``); neither in RBBB."""
-    out = []
+    out, anterior = [], []
     v2v3, whose = patient.st_v2v3_limit()
     elevated = {n for n in _st_leads() if n in per_lead and per_lead[n]["st_j_mv"] >= (
         v2v3 if n in ST_ELEVATION_V2V3_LEADS else ST_ELEVATION_MV)}
@@ -876,8 +876,7 @@ def _st_findings(per_lead, secondary, *, patient=UNKNOWN, lvh=False, qtc_bazett_
                           evidence=f"Horizontal or downsloping ST depression down to {_mm(-deepest)} "
                                    f"in {', '.join(leads)} (0.5 mm in two contiguous leads: "
                                    "possible ischaemia, Fourth UDMI)"))
-    if not stemi and secondary_to_lvh and _in_two_of_a_wall(elevated | secondary_to_lvh) \
-            and not any(f.display in (QS_ST_ACUTE[1], QS_ST_AGE_UNDETERMINED[1]) for f in out):
+    if not stemi and not anterior and secondary_to_lvh and _in_two_of_a_wall(elevated | secondary_to_lvh):
         leads = tuple(n for n in LVH_ST_LEADS if n in secondary_to_lvh)
         top = max(per_lead[n]["st_j_mv"] for n in leads)
         out.append(_f(ST_ELEVATION_LVH, "abnormal", leads=leads, value=round(top, 2), unit="mV",

@@ -73,6 +73,9 @@ def test_a_served_image_model_whose_outputs_and_codes_disagree_is_refused(tmp_pa
         model.with_suffix(".json").write_text(json.dumps(
             {"classes": list(classes.LEGACY_IMAGE_CODES)}))
         assert store.get_image_classifier().codes == classes.LEGACY_IMAGE_CODES
+        # Loaded once per process: later calls neither reload it nor read its .json again.
+        model.with_suffix(".json").write_text(json.dumps({"classes": ["X"]}))  # read: ModelFileError
+        assert store.get_image_classifier().codes == classes.LEGACY_IMAGE_CODES
     finally:
         store.set_loader(None)
 
