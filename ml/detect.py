@@ -14,6 +14,8 @@ Scored on all 48 MIT-BIH records by ``python -m ml.lab.evaluate_detector`` (ml/r
 import numpy as np
 from scipy import signal as sps
 
+from ml.preprocess import butter_sos
+
 BAND_HZ = (5.0, 15.0)  # QRS energy band used by Pan & Tompkins
 INTEGRATION_S = 0.150  # moving-window integration width
 REFRACTORY_S = 0.200  # no two beats closer than this
@@ -55,7 +57,7 @@ def detect_r_peaks(signal, fs) -> np.ndarray:
 
 def _bandpass(x: np.ndarray, fs: float) -> np.ndarray:
     high = min(BAND_HZ[1], 0.45 * fs)
-    sos = sps.butter(2, [BAND_HZ[0], high], btype="bandpass", fs=fs, output="sos")
+    sos = butter_sos(2, [BAND_HZ[0], high], "bandpass", fs)
     return sps.sosfiltfilt(sos, x)
 
 

@@ -68,11 +68,27 @@ class BeatFeatures:
     fs: float  # input rate
 
 
+@lru_cache(maxsize=64)
+def _butter_sos(order, cutoff, btype, fs):
+    return sps.butter(order, cutoff, btype=btype, fs=fs, output="sos")
+
+
+def butter_sos(order, cutoff, btype, fs):
+    """Return ``scipy.signal.butter(order, cutoff, btype, fs=fs, output="sos")``, designed once.
+
+    The same few filters are designed for every upload (each rate meets the same bands), and the
+    design cost about 1 ms each: several per single-beat plot, more than its model call.
+    """
+    cutoff = tuple(float(c) for c in cutoff) if np.ndim(cutoff) else float(cutoff)
+    # A copy: scipy's filters take the coefficients as writable buffers.
+    return _butter_sos(int(order), cutoff, btype, float(fs)).copy()
+
+
 def clean(signal, fs):
     """Return the signal with baseline wander (< 0.5 Hz) and high-frequency noise (> 40 Hz) removed."""
     x = np.asarray(signal, dtype=np.float64)
     high = min(40.0, 0.45 * fs)
-    sos = sps.butter(2, [0.5, high], btype="bandpass", fs=fs, output="sos")
+    sos = butter_sos(2, [0.5, high], "bandpass", fs)
     padlen = min(len(x) - 1, int(3 * fs))
     if padlen < 1:
         return x - x.mean()

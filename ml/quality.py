@@ -13,6 +13,7 @@ import numpy as np
 from scipy import signal as sps
 
 from ml.io.recording import FLAT_LINE
+from ml.preprocess import butter_sos
 
 GOOD, POOR, UNUSABLE = "good", "poor", "unusable"
 
@@ -164,11 +165,11 @@ def _template_agreement(filt, fs, peaks) -> float:
 def _band(x, fs, low, high):
     nyq = fs / 2
     if low and high and high < nyq:
-        sos = sps.butter(2, [low, high], btype="bandpass", fs=fs, output="sos")
+        sos = butter_sos(2, [low, high], "bandpass", fs)
     elif high and high < nyq:
-        sos = sps.butter(2, high, btype="lowpass", fs=fs, output="sos")
+        sos = butter_sos(2, high, "lowpass", fs)
     elif low:
-        sos = sps.butter(2, low, btype="highpass", fs=fs, output="sos")
+        sos = butter_sos(2, low, "highpass", fs)
     else:
         return x.copy()
     if x.size <= 3 * (2 * sos.shape[0] + 1):

@@ -87,7 +87,7 @@ from ml import delineate
 from ml.assessment import COMPLETE_LBBB, COMPLETE_RBBB, INCOMPLETE_RBBB, IVCD, Finding, NotAssessed
 from ml.delineate import INTERNAL_FS, RepresentativeBeat, _n
 from ml.detect import detect_r_peaks
-from ml.preprocess import clean
+from ml.preprocess import butter_sos, clean
 
 STANDARD_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 LIMB_LEADS = STANDARD_LEADS[:6]
@@ -1213,7 +1213,7 @@ def _clean_span(x, fs, span):
     if b - a >= WHOLE_SPAN_S * fs:
         piece = clean(piece, fs)
     else:
-        sos = sps.butter(2, min(PANEL_LOWPASS_HZ, 0.45 * fs), btype="lowpass", fs=fs, output="sos")
+        sos = butter_sos(2, min(PANEL_LOWPASS_HZ, 0.45 * fs), "lowpass", fs)
         piece = sps.sosfiltfilt(sos, sps.detrend(piece), padlen=min(b - a - 1, int(fs)))
     out = np.full(x.size, np.nan)
     out[a:b] = np.where(gaps, np.nan, piece)
