@@ -101,17 +101,18 @@ def _view_action():
     return AuditEvent.Action.VIEW
 
 
-def record_or_404(*, request, uuid, action=None, change=False, review=False, audit=True):
+def record_or_404(*, request, uuid, action=None, change=False, review=False, audit=True, counts=True):
     """Return the ECG record ``uuid`` if the request's user may see it, and audit the access.
 
     ``change=True`` also requires the right to delete / re-run it, ``review=True`` the right to
     review it. Anything else is a 404. One audit event is written per call, unless ``audit=False``.
+    ``counts=False`` leaves the current prediction's beat counts unread (a status read).
     """
     from predictions import selectors
     from predictions.models import ECGRecord
 
     try:
-        record = selectors.ecg_record_get(user=request.user, uuid=uuid)
+        record = selectors.ecg_record_get(user=request.user, uuid=uuid, counts=counts)
     except ECGRecord.DoesNotExist:
         raise Http404("No such ECG record.") from None
     if change and not can_change_record(user=request.user, record=record):
@@ -131,7 +132,7 @@ def record_status_or_404(*, request, uuid):
     """
     from predictions import selectors
 
-    record = record_or_404(request=request, uuid=uuid, audit=False)
+    record = record_or_404(request=request, uuid=uuid, audit=False, counts=False)
     prediction = selectors.prediction_status(record=record)
     if prediction is not None and prediction.is_finished:
         record_access(request=request, patient=record.owner, action=_view_action(), obj=record)

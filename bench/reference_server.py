@@ -14,6 +14,10 @@ import threading
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# The portal's process settings (one BLAS thread a process, ecgportal/__init__.py), so this side
+# runs the portal's pipeline as the portal runs it. The seed-style server keeps library defaults.
+import ecgportal  # noqa: E402,F401
+
 _lock = threading.Lock()
 _model = _codes = None
 

@@ -213,6 +213,17 @@ def get_classifier():
     return _get(MODEL_PATH, CODES)
 
 
+def warm_up():
+    """Load both shipped models in this process and run each once on a blank input, so the first
+    upload waits for neither the load nor the tracing of its forward pass; return the 8-class
+    :class:`Classifier` (a worker child calls this at start, ``PREDICTIONS_MODEL_WARMUP``)."""
+    signal = get_classifier()
+    for clf in (signal, get_image_classifier()):
+        image_shape, context_shape = input_shapes(clf.model)
+        clf.predict(np.zeros((1, *image_shape), np.float32), np.zeros((1, *context_shape), np.float32))
+    return signal
+
+
 def get_image_classifier():
     """Return this process's :class:`Classifier` for the single-beat image model; its ``codes`` are
     those its ``.json`` records (:func:`image_codes`)."""

@@ -15,8 +15,10 @@ from predictions import plain_language
 from predictions.models import ECGRecord, Prediction, PredictionImage, Review, stage_cache_key, status_channel
 
 
-def _with_current(queryset):
-    current = Prediction.objects.filter(is_current=True).prefetch_related("beat_counts")
+def _with_current(queryset, *, counts=True):
+    current = Prediction.objects.filter(is_current=True)
+    if counts:
+        current = current.prefetch_related("beat_counts")
     return queryset.select_related("owner").prefetch_related(Prefetch("predictions", queryset=current, to_attr="current"))
 
 
@@ -53,10 +55,14 @@ def ecg_record_list(*, user, filters=None, patient=None):
     return _with_current(records.distinct()).order_by("-created_at", "-id")
 
 
-def ecg_record_get(*, user, uuid):
-    """Return the record ``uuid`` if ``user`` may see it; raise ECGRecord.DoesNotExist otherwise."""
+def ecg_record_get(*, user, uuid, counts=True):
+    """Return the record ``uuid`` if ``user`` may see it; raise ECGRecord.DoesNotExist otherwise.
+
+    Its current prediction comes with it (``current``), with its beat counts unless ``counts`` is
+    False (a status read shows none: one query fewer on every poll).
+    """
     try:
-        record = _with_current(ECGRecord.objects.all()).get(uuid=uuid)
+        record = _with_current(ECGRecord.objects.all(), counts=counts).get(uuid=uuid)
     except (ValueError, ECGRecord.DoesNotExist):
         raise ECGRecord.DoesNotExist from None
     if not rules.can_view_record(viewer=user, record=record):

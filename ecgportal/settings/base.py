@@ -379,8 +379,11 @@ LOGGING = {
 # lives in ml.io (ml/io/probe.py at upload, ml.io.load in the worker).
 # The analysis function the worker calls; tests may point it at a stand-in.
 PREDICTIONS_ANALYSER = env("PREDICTIONS_ANALYSER", default="ml.analyse")
-# What each worker child calls once, in the background, to load the model before the first task.
-PREDICTIONS_MODEL_WARMUP = env("PREDICTIONS_MODEL_WARMUP", default="ml.store.get_classifier")
+# What each worker child calls once, in the background, to load the models before the first task.
+PREDICTIONS_MODEL_WARMUP = env("PREDICTIONS_MODEL_WARMUP", default="ml.store.warm_up")
+# Modules the worker's main process imports before it forks its children (predictions.tasks):
+# imported once and shared, not once per child. Imports only: no model, no tensor, no thread.
+PREDICTIONS_WORKER_PREIMPORT = env.list("PREDICTIONS_WORKER_PREIMPORT", default=["keras", "ml.analysis"])
 # Queue the analysis task is sent to (None: Celery's default queue, which `make worker` consumes).
 PREDICTIONS_QUEUE = env("PREDICTIONS_QUEUE", default=None)
 CELERY_TASK_ROUTES = ("ecgportal.celery.route_task",)  # the one place tasks are routed

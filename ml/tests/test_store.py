@@ -110,3 +110,23 @@ def test_same_labels_on_the_same_beats_at_any_sampling_rate(record_segment, reco
         v_ref = (symbols == "V") & hit
         v_found = labels[to_ref.argmin(axis=1)][v_ref] == "V"
         assert v_found.mean() >= 0.85, (rate, v_found.mean())
+
+
+def test_warm_up_loads_both_models_and_runs_each_once(monkeypatch):
+    """A worker child's warm-up (PREDICTIONS_MODEL_WARMUP) leaves both models loaded and their
+    forward passes traced, so a first upload of either kind waits for neither."""
+    store.set_loader(None)
+    ran = []
+    real_predict = store.Classifier.predict
+
+    def counted(self, images, context):
+        ran.append((self, images.shape))
+        return real_predict(self, images, context)
+
+    monkeypatch.setattr(store.Classifier, "predict", counted)
+    signal = store.warm_up()
+    assert signal is store.get_classifier()
+    image = store.get_image_classifier()
+    assert {id(c) for c, _ in ran} == {id(signal), id(image)}
+    assert all(shape[0] == 1 for _, shape in ran)
+    assert signal._fn is not None and image._fn is not None  # traced

@@ -241,8 +241,8 @@ def test_a_finished_status_read_is_audited_in_one_insert(patient):
     assert event.created_at is not None and event.prev_hash and event.row_hash
 
 
-def test_a_finished_status_read_fetches_no_images_or_reviews(patient):
-    """The status answer carries neither: they are fetched for the result, not for its status."""
+def test_a_finished_status_read_fetches_no_images_reviews_or_counts(patient):
+    """The status answer carries none of them: they are fetched for the result, not for its status."""
     from predictions.tests.factories import DonePredictionFactory
 
     record = DonePredictionFactory(record=ECGRecordFactory(owner=patient)).record
@@ -251,6 +251,21 @@ def test_a_finished_status_read_fetches_no_images_or_reviews(patient):
     with CaptureQueriesContext(connection) as queries:
         assert client.get(url).json()["status"] == "done"
     sql = _statements(queries.captured_queries)
-    assert not [s for s in sql if 'FROM "predictions_predictionimage"' in s or 'FROM "predictions_review"' in s], sql
-    # Token, record with its current prediction and counts (one read each), the audit event.
-    assert len(sql) <= 5, "\n".join(sql)
+    assert not [s for s in sql if 'FROM "predictions_predictionimage"' in s or 'FROM "predictions_review"' in s
+                or 'FROM "predictions_beatcount"' in s], sql
+    # Token, record, its current prediction, the audit event.
+    assert len(sql) <= 4, "\n".join(sql)
+
+
+def test_the_result_after_a_status_read_still_has_its_counts(patient, client):
+    """The page's status fragment reads the record without counts, then shows the finished result
+    with them (``selectors.prediction_current`` fetches what the status read left out)."""
+    from predictions.tests.factories import DonePredictionFactory
+
+    prediction = DonePredictionFactory(record=ECGRecordFactory(owner=patient))
+    counts = {c.code: c.count for c in prediction.beat_counts.all()}
+    assert counts
+    client.force_login(patient)
+    page = client.get(reverse("predictions:status", kwargs={"uuid": prediction.record.uuid})).content.decode()
+    for code, count in counts.items():
+        assert f'data-code="{code}" data-count="{count}"' in page, (code, count)
