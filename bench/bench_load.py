@@ -14,7 +14,8 @@
      ``predict()`` per request, no database;
    - the portal (gunicorn with deploy/gunicorn.conf.py + a Celery prefork worker with 2 children,
      PostgreSQL, Redis): token-authenticated API upload, then the status followed until finished
-     (long-poll ``?wait=``, as the result page does; ``--wait 0`` polls instead).
+     (long-poll ``?wait=&until=finished``, as an API client that wants the label reads it: one read
+     answered when the result is ready; ``--wait 0`` polls instead).
    Every side is started cold in each round: the time from starting its processes to the first
    label is its cold start. Reports throughput (images/s), upload -> label p50/p95, the peak of
    the summed PSS of every server process, and the cold start, with the portal's ratios to both.
@@ -226,9 +227,9 @@ def run_sync_server(app, images, clients, port, log):
 def run_portal(uploads, clients, base, token, *, wait=0, timeout=300):
     """Upload every item of ``uploads`` from ``clients`` threads; return counts and latencies.
 
-    Each client follows its upload's status as the result page does: with ``wait`` > 0 a long-poll
-    (``?wait=`` seconds: the answer comes as soon as the analysis finishes), else polls backing off
-    from 50 ms to 0.5 s.
+    Each client follows its upload's status: with ``wait`` > 0 a long-poll (``?wait=`` seconds,
+    ``until=finished``: the answer comes as soon as the analysis finishes), else polls backing off
+    from 50 ms to 0.5 s, as the result page did before it long-polled.
     """
     import requests
 
@@ -250,7 +251,7 @@ def run_portal(uploads, clients, base, token, *, wait=0, timeout=300):
         if r.status_code != 201:
             return ("duplicate", None)  # never expected: every upload is a new file
         status_url = r.json()["links"]["status"]
-        params = {"wait": wait} if wait else None
+        params = {"wait": wait, "until": "finished"} if wait else None
         delay = 0.05
         failed_reads = 0
         while time.perf_counter() - t < timeout:
@@ -462,7 +463,7 @@ def main(argv=None):
         "(`ml.io`) and image model, `predict()` per request, no database;",
         "- **portal**: gunicorn with deploy/gunicorn.conf.py (2 gthread workers) + a Celery prefork worker with 2 "
         "children, PostgreSQL and Redis on localhost; token-authenticated API upload, then the status read "
-        + (f"as a long-poll (`?wait={args.wait:g}`) until finished, as the result page does."
+        + (f"as a long-poll (`?wait={args.wait:g}&until=finished`: one read, answered when the result is ready)."
            if args.wait else "polled (50 ms backing off to 0.5 s) until finished."),
         "Each side ran alone (the others stopped). Memory: the summed PSS of every process of the side (web and "
         "worker trees), sampled every 0.25 s, largest sample; PostgreSQL and Redis (shared services) not counted.",

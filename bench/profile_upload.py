@@ -13,7 +13,7 @@ Two parts, one run, on a throw-away PostgreSQL database (``bench_ecg_profile``) 
    are listed by kind so the hot path can be read.
 2. With a real Celery worker (prefork, 1 child) and the portal served over HTTP in this process:
    ``--uploads`` uploads one after the other, each followed by long-poll reads of the status
-   (``?wait=``) as the result page does; split by the database's own timestamps into request
+   (``?wait=&until=finished``, as an API client that wants the result reads it); split by the database's own timestamps into request
    (client: POST answered), queue (created -> started), task (started -> finished) and delivery
    (finished -> the client holds the finished status).
 
@@ -141,7 +141,7 @@ def profile_with_worker(body, token, n, base, poll_s=0.02):
         polls = 0
         while True:
             polls += 1
-            s = session.get(status_url, params={"wait": 10}, timeout=30).json()
+            s = session.get(status_url, params={"wait": 10, "until": "finished"}, timeout=30).json()
             if s["is_finished"]:
                 break
             time.sleep(poll_s)  # without a long-poll the answer is immediate: poll every 20 ms
@@ -219,7 +219,7 @@ def main(argv=None):
         f"## With a real worker ({len(e2e)} uploads one after the other, after 2 warm-ups)",
         "",
         "Worker: Celery prefork, 1 child; web: Django's WSGI handler in this process (threaded). The client "
-        "reads the status with `?wait=10` (where the server long-polls, answered as soon as the status changes; "
+        "reads the status with `?wait=10&until=finished` (where the server long-polls, answered once the analysis has finished; "
         "a server without it answers at once, and the client asks again 20 ms later).",
         "",
         "| part | median | p95 |",

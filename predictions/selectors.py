@@ -139,9 +139,11 @@ def _status_state(prediction_id, *, with_stage):
     return (*row, stage)
 
 
-def prediction_wait(*, prediction, wait_s, with_stage=False):
+def prediction_wait(*, prediction, wait_s, with_stage=False, until_finished=False):
     """Block for up to ``wait_s`` seconds until ``prediction``'s status (with ``with_stage``, also
     its stage) is no longer what the caller read; return True when it changed, False on timeout.
+    With ``until_finished``, only a finished status (or the prediction gone or replaced) ends the
+    wait: a client that wants the result is not woken to hear "running".
 
     The worker publishes on ``status_channel`` at each change (``services``): the waiting thread
     sleeps on that subscription (one idle socket, no query) and wakes at once. It subscribes before
@@ -164,7 +166,9 @@ def prediction_wait(*, prediction, wait_s, with_stage=False):
             pubsub = None
     try:
         while True:
-            if _status_state(prediction.pk, with_stage=with_stage) != known:
+            state = _status_state(prediction.pk, with_stage=with_stage)
+            if state != known and (not until_finished or state is None or state[1] != known[1]
+                                   or state[0] in Prediction.FINISHED):
                 return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:

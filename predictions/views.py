@@ -126,14 +126,28 @@ def status_wait_seconds(query):
     return value
 
 
-def record_status_waiting(request, uuid, wait_s, *, with_stage=False):
+STATUS_UNTIL = ("change", "finished")
+
+
+def status_until_finished(query):
+    """Return True when a status read's ``until`` asks to wait for the finished result rather than
+    for any change; raise ValueError with the message to show for another value."""
+    raw = query.get("until", "change")
+    if raw not in STATUS_UNTIL:
+        raise ValueError("until is 'change' (answer at any change of the status, the default) or 'finished' "
+                         "(answer once the analysis has finished).")
+    return raw == "finished"
+
+
+def record_status_waiting(request, uuid, wait_s, *, with_stage=False, until_finished=False):
     """Return (record, current prediction) for a status read that may wait (a long-poll): while the
-    analysis is unfinished, answer when its status (or stage) changes or after ``wait_s``. The
-    access is checked again after the wait, and a finished answer audited
-    (``permissions.record_status_or_404``)."""
+    analysis is unfinished, answer when its status (or stage) changes, or with ``until_finished``
+    when it has finished, or after ``wait_s``. The access is checked again after the wait, and a
+    finished answer audited (``permissions.record_status_or_404``)."""
     record, prediction = permissions.record_status_or_404(request=request, uuid=uuid)
     if wait_s and prediction is not None and not prediction.is_finished:
-        if selectors.prediction_wait(prediction=prediction, wait_s=wait_s, with_stage=with_stage):
+        if selectors.prediction_wait(prediction=prediction, wait_s=wait_s, with_stage=with_stage,
+                                     until_finished=until_finished):
             record, prediction = permissions.record_status_or_404(request=request, uuid=uuid)
     return record, prediction
 

@@ -150,21 +150,32 @@ class RecordDetailView(APIView):
 
 class RecordStatusView(APIView):
     """The status of the record's current prediction. ``?wait=`` seconds (up to 25): while it is
-    unfinished, answer as soon as the status changes, or after the wait (a long-poll)."""
+    unfinished, answer as soon as the status changes (``?until=finished``: once it has finished),
+    or after the wait (a long-poll)."""
 
     @extend_schema(
-        parameters=[OpenApiParameter("wait", OpenApiTypes.NUMBER, description="Seconds to wait for the status "
-                                     "to change before answering (0-25; default 0: answer at once).")],
+        parameters=[
+            OpenApiParameter("wait", OpenApiTypes.NUMBER, description="Seconds to wait for the status "
+                             "to change before answering (0-25; default 0: answer at once)."),
+            OpenApiParameter("until", OpenApiTypes.STR, enum=["change", "finished"], description="With `wait`: "
+                             "answer at any change of the status (`change`, the default: pending -> running "
+                             "answers too) or only once the analysis has finished (`finished`: one read for "
+                             "a client that wants the result)."),
+        ],
         responses={200: PredictionStatusSerializer, 400: ErrorSerializer},
     )
     def get(self, request, uuid):
-        from predictions.views import record_status_waiting, status_wait_seconds
+        from predictions.views import record_status_waiting, status_until_finished, status_wait_seconds
 
         try:
             wait_s = status_wait_seconds(request.query_params)
         except ValueError as exc:
             return Response({"code": "invalid_wait", "detail": str(exc)}, status=400)
-        _, prediction = record_status_waiting(request, uuid, wait_s)
+        try:
+            until_finished = status_until_finished(request.query_params)
+        except ValueError as exc:
+            return Response({"code": "invalid_until", "detail": str(exc)}, status=400)
+        _, prediction = record_status_waiting(request, uuid, wait_s, until_finished=until_finished)
         if prediction is None:
             raise Http404
         return Response(PredictionStatusSerializer(prediction).data)

@@ -107,6 +107,48 @@ def test_the_wait_ends_when_the_worker_starts_and_again_when_it_finishes(api, pa
 
 
 @pytest.mark.django_db(transaction=True)
+def test_until_finished_sleeps_through_the_start_and_answers_the_finished_result(api, patient):
+    """``?until=finished``: the worker starting (pending -> running) does not answer the read; the
+    finished result does, in one read, audited once."""
+    prediction = PredictionFactory(record=ECGRecordFactory(owner=patient))
+    record = prediction.record
+
+    def start_then_finish():
+        services.prediction_start(prediction_id=prediction.pk, task_id="t1")
+        time.sleep(0.6)
+        services.prediction_fail(prediction_id=prediction.pk, code="x", message="Broken.")
+
+    thread = _later(0.3, start_then_finish)
+    started = time.monotonic()
+    response = api.get(_api_status(record), {"wait": 20, "until": "finished"})
+    elapsed = time.monotonic() - started
+    thread.join()
+    assert response.status_code == 200 and response.json()["status"] == "failed", response.json()
+    assert 0.85 <= elapsed < 4  # not woken by "running" at 0.3 s
+    assert _audits(record) == 1
+
+
+@pytest.mark.django_db
+def test_until_finished_still_answers_after_the_wait_while_running(api, patient):
+    prediction = PredictionFactory(record=ECGRecordFactory(owner=patient), status="running",
+                                   started_at=timezone.now(), attempts=1)
+    started = time.monotonic()
+    response = api.get(_api_status(prediction.record), {"wait": 0.6, "until": "finished"})
+    assert response.status_code == 200 and response.json()["status"] == "running"
+    assert 0.55 <= time.monotonic() - started < 5
+    assert _audits(prediction.record) == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("until", ["", "done", "FINISHED", "finished,change"])
+def test_a_bad_until_is_refused_with_its_rule(api, patient, until):
+    record = PredictionFactory(record=ECGRecordFactory(owner=patient)).record
+    response = api.get(_api_status(record), {"wait": 1, "until": until})
+    assert response.status_code == 400 and response.json()["code"] == "invalid_until"
+    assert "'finished'" in response.json()["detail"]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_the_page_wakes_on_a_new_stage(patient_client, patient):
     prediction = PredictionFactory(record=ECGRecordFactory(owner=patient), status="running",
                                    started_at=timezone.now(), attempts=1)
