@@ -256,7 +256,7 @@ def _read(cleaned, rec, kind, r_peaks, codes, top, counts, heart_rate, known):
     """Return the clinical reading of the classified beats: events, intervals, the assessment."""
     from ml import assessment, delineate, events
 
-    twelve = None
+    twelve, unread = None, rec.leads_unread
     if kind == "image-beat":
         found, intervals = [], None
     else:
@@ -264,18 +264,19 @@ def _read(cleaned, rec, kind, r_peaks, codes, top, counts, heart_rate, known):
                                    unsure_below=LOW_CONFIDENCE, duration_s=known["duration_s"])
         intervals = delineate.measure_intervals(cleaned, rec.fs, r_peaks, labels=codes, lead=rec.lead)
         if rec.leads:
-            from ml.twelve_lead import Patient, read_twelve_lead
+            from ml.twelve_lead import NOT_READ, Patient, read_twelve_lead
 
             # Raw leads: the 12-lead reading filters them itself, keeping the ST segment.
             twelve = read_twelve_lead(rec.leads, rec.fs, r_peaks=r_peaks, labels=codes,
                                       patient=Patient(rec.sex, rec.age))
+            unread = unread or ("" if twelve is not None else NOT_READ)
     reading = assessment.assess(
         kind=kind, n_leads=rec.n_leads, lead=rec.lead, duration_s=known["duration_s"],
         counts={c: n for c, n in counts.items() if n}, heart_rate=heart_rate,
         rhythm=known.get("rhythm"), events=found, intervals=intervals,
         has_grid=rec.scale_known,
         single_beat_label=codes[0] if kind == "image-beat" and codes else None,
-        twelve_lead=twelve,
+        twelve_lead=twelve, leads_unread=unread,
     )
     if rec.partial:  # a truncated file read in part: the end of the recording was never seen
         missing_s = rec.declared_s - rec.duration_s

@@ -439,8 +439,11 @@ def _interval_findings(intervals, lead, rhythm_label):
     return out, m
 
 
-def _scope(*, kind, n_leads, duration_s, rhythm_label, intervals, has_grid, twelve_lead=None):
-    """Return what this input cannot show, or this version does not read, as NotAssessed items."""
+def _scope(*, kind, n_leads, duration_s, rhythm_label, intervals, has_grid, twelve_lead=None, leads_unread=""):
+    """Return what this input cannot show, or this version does not read, as NotAssessed items.
+
+    ``leads_unread``: why a 12-lead input gave no 12-lead reading (``ml.io.recording.Recording``).
+    """
     out = []
     if twelve_lead is not None:  # the 12-lead reading says itself what it did not read
         out += list(twelve_lead.not_assessed)
@@ -457,9 +460,11 @@ def _scope(*, kind, n_leads, duration_s, rhythm_label, intervals, has_grid, twel
         out.append(NotAssessed(ST_WHAT, "a single-beat picture of one lead cannot show them", "input"))
         return out
     if n_leads >= TWELVE_LEAD:
-        out.append(NotAssessed(ST_WHAT, "this version reads one lead of the 12; the ST segments of "
-                                        "this 12-lead ECG were not read", "product"))
-        out.append(NotAssessed(MORPHOLOGY_WHAT, "this version reads one lead of the 12", "product"))
+        # A 12-lead ECG shows them: left unread, the reading is never "normal" (limit "product").
+        why = leads_unread or "the 12 leads could not be read separately from this input"
+        out.append(NotAssessed(ST_WHAT, f"{why}; the ST segments of this 12-lead ECG were not read", "product"))
+        out.append(NotAssessed(MORPHOLOGY_WHAT, f"{why}; one lead was read for the rhythm and the beats",
+                               "product"))
     else:
         leads = "one lead" if n_leads <= 1 else f"{n_leads} leads"
         out.append(NotAssessed(ST_WHAT, f"{leads} only: a heart attack is read from a 12-lead ECG",
@@ -521,17 +526,18 @@ class _Merged:
 
 def assess(*, kind, n_leads=1, lead=None, duration_s=None, counts=None, heart_rate=None,
            rhythm=None, events=(), intervals=None, has_grid=True, single_beat_label=None,
-           twelve_lead=None):
+           twelve_lead=None, leads_unread=""):
     """Return the :class:`Assessment` of an analysed ECG.
 
     ``kind`` is the recording's kind (``ml.io.recording.KINDS``), ``n_leads`` the number of ECG
-    leads the input holds (a 12-lead file or report: 12; only one is read today), ``counts`` the
+    leads the input holds (a 12-lead file or report: 12), ``counts`` the
     beats per class code, ``heart_rate`` the result's heart-rate dict (its ``mean`` is the one
     rate shown everywhere), ``rhythm`` the ``ml.rhythm`` verdict, ``events`` the ``ml.events``
     events, ``intervals`` the ``ml.delineate`` measurement (or None), ``has_grid`` False for a
     picture whose time scale was assumed, ``single_beat_label`` the class of a single-beat plot,
     ``twelve_lead`` the ``ml.twelve_lead`` reading of a 12-lead input (its ST, Q-wave, axis,
-    block and hypertrophy findings and global intervals; it replaces one lead's shape calls).
+    block and hypertrophy findings and global intervals; it replaces one lead's shape calls),
+    ``leads_unread`` why a 12-lead input has none (said where the reading lists what it did not assess).
     """
     counts = counts or {}
     rate = (heart_rate or {}).get("mean")
@@ -575,7 +581,8 @@ def assess(*, kind, n_leads=1, lead=None, duration_s=None, counts=None, heart_ra
         if rate is not None:
             measurements["heart_rate_bpm"] = _round(rate)
     not_assessed = _scope(kind=kind, n_leads=n_leads, duration_s=duration_s, rhythm_label=label,
-                          intervals=intervals, has_grid=has_grid, twelve_lead=twelve_lead)
+                          intervals=intervals, has_grid=has_grid, twelve_lead=twelve_lead,
+                          leads_unread=leads_unread)
     if doubt is not None:
         not_assessed.append(doubt)
     if kind != "image-beat":

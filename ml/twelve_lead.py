@@ -364,6 +364,11 @@ class TwelveLeadReading:
                 "per_lead": {lead: dict(v) for lead, v in self.per_lead.items()}}
 
 
+# Why :func:`read_twelve_lead` gave no reading (said in the result's list of what was not assessed).
+NOT_READ = ("too few of its leads were usable, or too few of its beats clean and of one shape, to read "
+            "the 12 leads")
+
+
 def read_twelve_lead(leads, fs, *, r_peaks=None, labels=None, patient=UNKNOWN) -> TwelveLeadReading | None:
     """Return the :class:`TwelveLeadReading` of a 12-lead ECG, or None when fewer than
     :data:`MIN_LEADS` standard leads are usable or the record has too few clean beats.

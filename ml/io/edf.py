@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ml.errors import InvalidSignalError, UnsupportedFormatError
-from ml.io.leads import choose_lead, standard_leads
+from ml.io.leads import UNNAMED_LEADS, choose_lead, standard_leads
 from ml.io.recording import MAX_AGE, MIN_READ_SHARE, Recording, check_fs, check_signal
 
 _TO_MV = {"mv": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "v": 1e3, "nv": 1e-6}
@@ -154,9 +154,12 @@ def read_edf(path: Path, *, shown: str, lead=None, bdf: bool = False) -> Recordi
         return np.asarray(same[i].data, dtype=np.float64) * factor
 
     sex, age = _sex_and_age(layout)
+    leads = standard_leads([s.label.strip() for s in same], column)
+    unread = "" if leads else (
+        UNNAMED_LEADS if len(same) == len(candidates) else
+        "its leads are not all recorded at the same sampling rate and length, so they could not be read together")
     return Recording(signal=signal, fs=fs, lead=labels[idx], kind="signal", notes=notes,
-                     n_leads=len(ecg) or 1,
-                     leads=standard_leads([s.label.strip() for s in same], column),
+                     n_leads=len(ecg) or 1, leads=leads, leads_unread=unread,
                      declared_s=layout.declared_s if layout.truncated else None,
                      sex=sex, age=age)
 

@@ -12,6 +12,10 @@ import numpy as np
 STANDARD_LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
 # A file with at least this many standard leads is read as a 12-lead ECG (the 8 independent leads).
 MIN_STANDARD_LEADS = 8
+# Why a file with several leads gave no 12-lead reading (Recording.leads_unread) when its channel
+# labels are not standard lead names.
+UNNAMED_LEADS = ("its channels are not named as the standard leads (I, II, III, aVR, aVL, aVF, V1-V6), "
+                 "so the 12 leads could not be told apart")
 _BY_KEY = {name.upper(): name for name in STANDARD_LEADS}
 # Chest leads are also written C1-C6 (European usage); limb leads as roman or arabic numerals.
 _ALIASES = {"1": "I", "3": "III", **{f"C{i}": f"V{i}" for i in range(1, 7)}}

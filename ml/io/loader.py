@@ -6,6 +6,7 @@ import numpy as np
 
 from ml.errors import EmptyInputError, MissingFileError, SamplingRateError, UnsupportedFormatError
 from ml.io import sniff
+from ml.io.leads import UNNAMED_LEADS
 from ml.io.recording import Recording, check_fs, check_signal
 
 SUPPORTED = ("a WFDB record (.hea with its .dat), a CSV/text file, an EDF file, a picture "
@@ -101,4 +102,5 @@ def _load_array(array: np.ndarray, *, fs, lead) -> Recording:
         raise UnsupportedFormatError(f"The array has {array.ndim} dimensions; give one lead (1-D).")
     signal = check_signal(array.astype(np.float64, copy=False).ravel(), fs=fs)
     notes.append(f"Sampling rate {fs:g} Hz as given")
-    return Recording(signal=signal, fs=fs, lead=label, kind="signal", notes=notes, n_leads=n_leads)
+    return Recording(signal=signal, fs=fs, lead=label, kind="signal", notes=notes, n_leads=n_leads,
+                     leads_unread="" if n_leads == 1 else UNNAMED_LEADS)

@@ -38,6 +38,10 @@ class Recording:
     # Every standard lead of a 12-lead file ({"I": array, ..., "V6": array}, mV, at ``fs``), for
     # the 12-lead reading (ml.twelve_lead); None for a single lead or a picture.
     leads: dict | None = field(default=None, repr=False)
+    # Why ``leads`` is None for an input with several leads (a file's uncalibrated or unnamed
+    # channels, a report page whose layout was not recognised): the result says it, in these words,
+    # where it lists what was not assessed.
+    leads_unread: str = ""
     # False for a picture whose time and amplitude scale were assumed (no paper grid was found).
     scale_known: bool = True
     # The length the file's header declares, when the file holds less (a truncated file read in

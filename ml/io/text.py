@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ml.errors import InvalidSignalError, SamplingRateError, UnsupportedFormatError
-from ml.io.leads import choose_lead, standard_leads
+from ml.io.leads import UNNAMED_LEADS, choose_lead, standard_leads
 from ml.io.recording import Recording, check_fs, check_signal
 
 _CLOCK = re.compile(r"^(?:(\d+):)?(\d+):(\d+(?:\.\d*)?)$")
@@ -120,8 +120,9 @@ def read_text(path: Path, *, shown: str, fs=None, lead=None) -> Recording:
         factor = (_TO_MV.get(unit.lower()) if unit else None) or 1.0
         return np.nan_to_num(table[:, lead_cols[i]] * factor)
 
+    leads = standard_leads(labels, column)
     return Recording(signal=signal, fs=rate, lead=labels[idx], kind="signal", notes=notes,
-                     n_leads=len(labels), leads=standard_leads(labels, column))
+                     n_leads=len(labels), leads=leads, leads_unread="" if leads else UNNAMED_LEADS)
 
 
 def _layout(path: Path, shown: str) -> _Layout:

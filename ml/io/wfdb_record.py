@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ml.errors import InvalidSignalError, MissingFileError, UnsupportedFormatError
-from ml.io.leads import choose_lead, standard_leads
+from ml.io.leads import UNNAMED_LEADS, choose_lead, standard_leads
 from ml.io.recording import MIN_READ_SHARE, Recording, check_fs, check_signal, sex_and_age
 
 DEFAULT_GAIN = 200  # ADC units per physical unit the WFDB format assumes for an uncalibrated signal
@@ -184,14 +184,17 @@ def read_wfdb(path: Path, *, shown: str, lead=None) -> Recording:
         return signals[:, i] * (_TO_MV.get((units[i] or "mV").strip().lower()) or 1.0)
 
     leads = _finite(standard_leads(labels, column))
+    unread = "" if leads else UNNAMED_LEADS
     if leads and header.uncalibrated:
         # Voltage criteria and ST levels need millivolts: no 12-lead reading on assumed gains.
         leads = None
+        unread = ("some of its leads are uncalibrated (gain 0 in the file's header), so no voltage or ST "
+                  "level could be measured in millivolts")
         notes.append("Some leads are uncalibrated (gain 0 in the header), so the 12-lead measurements "
                      "(voltages, ST levels) were not made")
     sex, age = sex_and_age(record.comments)
     return Recording(signal=signal, fs=fs, lead=labels[idx], kind="signal", notes=notes,
-                     n_leads=len(labels), leads=leads,
+                     n_leads=len(labels), leads=leads, leads_unread=unread,
                      declared_s=expected / fs if expected and len(x) < expected else None,
                      sex=sex, age=age)
 

@@ -163,6 +163,24 @@ def test_a_12_lead_file_whose_leads_are_scaled_one_by_one_gets_no_voltage_readin
     assert not any(f["code"] == "164931005" for f in reading["findings"]) and reading["level"] != "normal"
 
 
+def test_a_12_lead_file_with_an_uncalibrated_lead_says_so_where_its_st_segments_were_not_read(
+        data_dir, shipped_classifier, tmp_path):
+    from ecgportal.testing import require
+    from ml import assessment as clinical
+    from ml.lab import ludb
+
+    require((data_dir / "ludb" / "data" / "2.hea").is_file(), f"LUDB not found under {data_dir}")
+    header = ludb.write_calibrated(data_dir / "ludb", 2, tmp_path)
+    lines = header.read_text().splitlines()
+    v1 = next(i for i, line in enumerate(lines) if line.endswith(" V1"))
+    lines[v1] = lines[v1].replace("1000.0(0)/mV", "0/mV")  # gain 0: uncalibrated in the WFDB format
+    header.write_text("\n".join(lines) + "\n")
+    reading = ml.analyse(header, classifier=shipped_classifier, n_representatives=0).assessment
+    st = [n for n in reading["not_assessed"] if n["what"] == clinical.ST_WHAT]
+    assert st and "uncalibrated" in st[0]["why"] and st[0]["limit"] == "product", st
+    assert reading["level"] != "normal"
+
+
 def test_the_profiles_sex_and_age_fill_in_what_a_12_lead_file_does_not_state(data_dir, shipped_classifier, tmp_path):
     from ecgportal.testing import require
     from ml.lab import ludb

@@ -48,6 +48,19 @@ def test_a_12_lead_file_whose_st_segments_were_not_read_is_never_normal():
     assert any(n.what == clinical.ST_WHAT and n.limit == "product" for n in a.not_assessed)
 
 
+def test_a_12_lead_file_read_as_one_lead_says_why_in_its_own_words():
+    why = "some of its leads are uncalibrated (gain 0 in the file's header), so no voltage could be measured"
+    a = assess(kind="signal", n_leads=12, lead="II", duration_s=10, counts={"N": 12}, heart_rate=HR,
+               rhythm=NORMAL_RHYTHM, intervals=Iv(), leads_unread=why)
+    unread = {n.what: n for n in a.not_assessed if n.what in (clinical.ST_WHAT, clinical.MORPHOLOGY_WHAT)}
+    assert set(unread) == {clinical.ST_WHAT, clinical.MORPHOLOGY_WHAT}
+    assert all(n.why.startswith(why) and n.limit == "product" for n in unread.values())
+    assert a.level == "inconclusive"  # never reassuring about the ST segments it did not read
+    generic = assess(kind="signal", n_leads=12, lead="II", duration_s=10, counts={"N": 12}, heart_rate=HR,
+                     rhythm=NORMAL_RHYTHM, intervals=Iv())
+    assert all("this version" not in n.why for n in generic.not_assessed)
+
+
 def test_level_is_the_worst_severity_and_a_product_gap_blocks_normal():
     info = clinical.Finding("1", "x", "info")
     abnormal = clinical.Finding("2", "y", "abnormal")

@@ -67,9 +67,24 @@ def test_a_csv_with_named_leads_keeps_them_and_a_two_lead_file_does_not(tmp_path
     rec = load(path)
     assert rec.n_leads == 12 and set(rec.leads) == set(STANDARD_LEADS)
     assert np.allclose(rec.leads["V6"], beat * 2.1)
+    assert rec.leads_unread == ""
     two = tmp_path / "two.csv"
     np.savetxt(two, rows[:, :3], delimiter=",", header="time,MLII,V1", comments="")
     assert load(two).leads is None
+
+
+def test_a_file_of_twelve_unnamed_channels_says_why_its_leads_were_not_read(tmp_path):
+    """Twelve columns named ch1..ch12 (or a bare array): one lead is read, and the reason the 12
+    leads were not is the file's, in words the result shows (ml.assessment's not-assessed list)."""
+    from ml.io.leads import UNNAMED_LEADS
+
+    t = np.arange(0, 10, 1 / 250)
+    beat = np.exp(-((t % 1) - 0.5) ** 2 / 0.0005)
+    rows = np.column_stack([t] + [beat * (1 + i / 10) for i in range(12)])
+    path = tmp_path / "unnamed.csv"
+    np.savetxt(path, rows, delimiter=",", header="time," + ",".join(f"ch{i}" for i in range(1, 13)), comments="")
+    for rec in (load(path), load(rows[:, 1:], fs=250)):
+        assert rec.n_leads == 12 and rec.leads is None and rec.leads_unread == UNNAMED_LEADS
 
 
 def test_a_cinc_2020_mat_record_keeps_its_twelve_leads_sex_and_age(tmp_path):
