@@ -368,6 +368,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     if not os.environ.get("DATABASE_URL", "").startswith("postgres") or not os.environ.get("REDIS_URL"):
         sys.exit("Set DATABASE_URL (PostgreSQL) and REDIS_URL: the benchmark needs the real services.")
+    load_before = os.getloadavg()[0]  # other work on the host, said in the report
 
     media = tempfile.mkdtemp(prefix="bench-media-")
     queue = f"predictions-bench-{uuid.uuid4().hex[:8]}"
@@ -451,9 +452,10 @@ def main(argv=None):
         "",
         f"`python bench/bench_load.py --rounds {args.rounds} --wait {args.wait:g}` — "
         f"{time.strftime('%Y-%m-%d %H:%M %Z')}, {platform.machine()}, {os.cpu_count()} CPU cores, "
-        f"Python {platform.python_version()}. **The host was shared**: other engineers' test suites ran on the same "
-        f"2 cores while this ran, so absolute figures move from run to run; the sides alternated inside the run "
-        f"(order {', '.join(order)}), and the ratios are the figures to read.",
+        f"Python {platform.python_version()}. The host may be shared (its 1-minute load average was "
+        f"{load_before:.2f} before the run, {os.getloadavg()[0]:.2f} after it), so absolute figures move from run "
+        f"to run; the sides alternated inside the run (order {', '.join(order)}), and the ratios are the figures "
+        "to read.",
         "",
         "Sides:",
         "- **seed-style**: `bench/seed_server.py` under gunicorn (2 sync workers): a plain WSGI app, the picture "

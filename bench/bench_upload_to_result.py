@@ -56,6 +56,7 @@ def main(argv=None):
     p.add_argument("--out", default=str(REPO / "bench" / "RESULTS-upload.md"))
     args = p.parse_args(argv)
     require_services()
+    load_before = os.getloadavg()[0]
     with isolated_portal("upload") as portal:
         import requests
         from rest_framework.authtoken.models import Token
@@ -116,7 +117,8 @@ def main(argv=None):
             "# Upload to result: API upload -> real Celery worker -> finished result",
             "",
             f"`python bench/bench_upload_to_result.py --uploads {args.uploads}` — {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
-            f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores (shared with other work while it ran), "
+            f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores (1-minute load average {load_before:.2f} before "
+            f"the run: other work on the host), "
             f"Python {platform.python_version()}, PostgreSQL + Redis on localhost; worker `--pool=prefork --concurrency=1`; "
             "the portal served over HTTP in this process.",
             f"Each input uploaded {args.uploads} times over HTTP with token auth, one after the other (WFDB .hea + .dat, "

@@ -167,6 +167,7 @@ def main(argv=None):
     p.add_argument("--out", default=str(REPO / "bench" / "RESULTS-profile.md"))
     args = p.parse_args(argv)
     require_services("the profile")
+    load_before = os.getloadavg()[0]
     with isolated_portal("profile") as portal:
         from rest_framework.authtoken.models import Token
 
@@ -191,7 +192,8 @@ def main(argv=None):
         "# Profile of one upload: request, queue, task, delivery" + (f" ({args.label})" if args.label else ""),
         "",
         f"`python bench/profile_upload.py` — {time.strftime('%Y-%m-%d %H:%M')}, {platform.machine()}, "
-        f"{os.cpu_count()} CPU cores (shared with other work while it ran), Python {platform.python_version()}, "
+        f"{os.cpu_count()} CPU cores (1-minute load average {load_before:.2f} before the run: other work on the host), "
+        f"Python {platform.python_version()}, "
         "PostgreSQL + Redis on localhost. Input: one single-beat plot (ecg-images/train, 64 KB PNG class), "
         "a byte appended per upload so no two are duplicates.",
         "",
