@@ -84,6 +84,11 @@ def _decide(positions, heights, slopes, fs, rr_hint=None):
     # Start from the typical beat level, so one artefact in the first seconds cannot blind us.
     spk = max(spk, 0.5 * np.percentile(heights, 90)) if heights.size > 10 else spk
 
+    # The loop below reads one candidate at a time: plain Python numbers, not numpy scalars (whose
+    # every index and operation costs several times more; the same float64 arithmetic either way).
+    out_positions = positions
+    positions, heights, slopes = positions.tolist(), heights.tolist(), slopes.tolist()
+
     beats: list[int] = []  # indices into positions
     beat_slopes: list[float] = []
     rr_recent: list[float] = []
@@ -114,7 +119,7 @@ def _decide(positions, heights, slopes, fs, rr_hint=None):
         beat_slopes.append(slopes[i])
         last_noise_since_beat.clear()
 
-    for i in range(positions.size):
+    for i in range(len(positions)):
         pos, h = positions[i], heights[i]
         thr1, thr2 = thresholds()
 
@@ -146,7 +151,7 @@ def _decide(positions, heights, slopes, fs, rr_hint=None):
         else:
             npk = 0.125 * h + 0.875 * npk
             last_noise_since_beat.append(i)
-    return positions[np.asarray(beats, dtype=np.int64)] if beats else np.zeros(0, dtype=np.int64)
+    return out_positions[np.asarray(beats, dtype=np.int64)] if beats else np.zeros(0, dtype=np.int64)
 
 
 def _refine(x: np.ndarray, beats: np.ndarray, fs: float) -> np.ndarray:
