@@ -63,6 +63,13 @@ def status_channel(prediction_id):
     return f"ecgportal:{connection.settings_dict['NAME']}:prediction:{int(prediction_id)}"
 
 
+# What a message on ``status_channel`` says changed: the status (or whether it is current), or
+# only the stage of a running analysis. A hint only: a waiting read looks at the database before
+# it answers, and a read that shows no stage need not look for a stage.
+STATUS_NEWS = b"status"
+STAGE_NEWS = b"stage"
+
+
 IMAGE_FORMATS = ("png", "jpeg", "webp", "heic", "bmp", "tiff", "pdf")
 SIGNAL_FORMATS = ("wfdb", "csv", "edf")
 

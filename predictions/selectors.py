@@ -12,7 +12,8 @@ from ml import assessment as clinical
 from ml.classes import BY_CODE, CODES
 from accounts import rules
 from predictions import plain_language
-from predictions.models import ECGRecord, Prediction, PredictionImage, Review, stage_cache_key, status_channel
+from predictions.models import (STAGE_NEWS, ECGRecord, Prediction, PredictionImage, Review, stage_cache_key,
+                                status_channel)
 
 
 def _with_current(queryset, *, counts=True):
@@ -164,21 +165,28 @@ def prediction_wait(*, prediction, wait_s, with_stage=False, until_finished=Fals
             pubsub.get_message(timeout=1.0)  # Redis's confirmation: subscribed from here on
         except Exception:  # Redis down: poll the database instead
             pubsub = None
+    look = True
     try:
         while True:
-            state = _status_state(prediction.pk, with_stage=with_stage)
-            if state != known and (not until_finished or state is None or state[1] != known[1]
-                                   or state[0] in Prediction.FINISHED):
-                return True
+            if look:
+                state = _status_state(prediction.pk, with_stage=with_stage)
+                if state != known and (not until_finished or state is None or state[1] != known[1]
+                                       or state[0] in Prediction.FINISHED):
+                    return True
+            look = True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
             if pubsub is not None:
                 try:
-                    pubsub.get_message(timeout=min(remaining, _RECHECK_S))
-                    continue
+                    message = pubsub.get_message(timeout=min(remaining, _RECHECK_S))
                 except Exception:
                     pubsub = None
+                else:
+                    # A new stage cannot change the status: a read that shows no stage (the API's)
+                    # has nothing to look up (4 queries an upload).
+                    look = with_stage or message is None or message.get("data") != STAGE_NEWS
+                    continue
             time.sleep(min(remaining, _NO_REDIS_POLL_S))
     finally:
         if pubsub is not None:

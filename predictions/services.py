@@ -24,7 +24,8 @@ from ml.assessment import with_symptoms
 from notifications.services import prediction_finished_notify
 from predictions import claims
 from predictions.errors import UploadError
-from predictions.models import BeatCount, ECGRecord, Prediction, PredictionImage, Review, stage_cache_key, status_channel
+from predictions.models import (STAGE_NEWS, STATUS_NEWS, BeatCount, ECGRecord, Prediction, PredictionImage, Review,
+                                stage_cache_key, status_channel)
 from predictions.validation import inspect_upload
 
 logger = logging.getLogger(__name__)
@@ -88,16 +89,17 @@ def _run_in_thread(prediction_id):
     threading.Thread(target=run, name=f"analyse-{prediction_id}", daemon=True).start()
 
 
-def _publish_change(prediction_id):
+def _publish_change(prediction_id, news=STATUS_NEWS):
     """Tell the status reads waiting on this prediction (``selectors.prediction_wait``) that its
-    status or stage changed. Best effort: without Redis they find out from the database."""
+    status (``STATUS_NEWS``) or only its stage (``STAGE_NEWS``) changed. Best effort: without
+    Redis they find out from the database."""
     from predictions.selectors import status_redis
 
     client = status_redis()
     if client is None:
         return
     try:
-        client.publish(status_channel(prediction_id), b"1")
+        client.publish(status_channel(prediction_id), news)
     except Exception:
         logger.warning("Could not publish the status change of prediction %s", prediction_id, exc_info=True)
 
@@ -305,7 +307,7 @@ def prediction_report_stage(*, prediction_id, stage):
     from django.core.cache import cache
 
     cache.set(stage_cache_key(prediction_id), str(stage), timeout=settings.CELERY_TASK_TIME_LIMIT + 60)
-    _publish_change(prediction_id)
+    _publish_change(prediction_id, STAGE_NEWS)
 
 
 def _finish(prediction, *, status, **fields):

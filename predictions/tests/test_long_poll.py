@@ -201,3 +201,35 @@ def test_a_waiting_read_sleeps_on_the_channel_not_on_the_database(patient, monke
     assert selectors.prediction_wait(prediction=prediction, wait_s=10) is True
     told.join()
     assert time.monotonic() - started < 2  # before the 3 s re-check: the message woke it
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_stage_wakes_no_query_in_a_read_that_shows_no_stage(patient, monkeypatch):
+    """The worker's stage reports (4 an analysis) say they are only a stage: the API's wait, which
+    shows none, sleeps on without looking at the database; the page's wait looks and answers."""
+    from django.conf import settings
+    from django.test.utils import CaptureQueriesContext
+
+    require(bool(getattr(settings, "REDIS_URL", "")), "the long-poll's channel is in Redis; set REDIS_URL")
+    monkeypatch.setattr(selectors, "_RECHECK_S", 3.0)
+    prediction = PredictionFactory(record=ECGRecordFactory(owner=patient), status="running",
+                                   started_at=timezone.now(), attempts=1)
+    prediction.stage = ""
+
+    def stages():
+        for stage in ("reading", "finding_beats", "classifying"):
+            services.prediction_report_stage(prediction_id=prediction.pk, stage=stage)
+            time.sleep(0.1)
+
+    reports = _later(0.2, stages)
+    with CaptureQueriesContext(connection) as queries:
+        assert selectors.prediction_wait(prediction=prediction, wait_s=1.2, until_finished=True) is False
+    reports.join()
+    # One look before sleeping and one when the wait ran out; none for the three stages (5 before).
+    assert len(queries.captured_queries) == 2
+
+    reports = _later(0.2, lambda: services.prediction_report_stage(prediction_id=prediction.pk, stage="saving"))
+    started = time.monotonic()
+    assert selectors.prediction_wait(prediction=prediction, wait_s=10, with_stage=True) is True
+    reports.join()
+    assert time.monotonic() - started < 2  # the page's wait woke at the new stage
