@@ -158,3 +158,21 @@ def test_rhythm_model_loads_without_tensorflow():
     code = ("import sys; from ml import rhythm; rhythm.get_model(); "
             "assert 'tensorflow' not in sys.modules, 'TF imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 7, 10, 31, 40])
+def test_the_window_median_is_numpys_median_to_the_bit(n):
+    """rhythm._median (sorting, faster for a window's few dozen beats) gives exactly what the
+    trained features were computed with: np.median, NaN where a column holds one."""
+    import warnings
+
+    from ml.rhythm import _median
+
+    rng = np.random.default_rng(n)
+    a = rng.standard_normal((n, 60))
+    a[rng.random(a.shape) < 0.03] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        assert np.array_equal(_median(a), np.median(a, axis=0), equal_nan=True)
+    b = rng.standard_normal(n)
+    assert _median(b) == np.median(b)
