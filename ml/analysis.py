@@ -97,6 +97,23 @@ class AnalysisResult:
 # The viewer stacks every lead of a multi-lead input up to this many samples in all (12 leads of
 # 10 minutes at 500 Hz); longer multi-lead records show the analysed lead only.
 MAX_STACKED_SAMPLES = 12 * 500 * 600
+# From this length on, a recording's beat images are built in a second thread while its rhythm is
+# read (the two are independent, and numpy's filters and transforms release the GIL): a whole
+# 30-minute record's analysis 0.36-0.42 -> 0.24-0.28 s for those two steps on an idle 2-core host.
+# Shorter ones gain less than the hand-over costs.
+OVERLAP_FROM_S = 120.0
+_overlap_pool = None
+
+
+def _in_background(fn, *args, **kwargs):
+    """Return a future of ``fn(*args, **kwargs)`` run in this process's one helper thread (started
+    on first use: never in a parent before a fork)."""
+    global _overlap_pool
+    if _overlap_pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _overlap_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecg-beats")
+    return _overlap_pool.submit(fn, *args, **kwargs)
 
 
 def _cleaned_lead(x, fs):
@@ -356,6 +373,10 @@ def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
         r_peaks = np.asarray(detect_r_peaks(x, rec.fs), dtype=np.int64)
     q = assess(x, rec.fs, r_peaks, kind=kind)
     known["quality"] = q.to_dict()
+    beat_images = None  # a long record's beat features, built while its rhythm is read
+    if (not single_beat and q.verdict != "unusable" and len(r_peaks) >= MIN_BEATS
+            and len(x) >= OVERLAP_FROM_S * rec.fs):
+        beat_images = _in_background(preprocess.beat_features, cleaned, rec.fs, r_peaks, cleaned=True)
     if not single_beat:
         known["rhythm"] = _rhythm(cleaned, rec.fs, r_peaks, q)
     if q.verdict == "unusable":
@@ -396,7 +417,8 @@ def analyse(source, *, fs=None, lead=None, filename=None, classifier=None,
             from ml.store import get_classifier
 
             classifier = get_classifier()
-        feats = preprocess.beat_features(cleaned, rec.fs, r_peaks, cleaned=True)
+        feats = (beat_images.result() if beat_images is not None
+                 else preprocess.beat_features(cleaned, rec.fs, r_peaks, cleaned=True))
         images, context = feats.images, feats.context
     probs = _as_eight_classes(classifier.predict(images, context), classifier)
     labels_idx = probs.argmax(axis=1)

@@ -196,3 +196,20 @@ def test_the_profiles_sex_and_age_fill_in_what_a_12_lead_file_does_not_state(dat
     assert "The patient's age taken from the profile" in res.notes
     res = ml.analyse(header, classifier=shipped_classifier, n_representatives=0)
     assert any(n.startswith("The patient's sex is not known") for n in res.notes)
+
+
+def test_a_long_record_read_with_its_beat_images_built_alongside_gives_the_same_result(
+        data_dir, shipped_classifier, monkeypatch):
+    """From OVERLAP_FROM_S on, the beat features are built in a helper thread while the rhythm is
+    read: the result is the serial one, every number of it."""
+    from ecgportal.testing import require
+
+    header = data_dir / "mitdb" / "119.hea"
+    require(header.is_file(), f"MIT-BIH not found under {data_dir}")
+    results = []
+    for overlap_from in (float("inf"), 60.0):
+        monkeypatch.setattr(analysis, "OVERLAP_FROM_S", overlap_from)
+        out = ml.analyse(header, classifier=shipped_classifier, n_representatives=2).to_dict()
+        results.append(json.dumps(out, sort_keys=True, default=str))
+    assert results[0] == results[1]
+    assert analysis._overlap_pool is not None  # the overlapped path did run
