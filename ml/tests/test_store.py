@@ -130,3 +130,6 @@ def test_warm_up_loads_both_models_and_runs_each_once(monkeypatch):
     assert {id(c) for c, _ in ran} == {id(signal), id(image)}
     assert all(shape[0] == 1 for _, shape in ran)
     assert signal._fn is not None and image._fn is not None  # traced
+    from ml import saliency
+
+    assert {id(signal.model), id(image.model)} <= set(saliency._compiled)  # the saliency gradient too
