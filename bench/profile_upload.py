@@ -13,9 +13,9 @@ Two parts, one run, on a throw-away PostgreSQL database (``bench_ecg_profile``) 
    are listed by kind so the hot path can be read.
 2. With a real Celery worker (prefork, 1 child) and the portal served over HTTP in this process:
    ``--uploads`` uploads one after the other, each followed by long-poll reads of the status
-   (``?wait=&until=finished``, as an API client that wants the result reads it); split by the database's own timestamps into request
-   (client: POST answered), queue (created -> started), task (started -> finished) and delivery
-   (finished -> the client holds the finished status).
+   (``?wait=&until=finished``, as an API client that wants the result reads it); split by the
+   database's own timestamps into request (client: POST answered), queue (created -> started),
+   task (started -> finished) and delivery (finished -> the client holds the finished status).
 
 Prints the tables and writes them to ``--out``.
 """

@@ -102,18 +102,21 @@ MAX_STACKED_SAMPLES = 12 * 500 * 600
 # 30-minute record's analysis, median of 4, 0.71 -> 0.68 s and 0.63 -> 0.54 s in two alternated
 # sets on this 2-core host. Shorter ones gain less than the hand-over costs.
 OVERLAP_FROM_S = 120.0
-_overlap_pool = None
+_overlap_pool = None  # (process id, executor): a forked child starts its own, as ml.store's cache
 
 
 def _in_background(fn, *args, **kwargs):
-    """Return a future of ``fn(*args, **kwargs)`` run in this process's one helper thread (started
-    on first use: never in a parent before a fork)."""
+    """Return a future of ``fn(*args, **kwargs)`` run in this process's one helper thread, started
+    on first use. An executor inherited through a fork has no thread behind it (its work would
+    wait forever), so a child makes a new one."""
     global _overlap_pool
-    if _overlap_pool is None:
+    import os
+
+    if _overlap_pool is None or _overlap_pool[0] != os.getpid():
         from concurrent.futures import ThreadPoolExecutor
 
-        _overlap_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecg-beats")
-    return _overlap_pool.submit(fn, *args, **kwargs)
+        _overlap_pool = (os.getpid(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecg-beats"))
+    return _overlap_pool[1].submit(fn, *args, **kwargs)
 
 
 def _cleaned_lead(x, fs):

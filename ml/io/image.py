@@ -362,8 +362,8 @@ def _read_at_scale(rgb, lum, strong, weak, px_per_mm, notes, shown, trace_out, *
                 rows, strong, signal_row=i, signal=rec_signal, fs=fs, px_per_mm=row_mm)
             out += lead_notes
             out.append(SHAPE_CAVEAT)
-            unread = "" if leads else next((n[0].lower() + n[1:] for n in lead_notes if n.startswith("Only one lead")),
-                                           "the page's 12 leads could not be read apart")
+            unread = "" if leads else (report_leads.not_read_reason(lead_notes)
+                                       or "the page's 12 leads could not be read apart")
             if trace_out is not None:
                 trace_out["trace"] = trace
             # Three rows or more: a 12-lead report (3x4 + rhythm strip, 6x2, 12x1).

@@ -146,12 +146,21 @@ def read_report_leads(rows, ink, *, signal_row, signal, fs, px_per_mm):
     return {name: leads[name] for name in STANDARD_LEADS}, notes
 
 
+NOT_READ_NOTE = "Only one lead was read: the page was not recognised as the standard 3x4 12-lead layout"
+
+
 def _not_read(n_rows, why):
     """Return the note saying why a report's leads were not read (none for a one- or two-row page)."""
     if n_rows < len(LEAD_ROWS):
         return []
-    return [f"Only one lead was read: the page was not recognised as the standard 3x4 12-lead layout "
-            f"({why})"]
+    return [f"{NOT_READ_NOTE} ({why})"]
+
+
+def not_read_reason(notes):
+    """Return why :func:`read_report_leads` read no leads, from the notes it returned, in the words
+    the result's not-assessed list uses (``Recording.leads_unread``); "" when it said nothing."""
+    said = next((n for n in notes if n.startswith(NOT_READ_NOTE)), "")
+    return said[:1].lower() + said[1:]
 
 
 def _pulse(trace, px_per_mm):

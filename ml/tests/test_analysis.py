@@ -206,10 +206,17 @@ def test_a_long_record_read_with_its_beat_images_built_alongside_gives_the_same_
 
     header = data_dir / "mitdb" / "119.hea"
     require(header.is_file(), f"MIT-BIH not found under {data_dir}")
+    handed, in_background = [], analysis._in_background
+
+    def spy(fn, *args, **kwargs):
+        handed.append(fn.__name__)
+        return in_background(fn, *args, **kwargs)
+
+    monkeypatch.setattr(analysis, "_in_background", spy)
     results = []
     for overlap_from in (float("inf"), 60.0):
         monkeypatch.setattr(analysis, "OVERLAP_FROM_S", overlap_from)
         out = ml.analyse(header, classifier=shipped_classifier, n_representatives=2).to_dict()
         results.append(json.dumps(out, sort_keys=True, default=str))
     assert results[0] == results[1]
-    assert analysis._overlap_pool is not None  # the overlapped path did run
+    assert handed == ["beat_features"]  # the second run, and only it, built them alongside

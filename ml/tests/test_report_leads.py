@@ -149,6 +149,9 @@ def test_three_rhythm_strips_are_not_taken_for_a_3x4_page(tmp_path):
     rec = load(path)
     assert rec.leads is None
     assert any("not recognised as the standard 3x4" in n for n in rec.notes), rec.notes
+    # The reason the result's not-assessed list gives for the ST segments it could not read.
+    assert rec.n_leads == 12 and rec.leads_unread.startswith(
+        "only one lead was read: the page was not recognised as the standard 3x4"), rec.leads_unread
 
 
 def test_a_report_without_paper_grid_has_no_named_leads(tmp_path):
